@@ -1,0 +1,21 @@
+/** Annotation keys podiam honours; the kube2iam / kiam ones keep their meaning. */
+export const ROLE_ANNOTATION = 'iam.amazonaws.com/role';
+export const EXTERNAL_ID_ANNOTATION = 'iam.amazonaws.com/external-id';
+export const SESSION_TTL_ANNOTATION = 'iam.amazonaws.com/session-ttl';
+/** Namespace: JSON array of globs ('*' matches any run of characters), as kube2iam. */
+export const ALLOWED_ROLES_ANNOTATION = 'iam.amazonaws.com/allowed-roles';
+/** Namespace: a regular expression, as kiam (podiam anchors it: it must match the whole value). */
+export const PERMITTED_ANNOTATION = 'iam.amazonaws.com/permitted';
+
+/** Session tag keys: the names EKS Pod Identity uses, so trust and permission policies port over. */
+export const SESSION_TAG_KEYS = {
+  namespace: 'kubernetes-namespace',
+  podName: 'kubernetes-pod-name',
+  podUid: 'kubernetes-pod-uid',
+  serviceAccount: 'kubernetes-service-account',
+  cluster: 'eks-cluster-name',
+} as const;
+
+/** STS: a role assumed by another role (role chaining) gets at most one hour. */
+export const MAX_CHAINED_SESSION_SECONDS = 3600;
+export const MIN_SESSION_SECONDS = 900;

@@ -1,0 +1,109 @@
+/**
+ * The one place that turns (cluster, namespace, service) into an IAM role's path, name and ARN.
+ * The proxy, the Lambda functions and the CLI all import this, so they can never disagree.
+ */
+import { createHash } from 'node:crypto';
+import { PodiamError } from './errors.ts';
+
+/** IAM's limit on a role name. */
+export const MAX_ROLE_NAME = 64;
+const HASHED_PREFIX = 57;
+const HASH_CHARS = 6;
+
+/** DNS-1123 label: what Kubernetes allows for a namespace name, and what we require of a service name. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export const MANAGED_TAG_CLUSTER = 'podiam:cluster';
+export const MANAGED_TAG_NAMESPACE = 'podiam:namespace';
+export const MANAGED_TAG_SERVICE = 'podiam:service';
+
+export interface ServiceRef {
+  cluster: string;
+  namespace: string;
+  service: string;
+}
+
+export function isDnsLabel(value: string): boolean {
+  return DNS_LABEL.test(value);
+}
+
+/** Throws PODIAM_ROLE_NAME_INVALID naming the part and the rule it breaks. */
+export function assertServiceRef(ref: ServiceRef): void {
+  for (const [part, value] of Object.entries(ref) as [keyof ServiceRef, string][]) {
+    if (!isDnsLabel(value)) {
+      throw new PodiamError(
+        'PODIAM_ROLE_NAME_INVALID',
+        `${part} '${value}' is not a DNS-1123 label; use 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit.`,
+      );
+    }
+  }
+}
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, HASH_CHARS);
+}
+
+/** `/podiam/<cluster>/` */
+export function managedRolePath(cluster: string): string {
+  return `/podiam/${cluster}/`;
+}
+
+/**
+ * `<cluster>-<ns>-<svc>`; over 64 characters: its first 57 + '-' + 6 hex characters of
+ * SHA-256 of the full name, so two long names that share a prefix still differ.
+ */
+export function managedRoleName(ref: ServiceRef): string {
+  assertServiceRef(ref);
+  const full = `${ref.cluster}-${ref.namespace}-${ref.service}`;
+  if (full.length <= MAX_ROLE_NAME) return full;
+  return `${full.slice(0, HASHED_PREFIX)}-${shortHash(full)}`;
+}
+
+export interface AccountRef {
+  partition?: string;
+  accountId: string;
+}
+
+export function roleArn(account: AccountRef, path: string, name: string): string {
+  return `arn:${account.partition ?? 'aws'}:iam::${account.accountId}:role${path}${name}`;
+}
+
+export function managedRoleArn(account: AccountRef, ref: ServiceRef): string {
+  return roleArn(account, managedRolePath(ref.cluster), managedRoleName(ref));
+}
+
+/** Resource pattern for every managed role of one cluster: what the intermediate role may assume. */
+export function managedRoleArnPattern(account: AccountRef, cluster: string): string {
+  return roleArn(account, managedRolePath(cluster), '*');
+}
+
+export interface ParsedRoleArn {
+  partition: string;
+  accountId: string;
+  /** Always starts and ends with '/'. */
+  path: string;
+  name: string;
+  arn: string;
+}
+
+const ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):iam::(\d{12}):role(\/(?:[\x21-\x7e]*\/)?)([\w+=,.@-]{1,64})$/;
+
+/** Parses `arn:<partition>:iam::<account>:role/<path>/<name>`; undefined when it is not a role ARN. */
+export function parseRoleArn(arn: string): ParsedRoleArn | undefined {
+  const m = ROLE_ARN.exec(arn);
+  if (!m) return undefined;
+  return { partition: m[1]!, accountId: m[2]!, path: m[3]!, name: m[4]!, arn };
+}
+
+const SESSION_NAME_CHARS = /[^\w+=,.@-]/g;
+const MAX_SESSION_NAME = 64;
+
+/**
+ * RoleSessionName for a pod: `<namespace>.<pod>` with characters STS rejects replaced by '-',
+ * at most 64 characters (long names keep a hash suffix so they stay distinct), at least 2.
+ */
+export function podSessionName(namespace: string, podName: string): string {
+  const raw = `${namespace}.${podName}`.replace(SESSION_NAME_CHARS, '-');
+  if (raw.length <= MAX_SESSION_NAME) return raw.length >= 2 ? raw : `${raw}--`.slice(0, 2);
+  return `${raw.slice(0, MAX_SESSION_NAME - HASH_CHARS - 1)}-${shortHash(raw)}`;
+}

@@ -1,0 +1,39 @@
+// `npm run build`: esbuild bundles — one for the proxy, one per Lambda function, one for the CLI.
+// Output: dist/proxy/main.mjs, dist/functions/<name>/index.mjs, dist/cli/podiam.mjs (+ .map each).
+import { build } from 'esbuild';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from './ensure-setup.mjs';
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  // nodejs20.x is the Lambda runtime and the proxy image's Node; keep target and runtime in step.
+  target: 'node20',
+  format: 'esm',
+  sourcemap: true,
+  minify: true,
+  legalComments: 'linked',
+  logLevel: 'warning',
+  // ESM bundles of CommonJS dependencies need require(); give them one.
+  banner: { js: "import { createRequire as __podiamCreateRequire } from 'node:module'; const require = __podiamCreateRequire(import.meta.url);" },
+};
+
+const entries = [];
+const proxyMain = path.join(repoRoot, 'proxy/src/main.ts');
+if (existsSync(proxyMain)) entries.push({ in: proxyMain, out: 'proxy/main' });
+const cliMain = path.join(repoRoot, 'cli/src/main.ts');
+if (existsSync(cliMain)) entries.push({ in: cliMain, out: 'cli/podiam' });
+const functionsDir = path.join(repoRoot, 'functions');
+for (const name of existsSync(functionsDir) ? readdirSync(functionsDir).sort() : []) {
+  const handler = path.join(functionsDir, name, 'handler.ts');
+  if (name !== 'lib' && statSync(path.join(functionsDir, name)).isDirectory() && existsSync(handler)) {
+    entries.push({ in: handler, out: `functions/${name}/index` });
+  }
+}
+
+const started = Date.now();
+for (const entry of entries) {
+  await build({ ...common, entryPoints: [entry], outdir: path.join(repoRoot, 'dist'), outExtension: { '.js': '.mjs' }, metafile: false });
+}
+console.log(`podiam build: ${entries.length} bundles in ${Date.now() - started} ms -> dist/`);
