@@ -12,6 +12,24 @@ export const errorCodes = {
   PODIAM_ACCOUNT_NOT_ALLOWED: { status: 403, fix: 'Add the account to the allowed accounts list (PODIAM_ALLOWED_ACCOUNTS / allowedAccounts) if it is trusted.' },
   PODIAM_SESSION_TTL_INVALID: { status: 403, fix: 'Set iam.amazonaws.com/session-ttl to a duration such as 900s, 15m or 1h (at most 1h).' },
   PODIAM_NAMESPACE_ANNOTATION_INVALID: { status: 403, fix: 'Fix the namespace annotation: allowed-roles must be a JSON array of strings, permitted a valid regular expression.' },
+  // The node proxy (proxy/): what a pod sees when it asks the metadata endpoint.
+  PODIAM_NO_ROLE: { status: 404, fix: 'Annotate the pod with iam.amazonaws.com/role (a service name of its namespace), or ask for a default role.' },
+  PODIAM_POD_UNKNOWN: { status: 404, fix: 'The proxy knows no pod with this IP on this node: check that the pod runs on this node and not with hostNetwork, then retry.' },
+  PODIAM_POD_IP_CONFLICT: { status: 409, fix: 'Two live pods claim this IP; the proxy answers neither until one of them is gone. Check the CNI plugin.' },
+  PODIAM_POD_INDEX_NOT_SYNCED: { status: 503, fix: 'The proxy has lost or not yet finished its watch of pods; retry in a few seconds, and check its access to the Kubernetes API if it persists.' },
+  PODIAM_ROLE_NAME_MISMATCH: { status: 403, fix: 'Ask for the role name that security-credentials/ lists; it is the only one this pod may have.' },
+  PODIAM_CREDENTIALS_PENDING: { status: 503, fix: 'STS has not answered yet (a new role may still be propagating); retry in a few seconds.' },
+  PODIAM_STS_FAILED: { status: 503, fix: "STS refused or failed to issue credentials for the pod's role; check the role's trust policy and the proxy's logs." },
+  PODIAM_IMDS_TOKEN_REQUIRED: { status: 401, fix: 'Use IMDSv2: PUT /latest/api/token first and send the token in X-aws-ec2-metadata-token.' },
+  PODIAM_IMDS_TOKEN_INVALID: { status: 401, fix: 'The session token is expired, malformed or from another address; request a new one with PUT /latest/api/token.' },
+  PODIAM_IMDS_TOKEN_TTL_INVALID: { status: 400, fix: 'Send X-aws-ec2-metadata-token-ttl-seconds with a value from 1 to 21600.' },
+  PODIAM_FORWARDED_REQUEST: { status: 403, fix: 'Do not send X-Forwarded-For to the metadata endpoint: like IMDSv2, the proxy refuses forwarded token requests.' },
+  PODIAM_PATH_INVALID: { status: 400, fix: "Use a plain metadata path: no '..', percent-escapes, '//', ';' or query strings." },
+  PODIAM_PATH_NOT_ALLOWED: { status: 403, fix: 'This metadata path is not on the proxy\'s passthrough allowlist (PODIAM_PASSTHROUGH_PATHS / passthroughPaths).' },
+  PODIAM_METHOD_NOT_ALLOWED: { status: 405, fix: 'Use GET (PUT only for /latest/api/token).' },
+  PODIAM_UPSTREAM_UNAVAILABLE: { status: 502, fix: "The node's metadata service did not answer; check the node, then retry." },
+  PODIAM_UPSTREAM_TIMEOUT: { status: 504, fix: "The node's metadata service was too slow to answer; retry." },
+  PODIAM_INTERNAL: { status: 500, fix: "An unexpected error in the proxy; see its logs and report it." },
 } as const satisfies Record<string, { status: number; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCodes | (string & {});
