@@ -30,6 +30,20 @@ export const errorCodes = {
   PODIAM_UPSTREAM_UNAVAILABLE: { status: 502, fix: "The node's metadata service did not answer; check the node, then retry." },
   PODIAM_UPSTREAM_TIMEOUT: { status: 504, fix: "The node's metadata service was too slow to answer; retry." },
   PODIAM_INTERNAL: { status: 500, fix: "An unexpected error in the proxy; see its logs and report it." },
+  // The Lambda functions (functions/): reconcile, admission, rotate.
+  PODIAM_BUNDLE_NOT_FOUND: { status: 500, fix: 'Publish the policies with `podiam publish --bucket <BundleBucketName>` to the key the stack names (PODIAM_BUNDLE_BUCKET / PODIAM_BUNDLE_KEY).' },
+  PODIAM_BUNDLE_INVALID: { status: 500, fix: 'Publish the bundle again with `podiam publish` from a checkout where `podiam check` passes; do not edit it by hand.' },
+  PODIAM_BOUNDARY_MISMATCH: { status: 500, fix: "Make policies/guardrails.json's permissionsBoundaryArn and the stack's PermissionsBoundaryArn name the same policy (or leave one of them empty)." },
+  PODIAM_ROLE_NAME_COLLISION: { status: 409, fix: 'A role of that name exists but is not managed by this cluster (no podiam tags); podiam never adopts it: rename the service, or delete or rename the other role by hand.' },
+  PODIAM_ROLE_NOT_IN_BUNDLE: { status: 403, fix: 'Add policies/<namespace>/<service>.json, merge it and run `podiam publish`; then create the pod again.' },
+  PODIAM_ROLE_CREATE_PENDING: { status: 503, fix: 'The role could not be created within the admission budget; the controller will retry the pod, and the reconcile function creates the role meanwhile.' },
+  PODIAM_ADMISSION_REVIEW_INVALID: { status: 400, fix: 'Send a JSON AdmissionReview (admission.k8s.io/v1) with request.uid and request.object; check the ValidatingWebhookConfiguration (admissionReviewVersions: ["v1"]).' },
+  PODIAM_WEBHOOK_SECRET_INVALID: { status: 403, fix: "Use the webhook URL the chart was given: the stack's WebhookUrlPrefix followed by its WebhookSecret." },
+  PODIAM_IAM_THROTTLED: { status: 503, fix: 'IAM kept throttling after every retry; the run fails so EventBridge retries it later. Reduce other IAM traffic in the account if it persists.' },
+  PODIAM_RECONCILE_FAILED: { status: 500, fix: "Some roles could not be brought to their desired state; the run fails so EventBridge retries it. See each role's error in the log." },
+  PODIAM_EVENT_UNSUPPORTED: { status: 400, fix: 'Send an event the function understands (see events/ in the repository for each shape).' },
+  PODIAM_ROTATE_REQUEST_INVALID: { status: 400, fix: "Send detail {cluster, action: 'revoke-sessions' | 'begin-intermediate-rotation' | 'finish-intermediate-rotation' | 'prune-intermediates', ...} as events/rotate-*.json show." },
+  PODIAM_INTERMEDIATE_ROLES_MISSING: { status: 500, fix: 'None of the intermediate role ARNs (IntermediateRoleArns / PODIAM_INTERMEDIATE_ROLE_ARNS) exists; create the node proxy role or correct the parameter.' },
 } as const satisfies Record<string, { status: number; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCodes | (string & {});

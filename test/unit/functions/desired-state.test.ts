@@ -1,0 +1,64 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildDesiredState, findDesiredRole } from '../../../functions/lib/desired-state.ts';
+import { PodiamError } from '../../../core/src/errors.ts';
+import { ACCOUNT_ID, PROXY_ROLE, bundleOf, exampleBundle, service } from './fixtures.ts';
+
+const settings = { cluster: 'prod', accountId: ACCOUNT_ID, intermediateRoleArns: [PROXY_ROLE] };
+
+describe('desired state from a bundle', () => {
+  it('gives each service a tagged role under /podiam/<cluster>/ with its policy, trust and settings', () => {
+    const state = buildDesiredState(exampleBundle(), settings);
+    assert.deepEqual(state.roles.map((r) => r.name), ['prod-dns-updater', 'prod-orders-reader', 'prod-orders-writer']);
+    const writer = findDesiredRole(state, 'orders', 'writer')!;
+    assert.equal(writer.path, '/podiam/prod/');
+    assert.equal(writer.arn, `arn:aws:iam::${ACCOUNT_ID}:role/podiam/prod/prod-orders-writer`);
+    assert.deepEqual(writer.tags, { 'podiam:cluster': 'prod', 'podiam:namespace': 'orders', 'podiam:service': 'writer' });
+    assert.equal(writer.maxSessionDuration, 7200);
+    assert.deepEqual(writer.managedPolicyArns, ['arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess']);
+    assert.equal(writer.inlinePolicyName, 'podiam-service-policy');
+    assert.equal(findDesiredRole(state, 'orders', 'reader')!.maxSessionDuration, 3600);
+    const trust = writer.trustPolicy.Statement as { Principal: unknown; Condition: unknown }[];
+    assert.deepEqual(trust[0]!.Principal, { AWS: [PROXY_ROLE] });
+    assert.deepEqual(trust[0]!.Condition, { StringEquals: { 'aws:RequestTag/kubernetes-namespace': 'orders' } });
+  });
+
+  it('gives the intermediate role the policy to assume exactly this cluster’s roles', () => {
+    const state = buildDesiredState(exampleBundle(), settings);
+    assert.equal(state.intermediates.length, 1);
+    assert.equal(state.intermediates[0]!.writable, true);
+    assert.match(JSON.stringify(state.intermediates[0]!.policy), /role\/podiam\/prod\/\*/);
+    const other = buildDesiredState(exampleBundle(), { ...settings, intermediateRoleArns: ['arn:aws:iam::999999999999:role/proxy'] });
+    assert.equal(other.intermediates[0]!.writable, false);
+  });
+
+  it('uses the stack’s boundary, or the bundle’s, and refuses two different ones', () => {
+    const withBoundary = { ...exampleBundle() };
+    withBoundary.guardrails = { ...withBoundary.guardrails, permissionsBoundaryArn: `arn:aws:iam::${ACCOUNT_ID}:policy/boundary` };
+    assert.equal(buildDesiredState(withBoundary, settings).roles[0]!.permissionsBoundaryArn, `arn:aws:iam::${ACCOUNT_ID}:policy/boundary`);
+    assert.equal(buildDesiredState(exampleBundle(), settings).roles[0]!.permissionsBoundaryArn, undefined);
+    assert.throws(
+      () => buildDesiredState(withBoundary, { ...settings, permissionsBoundaryArn: `arn:aws:iam::${ACCOUNT_ID}:policy/other` }),
+      (err: unknown) => err instanceof PodiamError && err.code === 'PODIAM_BOUNDARY_MISMATCH',
+    );
+  });
+
+  it('adds Version 2012-10-17 to a team document that has none', () => {
+    const svc = service('orders', 'reader', { policy: { Statement: [{ Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::x' }] } });
+    assert.equal(buildDesiredState(bundleOf([svc]), settings).roles[0]!.inlinePolicy.Version, '2012-10-17');
+  });
+
+  it('refuses a MaxSessionDuration outside IAM’s range, naming the file', () => {
+    const svc = service('orders', 'reader', { maxSessionDuration: 60 });
+    assert.throws(() => buildDesiredState(bundleOf([svc]), settings), (err: unknown) => {
+      assert.ok(err instanceof PodiamError);
+      assert.equal(err.code, 'PODIAM_BUNDLE_INVALID');
+      assert.match(err.message, /policies\/orders\/reader\.json/);
+      return true;
+    });
+  });
+
+  it('refuses two files that map to one role name', () => {
+    assert.throws(() => buildDesiredState(bundleOf([service('orders', 'reader'), service('orders', 'reader')]), settings), /both map to role name prod-orders-reader/);
+  });
+});

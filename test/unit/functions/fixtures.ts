@@ -1,0 +1,44 @@
+// Shared fixtures for the functions' tests: a small, realistic bundle (two namespaces, three services).
+import type { Bundle, ServicePolicy } from '../../../core/src/bundle.ts';
+
+export const ACCOUNT_ID = '123456789012';
+export const PROXY_ROLE = `arn:aws:iam::${ACCOUNT_ID}:role/podiam-prod-node-proxy`;
+
+export function service(namespace: string, name: string, extra: Partial<ServicePolicy> = {}): ServicePolicy {
+  return {
+    namespace,
+    service: name,
+    file: `policies/${namespace}/${name}.json`,
+    policy: {
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'Main', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${namespace}-${name}/*`] }],
+    },
+    managedPolicyArns: [],
+    ...extra,
+  };
+}
+
+export function bundleOf(services: ServicePolicy[], hash = 'f'.repeat(64)): Bundle {
+  return {
+    schemaVersion: 1,
+    hash,
+    guardrails: { deniedActions: [], allowedAccounts: [], limits: { maxInlinePolicyChars: 10240, maxTrustPolicyChars: 2048, maxManagedPolicies: 10 } },
+    services: [...services].sort((a, b) => `${a.namespace}/${a.service}`.localeCompare(`${b.namespace}/${b.service}`)),
+  };
+}
+
+export const exampleBundle = (): Bundle =>
+  bundleOf([
+    service('orders', 'reader'),
+    service('orders', 'writer', {
+      policy: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Resource: `arn:aws:dynamodb:us-east-1:${ACCOUNT_ID}:table/orders` }],
+      },
+      managedPolicyArns: ['arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess'],
+      maxSessionDuration: 7200,
+    }),
+    service('dns', 'updater', {
+      policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'route53:ChangeResourceRecordSets', Resource: 'arn:aws:route53:::hostedzone/Z123' }] },
+    }),
+  ]);
