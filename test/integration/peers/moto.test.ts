@@ -1,0 +1,102 @@
+// moto answers as a real STS/IAM peer through the AWS SDK v3, with and without IAM enforcement.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { startMoto, type MotoPeer } from '../../peers/index.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+function sts(moto: MotoPeer, credentials = moto.credentials): STSClient {
+  return new STSClient({ endpoint: moto.endpoint, region: moto.region, credentials, maxAttempts: 1 });
+}
+
+describe('moto server peer', () => {
+  let moto: MotoPeer;
+  before(async () => {
+    moto = await startMoto();
+  });
+  after(() => moto?.stop());
+
+  it('answers STS GetCallerIdentity with the fixed test account on a loopback endpoint', async () => {
+    assert.match(moto.endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const client = sts(moto);
+    after(() => client.destroy());
+
+    const id = await client.send(new GetCallerIdentityCommand({}));
+
+    assert.equal(id.Account, '123456789012');
+    assert.match(id.Arn ?? '', /^arn:aws:(iam|sts)::123456789012:/);
+  });
+});
+
+describe('moto server peer with IAM enforcement', () => {
+  let moto: MotoPeer;
+  before(async () => {
+    moto = await startMoto({ enforceIam: true });
+  });
+  after(() => moto?.stop());
+
+  it('answers GetCallerIdentity for the bootstrap admin user it hands out', async () => {
+    const client = sts(moto);
+    after(() => client.destroy());
+
+    const id = await client.send(new GetCallerIdentityCommand({}));
+
+    assert.equal(id.Account, '123456789012');
+    assert.equal(id.Arn, 'arn:aws:iam::123456789012:user/podiam-test-admin');
+  });
+
+  it('refuses an access key it does not know', async () => {
+    const client = sts(moto, { accessKeyId: 'AKIAIOSFODNN7UNKNOWN', secretAccessKey: 'not-a-real-secret-key-000000000000000000' });
+    after(() => client.destroy());
+
+    await assert.rejects(client.send(new GetCallerIdentityCommand({})), (err: unknown) => {
+      assert.equal((err as { name?: string }).name, 'InvalidClientTokenId');
+      return true;
+    });
+  });
+});
+
+describe('peer process lifetime', () => {
+  it('stops moto when the test process that started it is killed with SIGKILL', async () => {
+    const script = [
+      "import { startMoto } from './test/peers/index.ts';",
+      'const moto = await startMoto();',
+      'console.log(moto.endpoint);',
+      'setInterval(() => {}, 1000);',
+    ].join('\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    after(() => child.kill('SIGKILL'));
+    const endpoint = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error('no endpoint within 30 s')), 30_000);
+      child.stdout!.on('data', (b: Buffer) => {
+        out += b.toString();
+        const m = /http:\/\/127\.0\.0\.1:\d+/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[0]);
+        }
+      });
+    });
+    assert.equal((await fetch(`${endpoint}/moto-api/data.json`)).status, 200);
+
+    child.kill('SIGKILL');
+
+    let refused = false;
+    for (let i = 0; i < 100 && !refused; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      refused = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(1000) }).then(
+        () => false,
+        () => true,
+      );
+    }
+    assert.ok(refused, `moto at ${endpoint} still answers 10 s after its test process was killed`);
+  });
+});
