@@ -1,0 +1,68 @@
+/**
+ * The organisation's guardrails (policies/guardrails.json): actions a team policy may not allow,
+ * the accounts its resources and managed policies may belong to, the managed-policy count.
+ *
+ * A denied action with a `resource` applies when a statement grants it on a resource pattern at
+ * least that broad: the rule {kms:*, resource "*"} forbids kms actions on "*", not on a named key.
+ */
+import type { IamCatalog } from '../catalog/iam-catalog.ts';
+import { actionMatches, resourceMatches } from '../evaluate/glob.ts';
+import { valuesAt, type FileContext } from './context.ts';
+
+/** Do the two action globs share an action? Decided over the catalog, with a literal fallback. */
+export function actionsOverlap(catalog: IamCatalog, a: string, b: string): boolean {
+  if (actionMatches(a, b) || actionMatches(b, a)) return true;
+  const fromB = new Set(catalog.expandAction(b).map((x) => x.id.toLowerCase()));
+  return catalog.expandAction(a).some((x) => fromB.has(x.id.toLowerCase()));
+}
+
+const ACCOUNT_ARN = /^arn:[^:]*:[^:]*:[^:]*:(\d{12}):/;
+
+export function guardrailRules(ctx: FileContext): void {
+  const { guardrails, catalog } = ctx;
+  for (const view of ctx.statements) {
+    if (view.stmt.Effect !== 'Allow') continue;
+    const resources = valuesAt(view, 'Resource').map((r) => r.value);
+    const notResource = view.stmt.NotResource !== undefined;
+    for (const rule of guardrails.deniedActions) {
+      const onResource = rule.resource === undefined || notResource || resources.some((r) => resourceMatches(r, rule.resource!));
+      if (!onResource) continue;
+      const because = rule.reason ? ` ${rule.reason}` : '';
+      const scope = rule.resource ? ` on "${rule.resource}"` : '';
+      if (view.stmt.NotAction !== undefined) {
+        const excluded = valuesAt(view, 'NotAction').some((n) => actionMatches(n.value, rule.action));
+        if (!excluded) {
+          ctx.report('PODIAM_CHECK_GUARDRAIL_ACTION', [...view.path, 'NotAction'], `statement ${view.label} allows everything except its NotAction list, which includes '${rule.action}'${scope}, denied by the guardrails; list the allowed actions with Action instead.${because}`);
+        }
+        continue;
+      }
+      for (const a of valuesAt(view, 'Action')) {
+        if (actionsOverlap(catalog, a.value, rule.action)) {
+          ctx.report('PODIAM_CHECK_GUARDRAIL_ACTION', a.path, `'${a.value}' allows '${rule.action}'${scope}, which the guardrails deny; remove it${a.value.includes('*') ? ' or narrow the wildcard' : ''}.${because}`);
+        }
+      }
+    }
+  }
+
+  if (guardrails.allowedAccounts.length) {
+    const allowed = new Set(guardrails.allowedAccounts);
+    for (const view of ctx.statements) {
+      for (const r of [...valuesAt(view, 'Resource'), ...valuesAt(view, 'NotResource')]) {
+        const account = ACCOUNT_ARN.exec(r.value)?.[1];
+        if (account && !allowed.has(account)) {
+          ctx.report('PODIAM_CHECK_ACCOUNT_NOT_ALLOWED', r.path, `account ${account} is not on the guardrails' allowed accounts (${guardrails.allowedAccounts.join(', ')}); use a resource of an allowed account or ask the platform team to add it.`);
+        }
+      }
+    }
+    ctx.service.managedPolicyArns.forEach((arn, i) => {
+      const account = /^arn:[^:]*:iam::(\d{12}):policy\//.exec(arn)?.[1];
+      if (account && !allowed.has(account)) {
+        ctx.report('PODIAM_CHECK_ACCOUNT_NOT_ALLOWED', ['managedPolicyArns', i], `managed policy ${arn} belongs to account ${account}, which is not on the guardrails' allowed accounts; use a policy of an allowed account or an AWS managed policy.`);
+      }
+    });
+  }
+
+  if (ctx.service.managedPolicyArns.length > guardrails.limits.maxManagedPolicies) {
+    ctx.report('PODIAM_CHECK_MANAGED_POLICY_LIMIT', ['managedPolicyArns'], `${ctx.service.managedPolicyArns.length} managed policies exceed the limit of ${guardrails.limits.maxManagedPolicies} per role; merge some into the inline policy.`);
+  }
+}

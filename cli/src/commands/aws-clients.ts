@@ -1,0 +1,33 @@
+/**
+ * AWS clients for the CLI: credentials and region from the environment (the SDK's default chain).
+ * --endpoint-url (or AWS_ENDPOINT_URL) points them at another endpoint, e.g. a local moto; S3 then
+ * uses path-style addressing, since bucket subdomains of 127.0.0.1 do not resolve.
+ */
+import { IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
+import { STSClient } from '@aws-sdk/client-sts';
+import type { Env } from './options.ts';
+
+export interface AwsOptions {
+  region?: string | undefined;
+  endpointUrl?: string | undefined;
+}
+
+function resolve(opts: AwsOptions, env: Env, service: 'S3' | 'IAM' | 'STS') {
+  const endpoint = opts.endpointUrl ?? env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
+  const region = opts.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  return { region, ...(endpoint ? { endpoint } : {}) };
+}
+
+export function s3Client(opts: AwsOptions, env: Env): S3Client {
+  const c = resolve(opts, env, 'S3');
+  return new S3Client({ ...c, ...(c.endpoint ? { forcePathStyle: true } : {}), maxAttempts: 3 });
+}
+
+export function iamClient(opts: AwsOptions, env: Env): IAMClient {
+  return new IAMClient({ ...resolve(opts, env, 'IAM'), maxAttempts: 5 });
+}
+
+export function stsClient(opts: AwsOptions, env: Env): STSClient {
+  return new STSClient({ ...resolve(opts, env, 'STS'), maxAttempts: 3 });
+}

@@ -1,0 +1,44 @@
+/** `podiam publish [DIR] [--out FILE] [--bucket B [--key K]]`: check, then write (and upload) the bundle. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Bundle } from '../../../core/src/bundle.ts';
+import { buildBundle, serializeBundle } from '../bundle/build-bundle.ts';
+import { uploadBundle, DEFAULT_BUNDLE_KEY } from '../bundle/publish.ts';
+import { checkPolicies } from '../check/check.ts';
+import { CliError } from '../errors.ts';
+import { renderHuman } from '../output/human.ts';
+
+export const DEFAULT_BUNDLE_OUT = 'dist/bundle.json';
+
+export interface PublishCommandOptions {
+  dir: string;
+  cluster: string;
+  guardrailsFile?: string | undefined;
+  out: string;
+  bucket?: string | undefined;
+  key?: string | undefined;
+}
+
+/** Checks the folder and builds its bundle; throws PODIAM_CHECK_FAILED (with the findings printed) on errors. */
+export function checkedBundle(opts: { dir: string; cluster: string; guardrailsFile?: string | undefined }, write: (text: string) => void): Bundle {
+  const result = checkPolicies({ root: opts.dir, cluster: opts.cluster, ...(opts.guardrailsFile ? { guardrailsFile: opts.guardrailsFile } : {}) });
+  if (result.errors > 0) {
+    write(renderHuman(result));
+    throw new CliError('PODIAM_CHECK_FAILED', `${opts.dir} has ${result.errors} error(s); nothing was published.`);
+  }
+  return buildBundle(result.guardrails, result.services);
+}
+
+export async function runPublish(opts: PublishCommandOptions, s3: () => S3Client, write: (text: string) => void): Promise<number> {
+  const bundle = checkedBundle(opts, write);
+  const text = serializeBundle(bundle);
+  mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
+  writeFileSync(opts.out, text);
+  write(`wrote ${opts.out}: ${bundle.services.length} services, sha256 ${bundle.hash}\n`);
+  if (opts.bucket) {
+    const up = await uploadBundle(s3(), bundle, opts.bucket, opts.key ?? DEFAULT_BUNDLE_KEY);
+    write(`uploaded s3://${up.bucket}/${up.key} (sha256 ${up.hash})\n`);
+  }
+  return 0;
+}
