@@ -29,6 +29,7 @@ export const errorCodes = {
   PODIAM_METHOD_NOT_ALLOWED: { status: 405, fix: 'Use GET (PUT only for /latest/api/token).' },
   PODIAM_UPSTREAM_UNAVAILABLE: { status: 502, fix: "The node's metadata service did not answer; check the node, then retry." },
   PODIAM_UPSTREAM_TIMEOUT: { status: 504, fix: "The node's metadata service was too slow to answer; retry." },
+  PODIAM_BAD_REQUEST: { status: 400, fix: 'Send a well-formed HTTP/1.1 request with headers under 8 KiB.' },
   PODIAM_INTERNAL: { status: 500, fix: "An unexpected error in the proxy; see its logs and report it." },
   // The Lambda functions (functions/): reconcile, admission, rotate.
   PODIAM_BUNDLE_NOT_FOUND: { status: 500, fix: 'Publish the policies with `podiam publish --bucket <BundleBucketName>` to the key the stack names (PODIAM_BUNDLE_BUCKET / PODIAM_BUNDLE_KEY).' },

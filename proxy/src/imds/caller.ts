@@ -1,0 +1,94 @@
+/**
+ * Who is calling and which role they may have: source IP → pod (by the index) → decideRole.
+ * Every outcome other than an allowed role is thrown as a coded error; a denial is also
+ * reported as an Event on the pod.
+ */
+import { SESSION_TAG_KEYS } from '../../../core/src/annotations.ts';
+import { PodiamError, errorCodes } from '../../../core/src/errors.ts';
+import { podSessionName } from '../../../core/src/naming.ts';
+import { decideRole, type ClusterSettings, type NamespaceFacts, type RoleDecision } from '../../../core/src/role-decision.ts';
+import { ProxyError } from '../errors.ts';
+import type { DenialEvents } from '../k8s/events.ts';
+import type { PodLookup, PodRecord } from '../k8s/pod-index.ts';
+import type { Logger } from '../log.ts';
+import type { AssumeRequest } from '../sts/types.ts';
+
+export type AllowDecision = Extract<RoleDecision, { kind: 'allow' }>;
+
+export interface NamespaceLookup {
+  facts(name: string): NamespaceFacts;
+}
+
+export interface CallerRolesOptions {
+  pods: PodLookup;
+  namespaces: NamespaceLookup;
+  settings: ClusterSettings;
+  indexWaitMs: number;
+  sessionTags: boolean;
+  sessionDurationSeconds: number;
+  denials?: DenialEvents | undefined;
+  logger: Logger;
+}
+
+export interface CallerRole {
+  pod: PodRecord;
+  decision: AllowDecision;
+}
+
+// STS accepts tag values of letters, digits, spaces and _.:/=+-@, up to 256 characters.
+function tagValue(v: string): string {
+  return v.replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, '-').slice(0, 256);
+}
+
+export class CallerRoles {
+  constructor(private readonly o: CallerRolesOptions) {}
+
+  /** The decision alone, for prefetch and tests: no lookup, no side effects. */
+  decide(pod: PodRecord): RoleDecision {
+    return decideRole({ namespace: pod.namespace, name: pod.name, annotations: pod.annotations }, this.o.namespaces.facts(pod.namespace), this.o.settings);
+  }
+
+  async resolve(ip: string): Promise<CallerRole> {
+    const found = await this.o.pods.find(ip, this.o.indexWaitMs);
+    switch (found.kind) {
+      case 'not-synced':
+        throw new ProxyError('PODIAM_POD_INDEX_NOT_SYNCED');
+      case 'unknown':
+        throw new ProxyError('PODIAM_POD_UNKNOWN', `no pod with IP ${ip} on this node`);
+      case 'conflict':
+        throw new ProxyError('PODIAM_POD_IP_CONFLICT', `IP ${ip} is claimed by ${found.pods.map((p) => `${p.namespace}/${p.name}`).join(' and ')}`);
+      case 'pod':
+        break;
+    }
+    const pod = found.pod;
+    const decision = this.decide(pod);
+    if (decision.kind === 'none') throw new ProxyError('PODIAM_NO_ROLE', decision.reason);
+    if (decision.kind === 'deny') {
+      this.o.denials?.denied(pod, decision).catch((err: unknown) => {
+        this.o.logger.warn({ err, pod: `${pod.namespace}/${pod.name}` }, 'could not record the denial as a Kubernetes Event');
+      });
+      const fix = (errorCodes as Record<string, { fix: string }>)[String(decision.code)]?.fix ?? '';
+      throw new PodiamError(decision.code, `${decision.reason}. ${fix}`.trim(), { status: 403 });
+    }
+    return { pod, decision };
+  }
+
+  assumeRequest(pod: PodRecord, decision: AllowDecision): AssumeRequest {
+    const tags = this.o.sessionTags
+      ? [
+          { Key: SESSION_TAG_KEYS.cluster, Value: tagValue(this.o.settings.cluster) },
+          { Key: SESSION_TAG_KEYS.namespace, Value: tagValue(pod.namespace) },
+          { Key: SESSION_TAG_KEYS.podName, Value: tagValue(pod.name) },
+          { Key: SESSION_TAG_KEYS.podUid, Value: tagValue(pod.uid) },
+          { Key: SESSION_TAG_KEYS.serviceAccount, Value: tagValue(pod.serviceAccount) },
+        ]
+      : [];
+    return {
+      roleArn: decision.role.arn,
+      sessionName: podSessionName(pod.namespace, pod.name),
+      externalId: decision.externalId,
+      durationSeconds: decision.sessionSeconds ?? this.o.sessionDurationSeconds,
+      tags,
+    };
+  }
+}

@@ -1,0 +1,41 @@
+/** Namespaces by name, with only their annotations (what decideRole reads). Pure, like the pod index. */
+import type { NamespaceFacts } from '../../../core/src/role-decision.ts';
+
+export interface NamespaceObject {
+  metadata?: { name?: string; annotations?: Record<string, string> | undefined; resourceVersion?: string };
+}
+
+export class NamespaceIndex {
+  private readonly byName = new Map<string, Record<string, string>>();
+  private syncedFlag = false;
+
+  get synced(): boolean {
+    return this.syncedFlag;
+  }
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  markUnsynced(): void {
+    this.syncedFlag = false;
+  }
+
+  apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: NamespaceObject): void {
+    const name = obj.metadata?.name;
+    if (!name) return;
+    if (type === 'DELETED') this.byName.delete(name);
+    else this.byName.set(name, { ...(obj.metadata?.annotations ?? {}) });
+  }
+
+  replaceAll(objects: Iterable<NamespaceObject>): void {
+    this.byName.clear();
+    for (const obj of objects) this.apply('ADDED', obj);
+    this.syncedFlag = true;
+  }
+
+  /** Unknown namespace: no annotations, so the strictest rules apply. */
+  facts(name: string): NamespaceFacts {
+    return { name, annotations: this.byName.get(name) ?? {} };
+  }
+}

@@ -1,0 +1,25 @@
+/** Prometheus metrics on their own registry (several proxies can share a test process). */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class ProxyMetrics {
+  readonly registry = new Registry();
+  readonly requestSeconds = new Histogram({
+    name: 'podiam_proxy_request_duration_seconds',
+    help: 'Time to answer a metadata request, by route and status.',
+    labelNames: ['route', 'status'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly cacheHits = new Counter({ name: 'podiam_proxy_credential_cache_hits_total', help: 'Credential requests answered from the cache.', registers: [this.registry] });
+  readonly cacheMisses = new Counter({ name: 'podiam_proxy_credential_cache_misses_total', help: 'Credential requests that had to wait for STS.', registers: [this.registry] });
+  readonly stsCalls = new Counter({ name: 'podiam_proxy_sts_assume_role_calls_total', help: 'AssumeRole calls made.', registers: [this.registry] });
+  readonly stsErrors = new Counter({ name: 'podiam_proxy_sts_assume_role_errors_total', help: 'AssumeRole calls that failed, by error name.', labelNames: ['error'] as const, registers: [this.registry] });
+  readonly denials = new Counter({ name: 'podiam_proxy_denials_total', help: 'Requests refused, by code.', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly podsIndexed = new Gauge({ name: 'podiam_proxy_pods_indexed', help: 'Pods of this node in the index.', registers: [this.registry] });
+  readonly relists = new Counter({ name: 'podiam_proxy_kube_relists_total', help: 'Pod or namespace lists after a broken watch or 410 Gone.', labelNames: ['resource'] as const, registers: [this.registry] });
+  readonly iptablesRestored = new Counter({ name: 'podiam_proxy_iptables_rule_restored_total', help: 'Times the DNAT rule was found missing and added again.', registers: [this.registry] });
+
+  constructor(defaultMetrics = true) {
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'podiam_proxy_' });
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * startProxy: everything wired, in-process. main.ts calls it with the parsed config; tests, the
+ * demo and the benchmark call it too, so they exercise the real thing. Optional dependencies
+ * (a pod index fed by the caller, a credential source, an iptables runner) exist for tests that
+ * do not run every peer; left out, the real ones are built from the config.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { describeError } from '../../core/src/errors.ts';
+import type { ClusterSettings } from '../../core/src/role-decision.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { ProxyConfig } from './config.ts';
+import { ProxyError } from './errors.ts';
+import { CallerRoles } from './imds/caller.ts';
+import { TokenIssuer } from './imds/token.ts';
+import { ImdsUpstream } from './imds/upstream.ts';
+import { IptablesRule, execIptables, type IptablesRunner } from './iptables.ts';
+import { KubeDenialEvents, type DenialEvents } from './k8s/events.ts';
+import { NamespaceIndex, type NamespaceObject } from './k8s/namespace-index.ts';
+import { PodIndex, type PodObject } from './k8s/pod-index.ts';
+import { Reflector } from './k8s/reflector.ts';
+import { createLogger, type Logger } from './log.ts';
+import { ProxyMetrics } from './metrics.ts';
+import { createImdsServer, createMetricsServer } from './server.ts';
+import { CredentialCache, type CacheTiming } from './sts/credential-cache.ts';
+import { StsGateway } from './sts/gateway.ts';
+import type { CredentialSource } from './sts/types.ts';
+
+export interface ProxyDeps {
+  logger?: Logger;
+  kubeConfig?: KubeConfig;
+  /** Tests without an API server: an index the caller feeds (pods and namespaces), no reflectors. */
+  indexes?: { pods: PodIndex; namespaces: NamespaceIndex };
+  denials?: DenialEvents;
+  credentialSource?: CredentialSource;
+  iptablesRunner?: IptablesRunner;
+  clock?: Clock;
+  cacheTiming?: Partial<CacheTiming>;
+  defaultMetrics?: boolean;
+}
+
+export interface RunningProxy {
+  port: number;
+  metricsPort: number | undefined;
+  /** Resolves when the pod index has synced and the iptables rule is in place. */
+  ready: Promise<void>;
+  isReady(): boolean;
+  pods: PodIndex;
+  namespaces: NamespaceIndex;
+  cache: CredentialCache;
+  metrics: ProxyMetrics;
+  settings: ClusterSettings;
+  stop(): Promise<void>;
+}
+
+function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+async function closeServer(server: Server, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  await closed;
+  clearTimeout(timer);
+}
+
+export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Promise<RunningProxy> {
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const metrics = new ProxyMetrics(deps.defaultMetrics ?? true);
+  const clock = deps.clock ?? systemClock;
+  const upstream = new ImdsUpstream(config.imdsUpstream);
+
+  let accountId = config.accountId;
+  let region = config.awsRegion;
+  if (!accountId || !region) {
+    try {
+      const doc = await upstream.identityDocument();
+      accountId ??= doc.accountId;
+      region ??= doc.region;
+    } catch (cause) {
+      await upstream.close();
+      throw new ProxyError('PODIAM_UPSTREAM_UNAVAILABLE', 'could not read the account and region from the instance identity document; set PODIAM_ACCOUNT_ID and PODIAM_AWS_REGION', { cause });
+    }
+  }
+  const settings: ClusterSettings = {
+    cluster: config.clusterName,
+    accountId: accountId!,
+    partition: partitionOf(region!),
+    allowedAccounts: config.allowedAccounts,
+    defaultRole: config.defaultRole,
+  };
+
+  const gateway = deps.credentialSource
+    ? undefined
+    : new StsGateway({ region: region!, endpoint: config.stsEndpoint, credentials: () => upstream.nodeCredentials() });
+  const source = deps.credentialSource ?? gateway!;
+  const cache = new CredentialCache({
+    source,
+    clock,
+    ...(deps.cacheTiming ? { timing: deps.cacheTiming } : {}),
+    events: {
+      hit: () => metrics.cacheHits.inc(),
+      miss: () => metrics.cacheMisses.inc(),
+      stsCall: () => metrics.stsCalls.inc(),
+      stsError: (err) => {
+        const { code } = describeError(err);
+        metrics.stsErrors.inc({ error: code });
+        logger.warn({ code, message: describeError(err).message }, 'AssumeRole failed');
+      },
+      refreshFailed: (uid) => logger.warn({ uid }, 'background credential refresh failed; serving cached credentials while they last'),
+    },
+  });
+
+  const pods = deps.indexes?.pods ?? new PodIndex();
+  const namespaces = deps.indexes?.namespaces ?? new NamespaceIndex();
+  const reflectors: Array<Reflector<PodObject> | Reflector<NamespaceObject>> = [];
+  let denials = deps.denials;
+  let kubeSync: Promise<void> = Promise.resolve();
+  if (!deps.indexes) {
+    const kc = deps.kubeConfig ?? new KubeConfig();
+    if (!deps.kubeConfig) {
+      if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+      else kc.loadFromCluster();
+    }
+    const api = kc.makeApiClient(CoreV1Api);
+    if (config.events) denials ??= new KubeDenialEvents(api, { nodeName: config.nodeName });
+    const nsReflector = new Reflector<NamespaceObject>({
+      kubeConfig: kc,
+      path: '/api/v1/namespaces',
+      list: (page) => api.listNamespace(page) as never,
+      sink: namespaces,
+      clock,
+      events: { relist: () => metrics.relists.inc({ resource: 'namespaces' }), watchError: (err) => logger.warn({ err: describeError(err) }, 'namespace watch failed; listing again') },
+    });
+    const fieldSelector = `spec.nodeName=${config.nodeName}`;
+    const podReflector = new Reflector<PodObject>({
+      kubeConfig: kc,
+      path: '/api/v1/pods',
+      fieldSelector,
+      list: (page) => api.listPodForAllNamespaces({ ...page, fieldSelector }) as never,
+      sink: pods,
+      clock,
+      events: {
+        listed: (n) => logger.info({ pods: n }, 'pods of this node listed'),
+        relist: () => metrics.relists.inc({ resource: 'pods' }),
+        watchError: (err) => logger.warn({ err: describeError(err) }, 'pod watch failed; listing again'),
+      },
+    });
+    reflectors.push(nsReflector, podReflector);
+    // Namespaces first: a pod's decision reads its namespace's annotations.
+    kubeSync = nsReflector.start().then(() => podReflector.start());
+  }
+
+  const roles = new CallerRoles({
+    pods: {
+      // A broken namespace watch makes decisions as unsafe as a broken pod watch.
+      find: (ip, waitMs) => (namespaces.synced ? pods.find(ip, waitMs) : Promise.resolve({ kind: 'not-synced' })),
+    },
+    namespaces,
+    settings,
+    indexWaitMs: config.indexWaitMs,
+    sessionTags: config.sessionTags,
+    sessionDurationSeconds: config.sessionDurationSeconds,
+    denials,
+    logger,
+  });
+
+  pods.onChange((change) => {
+    metrics.podsIndexed.set(pods.size);
+    if (change.type === 'delete') return cache.evict(change.uid);
+    if (!config.prefetch) return;
+    const decision = roles.decide(change.pod);
+    if (decision.kind === 'allow') cache.prefetch(change.pod.uid, roles.assumeRequest(change.pod, decision));
+    else cache.evict(change.pod.uid);
+  });
+
+  const rule = config.iptables
+    ? new IptablesRule({ hostInterface: config.hostInterface, hostIp: config.hostIp, port: config.port }, deps.iptablesRunner ?? execIptables, {
+        restored: () => {
+          metrics.iptablesRestored.inc();
+          logger.warn('the iptables DNAT rule was missing and has been added again');
+        },
+        checkFailed: (err) => logger.error({ err: describeError(err) }, 'checking the iptables DNAT rule failed'),
+      })
+    : undefined;
+
+  let readyFlag = false;
+  const isReady = (): boolean => readyFlag && pods.synced && namespaces.synced && (rule ? rule.inPlace : true);
+  const server = createImdsServer({
+    requireImdsV2: config.requireImdsV2,
+    passthroughPaths: config.passthroughPaths,
+    credentialsWaitMs: config.credentialsWaitMs,
+    tokens: new TokenIssuer(),
+    roles,
+    cache,
+    upstream,
+    ready: isReady,
+    logger,
+    metrics,
+  });
+  const port = await listen(server, config.port, config.listenAddress);
+  const metricsServer = config.metricsPort >= 0 ? createMetricsServer(metrics, isReady) : undefined;
+  const metricsPort = metricsServer ? await listen(metricsServer, config.metricsPort, config.listenAddress) : undefined;
+
+  const ready = (async () => {
+    if (rule) {
+      await rule.ensure();
+      rule.start(config.iptablesCheckIntervalMs);
+    }
+    await kubeSync;
+    if (deps.indexes) await Promise.all([pods.whenSynced()]);
+    readyFlag = true;
+    logger.info({ port, metricsPort, pods: pods.size }, 'podiam proxy ready');
+  })();
+  ready.catch((err: unknown) => logger.error({ err: describeError(err) }, 'the proxy did not become ready'));
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      readyFlag = false;
+      await Promise.all([closeServer(server, config.shutdownGraceMs), metricsServer ? closeServer(metricsServer, 0) : undefined]);
+      if (rule) {
+        try {
+          await rule.remove();
+        } catch (err) {
+          logger.error({ err: describeError(err) }, 'could not remove the iptables DNAT rule');
+        }
+      }
+      for (const r of reflectors) r.stop();
+      cache.clear();
+      gateway?.destroy();
+      await upstream.close();
+    })());
+
+  return { port, metricsPort, ready, isReady, pods, namespaces, cache, metrics, settings, stop };
+}

@@ -1,0 +1,165 @@
+/**
+ * The metadata listener: node:http and a small router. This is the one place that turns a
+ * thrown error into an answer: `{code, message}` JSON with the code's status, logged once.
+ * A pod never sees internals: unexpected errors become PODIAM_INTERNAL.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { PodiamError, describeError } from '../../core/src/errors.ts';
+import { ProxyError } from './errors.ts';
+import type { CallerRoles } from './imds/caller.ts';
+import { credentialsReply } from './imds/credentials.ts';
+import { infoReply } from './imds/info.ts';
+import { passthroughReply } from './imds/passthrough.ts';
+import { plainPath } from './imds/paths.ts';
+import { json, text, type Reply } from './imds/reply.ts';
+import { roleNameReply } from './imds/role-name.ts';
+import { TOKEN_HEADER, TOKEN_TTL_HEADER, parseTokenTtl, type TokenIssuer } from './imds/token.ts';
+import type { ImdsUpstream } from './imds/upstream.ts';
+import type { Logger } from './log.ts';
+import type { ProxyMetrics } from './metrics.ts';
+import type { CredentialCache } from './sts/credential-cache.ts';
+
+export interface ServerDeps {
+  requireImdsV2: boolean;
+  passthroughPaths: readonly string[];
+  credentialsWaitMs: number;
+  tokens: TokenIssuer;
+  roles: CallerRoles;
+  cache: CredentialCache;
+  upstream: ImdsUpstream;
+  ready: () => boolean;
+  logger: Logger;
+  metrics: ProxyMetrics;
+}
+
+const CREDS_DIR = '/latest/meta-data/iam/security-credentials';
+const IAM_DIR = '/latest/meta-data/iam';
+
+/** node:http gives '::ffff:192.0.2.10' on dual-stack sockets; the index holds '192.0.2.10'. */
+export function callerIp(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+function stripSlash(p: string): string {
+  return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
+}
+
+interface Routed {
+  route: string;
+  reply: Reply;
+}
+
+async function route(req: IncomingMessage, deps: ServerDeps): Promise<Routed> {
+  const method = req.method ?? '';
+  const path = plainPath(req.url);
+  const ip = callerIp(req);
+
+  if (path === '/healthz') return { route: 'healthz', reply: text('ok') };
+  if (path === '/readyz') return { route: 'readyz', reply: deps.ready() ? text('ok') : text('not ready', 503) };
+
+  if (path === '/latest/api/token') {
+    if (method !== 'PUT') throw new ProxyError('PODIAM_METHOD_NOT_ALLOWED');
+    // IMDSv2 refuses token requests that went through a forwarding proxy; so do we.
+    if (req.headers['x-forwarded-for'] !== undefined) throw new ProxyError('PODIAM_FORWARDED_REQUEST');
+    const ttl = parseTokenTtl(req.headers[TOKEN_TTL_HEADER]);
+    return { route: 'token', reply: text(deps.tokens.issue(ip, ttl), 200, { [TOKEN_TTL_HEADER]: String(ttl) }) };
+  }
+  if (method !== 'GET' && method !== 'HEAD') throw new ProxyError('PODIAM_METHOD_NOT_ALLOWED');
+
+  const token = req.headers[TOKEN_HEADER];
+  if (token !== undefined) {
+    if (typeof token !== 'string' || !deps.tokens.verify(token, ip)) throw new ProxyError('PODIAM_IMDS_TOKEN_INVALID');
+  } else if (deps.requireImdsV2) {
+    throw new ProxyError('PODIAM_IMDS_TOKEN_REQUIRED');
+  }
+
+  const p = stripSlash(path);
+  if (p === CREDS_DIR) return { route: 'role-name', reply: await roleNameReply(ip, deps.roles) };
+  if (p.startsWith(`${CREDS_DIR}/`)) {
+    const name = p.slice(CREDS_DIR.length + 1);
+    if (name.includes('/')) throw new ProxyError('PODIAM_PATH_NOT_ALLOWED', `${path} is not a credentials path`);
+    return { route: 'credentials', reply: await credentialsReply(ip, name, deps.roles, deps.cache, deps.credentialsWaitMs) };
+  }
+  if (p === `${IAM_DIR}/info`) return { route: 'info', reply: await infoReply(ip, deps.roles) };
+  if (p === IAM_DIR) return { route: 'iam', reply: text('info\nsecurity-credentials/') };
+  return { route: 'passthrough', reply: await passthroughReply(path, deps.passthroughPaths, deps.upstream) };
+}
+
+function write(res: ServerResponse, reply: Reply): void {
+  const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
+  // Headers first, then the body: a client must never see JSON typed as something else.
+  res.writeHead(reply.status, { ...reply.headers, 'content-type': reply.contentType, 'content-length': String(body.length), server: 'podiam' });
+  res.end(body);
+}
+
+function errorReply(err: unknown): Reply {
+  if (err instanceof PodiamError) return json({ code: err.code, message: err.message }, err.status);
+  return json({ code: 'PODIAM_INTERNAL', message: new ProxyError('PODIAM_INTERNAL').message }, 500);
+}
+
+export function handler(deps: ServerDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const started = process.hrtime.bigint();
+    // No request here has a body worth reading; drain it so the socket can be reused.
+    req.resume();
+    route(req, deps).then(
+      ({ route: name, reply }) => {
+        write(res, reply);
+        deps.metrics.requestSeconds.observe({ route: name, status: String(reply.status) }, Number(process.hrtime.bigint() - started) / 1e9);
+      },
+      (err: unknown) => {
+        const reply = errorReply(err);
+        write(res, reply);
+        const { code, message } = describeError(err);
+        deps.metrics.requestSeconds.observe({ route: 'error', status: String(reply.status) }, Number(process.hrtime.bigint() - started) / 1e9);
+        deps.metrics.denials.inc({ code: err instanceof PodiamError ? String(err.code) : 'PODIAM_INTERNAL' });
+        const fields = { ip: callerIp(req), method: req.method, path: req.url?.slice(0, 200), status: reply.status, code };
+        if (reply.status >= 500) deps.logger.error({ ...fields, err: err instanceof PodiamError ? describeError(err.cause) : message }, message);
+        else deps.logger.info(fields, message);
+      },
+    );
+  };
+}
+
+export interface ListenerLimits {
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  maxHeaderSize?: number;
+}
+
+export function createImdsServer(deps: ServerDeps, limits: ListenerLimits = {}): Server {
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderSize ?? 8192,
+      // Slow clients: headers within 2 s, the whole request within 5 s, checked every 250 ms.
+      headersTimeout: limits.headersTimeoutMs ?? 2000,
+      requestTimeout: limits.requestTimeoutMs ?? 5000,
+      connectionsCheckingInterval: 250,
+      keepAliveTimeout: 5000,
+    },
+    handler(deps),
+  );
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const body = JSON.stringify({ code: 'PODIAM_BAD_REQUEST', message: 'Malformed or oversized HTTP request.' });
+    socket.end(`HTTP/1.1 ${status} Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+  });
+  return server;
+}
+
+export function createMetricsServer(metrics: ProxyMetrics, ready: () => boolean): Server {
+  return createServer((req, res) => {
+    req.resume();
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (body) => write(res, { status: 200, contentType: metrics.registry.contentType, body }),
+        () => write(res, text('metrics unavailable', 500)),
+      );
+    } else if (path === '/healthz') write(res, text('ok'));
+    else if (path === '/readyz') write(res, ready() ? text('ok') : text('not ready', 503));
+    else write(res, text('not found', 404));
+  });
+}

@@ -1,0 +1,230 @@
+/**
+ * Credentials per pod, keyed by pod UID (never by IP: a reused IP must not inherit anything).
+ *
+ * - Single-flight: the in-flight Promise is cached, so concurrent misses share one AssumeRole;
+ *   a rejected Promise is dropped so the next request starts afresh.
+ * - Refresh ahead: a fetch is scheduled `margin` before expiry (25 min for one-hour sessions),
+ *   and an answer is served from the cache only while it has `minValidity` left (20 min), so
+ *   botocore (refreshes 15 min before expiry) and the JS SDK never come back early.
+ * - STS down: cached credentials are still served while `graceValidity` (15 min) remains; then 503.
+ * - A role STS cannot assume yet is retried with backoff for up to 30 s, in the background:
+ *   the request waits at most `waitMs` and gets PODIAM_CREDENTIALS_PENDING meanwhile.
+ */
+import { systemClock, type Clock } from '../clock.ts';
+import { ProxyError } from '../errors.ts';
+import { isRetriable } from './gateway.ts';
+import type { AssumeRequest, CredentialSource, IssuedCredentials } from './types.ts';
+
+const MIN = 60_000;
+
+export interface CacheTiming {
+  /** Refresh this long before expiry (capped at half the session). */
+  refreshMarginMs: number;
+  /** Serve from cache only with at least this much validity left (capped at 0.8 × margin). */
+  minValidityMs: number;
+  /** When STS fails, serve cached credentials while this much validity is left (capped at 0.6 × margin). */
+  graceValidityMs: number;
+  /** Total time spent retrying one fetch. */
+  retryDeadlineMs: number;
+  retryBaseMs: number;
+  retryMaxDelayMs: number;
+  /** After a failed background refresh, try again this much later. */
+  refreshRetryMs: number;
+}
+
+export const DEFAULT_TIMING: CacheTiming = {
+  refreshMarginMs: 25 * MIN,
+  minValidityMs: 20 * MIN,
+  graceValidityMs: 15 * MIN,
+  retryDeadlineMs: 30_000,
+  retryBaseMs: 250,
+  retryMaxDelayMs: 5_000,
+  refreshRetryMs: MIN,
+};
+
+export interface CacheEvents {
+  hit?(): void;
+  miss?(): void;
+  stsCall?(): void;
+  stsError?(err: unknown): void;
+  refreshFailed?(uid: string, err: unknown): void;
+}
+
+interface Entry {
+  key: string;
+  uid: string;
+  request: AssumeRequest;
+  current?: IssuedCredentials;
+  inflight?: Promise<IssuedCredentials>;
+  cancelTimer?: () => void;
+}
+
+export interface CredentialCacheOptions {
+  source: CredentialSource;
+  clock?: Clock;
+  timing?: Partial<CacheTiming>;
+  events?: CacheEvents;
+}
+
+export function cacheKey(uid: string, r: AssumeRequest): string {
+  return JSON.stringify([uid, r.roleArn, r.externalId ?? '', r.durationSeconds, r.sessionName]);
+}
+
+/** The margins scaled to one session: short sessions refresh at half-life. */
+export function windowFor(c: IssuedCredentials, t: CacheTiming): { refreshAt: number; minValidity: number; graceValidity: number } {
+  const lifetime = c.expiration.getTime() - c.issuedAt.getTime();
+  const margin = Math.min(t.refreshMarginMs, lifetime / 2);
+  return {
+    refreshAt: c.expiration.getTime() - margin,
+    minValidity: Math.min(t.minValidityMs, margin * 0.8),
+    graceValidity: Math.min(t.graceValidityMs, margin * 0.6),
+  };
+}
+
+export class CredentialCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly source: CredentialSource;
+  private readonly clock: Clock;
+  private readonly timing: CacheTiming;
+  private readonly events: CacheEvents;
+
+  constructor(options: CredentialCacheOptions) {
+    this.source = options.source;
+    this.clock = options.clock ?? systemClock;
+    this.timing = { ...DEFAULT_TIMING, ...options.timing };
+    this.events = options.events ?? {};
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Credentials for the pod, waiting at most waitMs for STS. Throws ProxyError 503s. */
+  async get(uid: string, request: AssumeRequest, waitMs: number): Promise<IssuedCredentials> {
+    const entry = this.entryFor(uid, request);
+    const now = this.clock.now();
+    if (entry.current && this.remaining(entry.current, now) >= windowFor(entry.current, this.timing).minValidity) {
+      this.events.hit?.();
+      return entry.current;
+    }
+    this.events.miss?.();
+    const pending = entry.inflight ?? this.start(entry);
+    let timedOut = false;
+    let cancel: (() => void) | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      cancel = this.clock.schedule(waitMs, () => {
+        timedOut = true;
+        resolve(undefined);
+      });
+    });
+    try {
+      const got = await Promise.race([pending, timeout]);
+      if (got) return got;
+    } catch (err) {
+      const stale = this.stillGood(entry);
+      if (stale) return stale;
+      throw new ProxyError('PODIAM_STS_FAILED', `AssumeRole of ${request.roleArn} failed`, { cause: err });
+    } finally {
+      cancel?.();
+    }
+    const stale = this.stillGood(entry);
+    if (stale) return stale;
+    throw new ProxyError('PODIAM_CREDENTIALS_PENDING', timedOut ? `no answer from STS for ${request.roleArn} within ${waitMs} ms` : undefined);
+  }
+
+  /** Starts a fetch for a pod that has not asked yet (a pod with a role just appeared). */
+  prefetch(uid: string, request: AssumeRequest): void {
+    const entry = this.entryFor(uid, request);
+    if (entry.current || entry.inflight) return;
+    this.start(entry).catch(() => {
+      // Reported through events.stsError; the pod's own request will try again.
+    });
+  }
+
+  /** The pod is gone: forget its credentials and stop refreshing them. */
+  evict(uid: string): void {
+    const entry = this.entries.get(uid);
+    if (!entry) return;
+    entry.cancelTimer?.();
+    this.entries.delete(uid);
+  }
+
+  clear(): void {
+    for (const uid of [...this.entries.keys()]) this.evict(uid);
+  }
+
+  private entryFor(uid: string, request: AssumeRequest): Entry {
+    const key = cacheKey(uid, request);
+    const existing = this.entries.get(uid);
+    if (existing && existing.key === key) return existing;
+    // Same pod, different role (annotations are mutable): nothing of the old role carries over.
+    if (existing) this.evict(uid);
+    const entry: Entry = { key, uid, request };
+    this.entries.set(uid, entry);
+    return entry;
+  }
+
+  private remaining(c: IssuedCredentials, now: number): number {
+    return c.expiration.getTime() - now;
+  }
+
+  private stillGood(entry: Entry): IssuedCredentials | undefined {
+    const c = entry.current;
+    if (c && this.remaining(c, this.clock.now()) >= windowFor(c, this.timing).graceValidity) return c;
+    return undefined;
+  }
+
+  private live(entry: Entry): boolean {
+    return this.entries.get(entry.uid) === entry;
+  }
+
+  private start(entry: Entry): Promise<IssuedCredentials> {
+    const p = this.fetchWithRetry(entry).then(
+      (creds) => {
+        if (this.live(entry)) {
+          entry.current = creds;
+          entry.inflight = undefined;
+          this.scheduleRefresh(entry, windowFor(creds, this.timing).refreshAt - this.clock.now());
+        }
+        return creds;
+      },
+      (err: unknown) => {
+        if (this.live(entry)) {
+          entry.inflight = undefined;
+          if (entry.current) {
+            this.events.refreshFailed?.(entry.uid, err);
+            this.scheduleRefresh(entry, this.timing.refreshRetryMs);
+          }
+        }
+        throw err;
+      },
+    );
+    entry.inflight = p;
+    return p;
+  }
+
+  private scheduleRefresh(entry: Entry, inMs: number): void {
+    entry.cancelTimer?.();
+    entry.cancelTimer = this.clock.schedule(inMs, () => {
+      entry.cancelTimer = undefined;
+      if (!this.live(entry) || entry.inflight) return;
+      // A refresh nobody waits for: its failure is reported through events.
+      this.start(entry).catch(() => undefined);
+    });
+  }
+
+  private async fetchWithRetry(entry: Entry): Promise<IssuedCredentials> {
+    const deadline = this.clock.now() + this.timing.retryDeadlineMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.events.stsCall?.();
+        return await this.source.assume(entry.request);
+      } catch (err) {
+        this.events.stsError?.(err);
+        const delay = Math.min(this.timing.retryMaxDelayMs, this.timing.retryBaseMs * 2 ** attempt);
+        if (!isRetriable(err) || !this.live(entry) || this.clock.now() + delay > deadline) throw err;
+        await this.clock.sleep(delay);
+      }
+    }
+  }
+}
