@@ -1,5 +1,6 @@
 /** The request context of an evaluation: condition keys are case-insensitive, values strings. */
 import type { Tri } from './tristate.ts';
+import { LITERAL_QMARK, LITERAL_STAR } from './glob.ts';
 
 export type ContextValue = string | string[];
 
@@ -31,8 +32,8 @@ export function substituteVariables(text: string, ctx: RequestContext): Substitu
   if (!text.includes('${')) return { text, state: 'true' };
   let missing: string | undefined;
   const out = text.replace(/\$\{([^}]*)\}/g, (_m, inner: string) => {
-    if (inner === '*') return '\u0000STAR\u0000';
-    if (inner === '?') return '\u0000QMARK\u0000';
+    if (inner === '*') return LITERAL_STAR;
+    if (inner === '?') return LITERAL_QMARK;
     if (inner === '$') return '$';
     const m = /^\s*([^,\s]+)\s*(?:,\s*'([^']*)'\s*)?$/.exec(inner);
     if (!m) {
@@ -50,5 +51,5 @@ export function substituteVariables(text: string, ctx: RequestContext): Substitu
 
 /** Undo the escape markers after glob conversion, or for literal comparison. */
 export function unescapeMarkers(text: string): string {
-  return text.replace(/\u0000STAR\u0000/g, '*').replace(/\u0000QMARK\u0000/g, '?');
+  return text.split(LITERAL_STAR).join('*').split(LITERAL_QMARK).join('?');
 }

@@ -2,18 +2,20 @@
 
 const cache = new Map<string, RegExp>();
 
+/** Private-use characters standing for the policy-variable escapes ${*} and ${?}: a literal '*' and '?'. */
+export const LITERAL_STAR = '\uE000';
+export const LITERAL_QMARK = '\uE001';
+
 export function globToRegExp(glob: string, caseInsensitive = false): RegExp {
   const key = `${caseInsensitive ? 'i' : 's'}${glob}`;
   let re = cache.get(key);
   if (!re) {
     let src = '';
-    // \u0000STAR\u0000 and \u0000QMARK\u0000 are the policy-variable escapes ${*} and ${?}: literal characters.
-    const literal = glob.replace(/\u0000STAR\u0000/g, '\u0001').replace(/\u0000QMARK\u0000/g, '\u0002');
-    for (const ch of literal) {
+    for (const ch of glob) {
       if (ch === '*') src += '.*';
       else if (ch === '?') src += '.';
-      else if (ch === '\u0001') src += '\\*';
-      else if (ch === '\u0002') src += '\\?';
+      else if (ch === LITERAL_STAR) src += '\\*';
+      else if (ch === LITERAL_QMARK) src += '\\?';
       else src += ch.replace(/[.+^${}()|[\]\\/]/g, '\\$&');
     }
     re = new RegExp(`^${src}$`, caseInsensitive ? 'is' : 's');
