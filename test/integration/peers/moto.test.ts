@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { startMoto, type MotoPeer } from '../../peers/index.ts';
+import { PeerStartError, startMoto, startProcess, type MotoPeer } from '../../peers/index.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -98,5 +98,40 @@ describe('peer process lifetime', () => {
       );
     }
     assert.ok(refused, `moto at ${endpoint} still answers 10 s after its test process was killed`);
+  });
+});
+
+describe('peer start-up failures', () => {
+  it('names the peer and shows its output when it exits before answering', async () => {
+    await assert.rejects(
+      startProcess({ name: 'broken-peer', command: 'bash', args: ['-c', 'echo boom-on-stderr >&2; exit 3'], ready: async () => false }),
+      (err: unknown) => {
+        assert.ok(err instanceof PeerStartError);
+        assert.equal(err.code, 'PODIAM_TEST_PEER_FAILED');
+        assert.match(err.message, /broken-peer/);
+        assert.match(err.message, /exited early with 3/);
+        assert.match(err.message, /boom-on-stderr/);
+        return true;
+      },
+    );
+  });
+
+  it('gives up at the readiness deadline and stops the peer that never answered', async () => {
+    let pid = 0;
+    await assert.rejects(
+      startProcess({
+        name: 'silent-peer',
+        command: 'bash',
+        args: ['-c', 'echo "pid $$"; exec sleep 60'],
+        ready: async () => false,
+        readyTimeoutMs: 500,
+      }).catch((err: unknown) => {
+        pid = Number(/pid (\d+)/.exec((err as Error).message)?.[1] ?? 0);
+        throw err;
+      }),
+      /silent-peer: did not answer within 500 ms/,
+    );
+    assert.ok(pid > 0, 'the peer printed its pid');
+    assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `peer process ${pid} is still alive`);
   });
 });
