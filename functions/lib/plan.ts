@@ -81,7 +81,8 @@ export interface PlanOptions {
   scope?: ReadonlySet<string>;
 }
 
-function roleChanges(want: DesiredRole, have: CurrentRole, partition: string): Change[] {
+/** The changes that bring one existing managed role to its desired state (none when it matches). */
+export function planRoleChanges(want: DesiredRole, have: CurrentRole, partition: string): Change[] {
   const out: Change[] = [];
   const roleName = want.name;
   const opts = { partition };
@@ -163,7 +164,7 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
       });
       continue;
     }
-    const changes = roleChanges(want, have, partition);
+    const changes = planRoleChanges(want, have, partition);
     if (changes.length) updates.push(...changes);
     else plan.unchanged.push(want.name);
   }

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildDesiredState, findDesiredRole } from '../../../functions/lib/desired-state.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
-import { ACCOUNT_ID, PROXY_ROLE, bundleOf, exampleBundle, service } from './fixtures.ts';
+import { ACCOUNT_ID, PROXY_ROLE, XRAY_POLICY_ARN, bundleOf, exampleBundle, service } from './fixtures.ts';
 
 const settings = { cluster: 'prod', accountId: ACCOUNT_ID, intermediateRoleArns: [PROXY_ROLE] };
 
@@ -15,7 +15,7 @@ describe('desired state from a bundle', () => {
     assert.equal(writer.arn, `arn:aws:iam::${ACCOUNT_ID}:role/podiam/prod/prod-orders-writer`);
     assert.deepEqual(writer.tags, { 'podiam:cluster': 'prod', 'podiam:namespace': 'orders', 'podiam:service': 'writer' });
     assert.equal(writer.maxSessionDuration, 7200);
-    assert.deepEqual(writer.managedPolicyArns, ['arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess']);
+    assert.deepEqual(writer.managedPolicyArns, [XRAY_POLICY_ARN]);
     assert.equal(writer.inlinePolicyName, 'podiam-service-policy');
     assert.equal(findDesiredRole(state, 'orders', 'reader')!.maxSessionDuration, 3600);
     const trust = writer.trustPolicy.Statement as { Principal: unknown; Condition: unknown }[];

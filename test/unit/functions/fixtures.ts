@@ -3,6 +3,8 @@ import type { Bundle, ServicePolicy } from '../../../core/src/bundle.ts';
 
 export const ACCOUNT_ID = '123456789012';
 export const PROXY_ROLE = `arn:aws:iam::${ACCOUNT_ID}:role/podiam-prod-node-proxy`;
+/** A customer managed policy the harness creates in moto (moto does not load AWS managed policies). */
+export const XRAY_POLICY_ARN = `arn:aws:iam::${ACCOUNT_ID}:policy/podiam-test-xray`;
 
 export function service(namespace: string, name: string, extra: Partial<ServicePolicy> = {}): ServicePolicy {
   return {
@@ -35,7 +37,7 @@ export const exampleBundle = (): Bundle =>
         Version: '2012-10-17',
         Statement: [{ Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Resource: `arn:aws:dynamodb:us-east-1:${ACCOUNT_ID}:table/orders` }],
       },
-      managedPolicyArns: ['arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess'],
+      managedPolicyArns: [XRAY_POLICY_ARN],
       maxSessionDuration: 7200,
     }),
     service('dns', 'updater', {

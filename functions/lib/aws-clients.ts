@@ -1,0 +1,44 @@
+/** AWS SDK v3 clients for the functions, built once per cold start from the config. */
+import { IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { FunctionsConfig } from './config.ts';
+
+export interface AwsClients {
+  iam: IAMClient;
+  s3: S3Client;
+  sts: STSClient;
+}
+
+export function createAwsClients(config: Pick<FunctionsConfig, 'region' | 'awsEndpoint'>): AwsClients {
+  const common = {
+    region: config.region,
+    // apply.ts retries throttling itself with jittered backoff; the SDK's own 3 attempts stay for network errors.
+    maxAttempts: 3,
+    ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}),
+  };
+  return {
+    // IAM is global: its one endpoint lives in us-east-1 (aws partition).
+    iam: new IAMClient({ ...common, region: config.awsEndpoint ? config.region : 'us-east-1' }),
+    s3: new S3Client({ ...common, forcePathStyle: config.awsEndpoint !== undefined }),
+    sts: new STSClient(common),
+  };
+}
+
+/**
+ * The account this function runs in, asked once (the Promise is cached; a failure is evicted
+ * so the next invocation asks again).
+ */
+export function accountIdResolver(sts: STSClient, configured?: string): () => Promise<string> {
+  let pending: Promise<string> | undefined = configured ? Promise.resolve(configured) : undefined;
+  return () => {
+    pending ??= sts.send(new GetCallerIdentityCommand({})).then((r) => {
+      if (!r.Account) throw new Error('sts:GetCallerIdentity returned no Account');
+      return r.Account;
+    });
+    pending.catch(() => {
+      pending = undefined;
+    });
+    return pending;
+  };
+}

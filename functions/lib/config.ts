@@ -1,0 +1,126 @@
+/**
+ * The functions' settings, read from the environment once per cold start and validated with
+ * the fix in each message (ConfigError, PODIAM_CONFIG_INVALID).
+ *
+ * The webhook secret is a plain environment variable, set from the stack's NoEcho parameter:
+ * Lambda encrypts environment variables at rest, and reading it costs nothing at request time.
+ * A Secrets Manager or SSM lookup would add a network call to a cold start that must answer the
+ * API server within 5 s, and a second permission, for no gain against someone who can already
+ * read the function's configuration. Rotating it means updating the stack and the chart together.
+ */
+import { ConfigError } from '../../core/src/errors.ts';
+import { isDnsLabel, parseRoleArn } from '../../core/src/naming.ts';
+
+export interface FunctionsConfig {
+  cluster: string;
+  intermediateRoleArns: string[];
+  permissionsBoundaryArn?: string;
+  bundleBucket: string;
+  bundleKey: string;
+  /** S3 key of the intermediate-role rotation state (in the bundle bucket). */
+  stateKey: string;
+  trustExternalId?: string;
+  requireNamespaceTag: boolean;
+  region: string;
+  /** Only for tests and local runs (moto): every AWS client talks to this endpoint. */
+  awsEndpoint?: string;
+  /** Skips sts:GetCallerIdentity when set. */
+  accountId?: string;
+}
+
+export interface AdmissionConfig extends FunctionsConfig {
+  webhookSecret: string;
+  /** Time the admission answer may take, all IAM work included. */
+  budgetMs: number;
+  /** How long a read bundle is trusted before S3 is asked again (conditional GET). */
+  bundleCacheMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function required(env: Env, name: string, fix: string): string {
+  const v = env[name]?.trim();
+  if (!v) throw new ConfigError(name, 'is not set', fix);
+  return v;
+}
+
+function optional(env: Env, name: string): string | undefined {
+  return env[name]?.trim() || undefined;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const v = optional(env, name);
+  if (v === undefined) return fallback;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new ConfigError(name, `'${v}' is not a boolean`, 'Use true or false.');
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const v = optional(env, name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(name, `'${v}' is not an integer from ${min} to ${max}`, `Set it to a whole number from ${min} to ${max}.`);
+  return n;
+}
+
+export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
+  const cluster = required(env, 'PODIAM_CLUSTER_NAME', 'Set it to the cluster name (the stack parameter ClusterName).');
+  if (!isDnsLabel(cluster)) throw new ConfigError('PODIAM_CLUSTER_NAME', `'${cluster}' is not a DNS-1123 label`, "Use lower-case letters, digits and '-'.");
+  const arns = required(env, 'PODIAM_INTERMEDIATE_ROLE_ARNS', 'Set it to the node proxy role ARN(s), comma-separated.')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const arn of arns) {
+    if (!parseRoleArn(arn)) throw new ConfigError('PODIAM_INTERMEDIATE_ROLE_ARNS', `'${arn}' is not an IAM role ARN`, 'Use arn:aws:iam::<account>:role/<name>, comma-separated.');
+  }
+  if (arns.length === 0) throw new ConfigError('PODIAM_INTERMEDIATE_ROLE_ARNS', 'names no role', 'Give at least one role ARN.');
+  const boundary = optional(env, 'PODIAM_PERMISSIONS_BOUNDARY_ARN');
+  if (boundary && !/^arn:[\w-]+:iam::(\d{12}|aws):policy\/.+$/.test(boundary)) {
+    throw new ConfigError('PODIAM_PERMISSIONS_BOUNDARY_ARN', `'${boundary}' is not a managed policy ARN`, 'Use arn:aws:iam::<account>:policy/<name>, or leave it empty.');
+  }
+  const endpoint = optional(env, 'PODIAM_AWS_ENDPOINT');
+  if (endpoint) {
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      throw new ConfigError('PODIAM_AWS_ENDPOINT', `'${endpoint}' is not a URL`, 'Use http://127.0.0.1:<port> of a local AWS emulator, or leave it unset.');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('PODIAM_AWS_ENDPOINT', `'${endpoint}' is not http(s)`, 'Use http://127.0.0.1:<port>.');
+  }
+  const accountId = optional(env, 'PODIAM_ACCOUNT_ID');
+  if (accountId && !/^\d{12}$/.test(accountId)) throw new ConfigError('PODIAM_ACCOUNT_ID', `'${accountId}' is not a 12-digit account ID`, 'Leave it unset to ask STS.');
+  const externalId = optional(env, 'PODIAM_TRUST_EXTERNAL_ID');
+  return {
+    cluster,
+    intermediateRoleArns: [...new Set(arns)],
+    ...(boundary ? { permissionsBoundaryArn: boundary } : {}),
+    bundleBucket: required(env, 'PODIAM_BUNDLE_BUCKET', 'Set it to the bucket `podiam publish` writes to (the stack output BundleBucketName).'),
+    bundleKey: optional(env, 'PODIAM_BUNDLE_KEY') ?? 'podiam/bundle.json',
+    stateKey: optional(env, 'PODIAM_STATE_KEY') ?? `state/${cluster}/intermediate-rotation.json`,
+    ...(externalId ? { trustExternalId: externalId } : {}),
+    requireNamespaceTag: bool(env, 'PODIAM_TRUST_REQUIRE_NAMESPACE_TAG', true),
+    region: optional(env, 'AWS_REGION') ?? optional(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
+    ...(endpoint ? { awsEndpoint: endpoint } : {}),
+    ...(accountId ? { accountId } : {}),
+  };
+}
+
+/** Minimum length of the webhook secret: 32 characters of a random token. */
+export const MIN_WEBHOOK_SECRET = 32;
+
+export function loadAdmissionConfig(env: Env = process.env): AdmissionConfig {
+  const base = loadFunctionsConfig(env);
+  const secret = required(env, 'PODIAM_WEBHOOK_SECRET', 'Set it to the stack parameter WebhookSecret (e.g. `openssl rand -hex 32`).');
+  // Never echo the value: only its length goes into the message.
+  if (secret.length < MIN_WEBHOOK_SECRET || !/^[A-Za-z0-9_-]+$/.test(secret)) {
+    throw new ConfigError('PODIAM_WEBHOOK_SECRET', `is ${secret.length} characters or has characters other than A-Z a-z 0-9 _ -`, `Use at least ${MIN_WEBHOOK_SECRET} URL-safe characters, e.g. \`openssl rand -hex 32\`.`);
+  }
+  return {
+    ...base,
+    webhookSecret: secret,
+    budgetMs: int(env, 'PODIAM_ADMISSION_BUDGET_MS', 4500, 500, 9000),
+    bundleCacheMs: int(env, 'PODIAM_BUNDLE_CACHE_MS', 30000, 0, 3600000),
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Reads what IAM holds for one cluster: every role under /podiam/<cluster>/ and the
+ * intermediate roles' assume policy. Read-only (`podiam plan` uses it with read-only
+ * credentials). Details (inline and attached policies) are read only for roles that carry this
+ * cluster's tags: an unmanaged role is never ours to inspect further.
+ */
+import {
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
+  ListRolesCommand,
+  type IAMClient,
+  type Role,
+} from '@aws-sdk/client-iam';
+import { managedRolePath, parseRoleArn } from '../../core/src/naming.ts';
+import { isNoSuchEntity } from './errors.ts';
+import { isManagedBy, type CurrentIntermediate, type CurrentRole, type CurrentState } from './plan.ts';
+import { parseIamDocument } from './policy-compare.ts';
+import { mapLimit, withThrottleRetry, type RetryOptions } from './retry.ts';
+import { INTERMEDIATE_POLICY_NAME } from './trust.ts';
+
+export interface ReadOptions {
+  cluster: string;
+  /** Our own account: intermediate roles elsewhere cannot be read and are taken as existing. */
+  accountId: string;
+  intermediateRoleArns: readonly string[];
+  /** Read only these role names (a drift event); otherwise list the whole path. */
+  roleNames?: readonly string[];
+  /** Parallel per-role reads; IAM's read limits are generous but not unlimited. */
+  concurrency?: number;
+  retry?: RetryOptions;
+}
+
+function tagsOf(role: Role): Record<string, string> {
+  return Object.fromEntries((role.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+}
+
+/** One role with its details, or undefined when it does not exist. */
+export async function readRole(iam: IAMClient, roleName: string, cluster: string, retry: RetryOptions = {}): Promise<CurrentRole | undefined> {
+  let role: Role | undefined;
+  try {
+    role = (await withThrottleRetry('GetRole', () => iam.send(new GetRoleCommand({ RoleName: roleName })), retry)).Role;
+  } catch (err: unknown) {
+    if (isNoSuchEntity(err)) return undefined;
+    throw err;
+  }
+  if (!role?.RoleName || !role.Arn) return undefined;
+  const current: CurrentRole = {
+    name: role.RoleName,
+    path: role.Path ?? '/',
+    arn: role.Arn,
+    ...(role.RoleId ? { roleId: role.RoleId } : {}),
+    ...(role.Description !== undefined ? { description: role.Description } : {}),
+    maxSessionDuration: role.MaxSessionDuration ?? 3600,
+    ...(role.PermissionsBoundary?.PermissionsBoundaryArn ? { permissionsBoundaryArn: role.PermissionsBoundary.PermissionsBoundaryArn } : {}),
+    trustPolicy: parseIamDocument(role.AssumeRolePolicyDocument),
+    tags: tagsOf(role),
+    inlinePolicies: {},
+    managedPolicyArns: [],
+  };
+  if (!isManagedBy(current, cluster, managedRolePath(cluster))) return current;
+
+  const names: string[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await withThrottleRetry('ListRolePolicies', () => iam.send(new ListRolePoliciesCommand({ RoleName: roleName, Marker: marker })), retry);
+    names.push(...(page.PolicyNames ?? []));
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  for (const name of names) {
+    const got = await withThrottleRetry('GetRolePolicy', () => iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: name })), retry);
+    current.inlinePolicies[name] = parseIamDocument(got.PolicyDocument);
+  }
+  marker = undefined;
+  do {
+    const page = await withThrottleRetry('ListAttachedRolePolicies', () => iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName, Marker: marker })), retry);
+    current.managedPolicyArns.push(...(page.AttachedPolicies ?? []).map((p) => p.PolicyArn ?? '').filter(Boolean));
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  return current;
+}
+
+/** Names of every role under the cluster's path. */
+export async function listRoleNames(iam: IAMClient, cluster: string, retry: RetryOptions = {}): Promise<string[]> {
+  const path = managedRolePath(cluster);
+  const names: string[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await withThrottleRetry('ListRoles', () => iam.send(new ListRolesCommand({ PathPrefix: path, Marker: marker, MaxItems: 1000 })), retry);
+    // PathPrefix is a prefix: /podiam/prod/ would not match /podiam/prod-eu/, but a nested path could exist.
+    names.push(...(page.Roles ?? []).filter((r) => r.Path === path).map((r) => r.RoleName ?? '').filter(Boolean));
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  return names.sort();
+}
+
+export async function readIntermediates(
+  iam: IAMClient,
+  arns: readonly string[],
+  accountId: string,
+  retry: RetryOptions = {},
+): Promise<CurrentIntermediate[]> {
+  return mapLimit([...new Set(arns)].sort(), 4, async (arn) => {
+    const parsed = parseRoleArn(arn);
+    if (!parsed || parsed.accountId !== accountId) return { arn, exists: true };
+    try {
+      await withThrottleRetry('GetRole', () => iam.send(new GetRoleCommand({ RoleName: parsed.name })), retry);
+    } catch (err: unknown) {
+      if (isNoSuchEntity(err)) return { arn, exists: false };
+      throw err;
+    }
+    try {
+      const got = await withThrottleRetry('GetRolePolicy', () => iam.send(new GetRolePolicyCommand({ RoleName: parsed.name, PolicyName: INTERMEDIATE_POLICY_NAME })), retry);
+      return { arn, exists: true, policy: parseIamDocument(got.PolicyDocument) };
+    } catch (err: unknown) {
+      if (isNoSuchEntity(err)) return { arn, exists: true };
+      throw err;
+    }
+  });
+}
+
+/** The whole current state of one cluster (or of the named roles only). */
+export async function readCurrentState(iam: IAMClient, options: ReadOptions): Promise<CurrentState> {
+  const retry = options.retry ?? {};
+  const [names, intermediates] = await Promise.all([
+    options.roleNames ? Promise.resolve([...new Set(options.roleNames)].sort()) : listRoleNames(iam, options.cluster, retry),
+    readIntermediates(iam, options.intermediateRoleArns, options.accountId, retry),
+  ]);
+  const roles = await mapLimit(names, options.concurrency ?? 8, (name) => readRole(iam, name, options.cluster, retry));
+  return { roles: roles.filter((r): r is CurrentRole => r !== undefined), intermediates };
+}
+
+/** The configured intermediate ARNs that exist (or cannot be checked): the only ones a trust policy may name. */
+export function existingIntermediateArns(intermediates: readonly CurrentIntermediate[]): string[] {
+  return intermediates.filter((i) => i.exists).map((i) => i.arn);
+}

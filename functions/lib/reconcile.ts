@@ -1,0 +1,99 @@
+/**
+ * One reconcile run: read the bundle, the rotation state and IAM; build the desired state;
+ * diff; apply. Nothing to change → zero IAM writes. Collisions are reported (retrying would not
+ * help); any other failure fails the run after the rest was applied, so EventBridge retries it.
+ */
+import type { IAMClient } from '@aws-sdk/client-iam';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { applyPlan } from './apply.ts';
+import { loadBundle } from './bundle-source.ts';
+import type { FunctionsConfig } from './config.ts';
+import { buildDesiredState } from './desired-state.ts';
+import { IntermediateRolesMissingError, ReconcileFailedError } from './errors.ts';
+import { existingIntermediateArns, readCurrentState } from './iam-reader.ts';
+import type { Logger } from './log.ts';
+import { countByKind, planChanges, type ChangeKind, type Collision } from './plan.ts';
+import type { RetryOptions } from './retry.ts';
+import { readRotationState, trustedIntermediateArns } from './rotation-state.ts';
+
+export interface ReconcileDeps {
+  iam: IAMClient;
+  s3: S3Client;
+  config: FunctionsConfig;
+  accountId: () => Promise<string>;
+  log: Logger;
+  retry?: RetryOptions;
+}
+
+export interface ReconcileRequest {
+  trigger: string;
+  /** Only these role names (drift on one role); undefined: the whole cluster. */
+  scope?: string[];
+}
+
+export interface ReconcileSummary {
+  trigger: string;
+  bundleHash: string;
+  scope: string[] | 'cluster';
+  planned: Partial<Record<ChangeKind, number>>;
+  applied: number;
+  unchanged: number;
+  collisions: Collision[];
+  notes: string[];
+}
+
+export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest): Promise<ReconcileSummary> {
+  const { config, iam, log } = deps;
+  const accountId = await deps.accountId();
+  const [loaded, rotation] = await Promise.all([
+    loadBundle(deps.s3, { bucket: config.bundleBucket, key: config.bundleKey }),
+    readRotationState(deps.s3, config.bundleBucket, config.stateKey),
+  ]);
+  const bundle = loaded!.bundle;
+  const wanted = trustedIntermediateArns(config.intermediateRoleArns, rotation);
+  const current = await readCurrentState(iam, {
+    cluster: config.cluster,
+    accountId,
+    intermediateRoleArns: wanted,
+    ...(request.scope ? { roleNames: request.scope } : {}),
+    ...(deps.retry ? { retry: deps.retry } : {}),
+  });
+  // IAM refuses a trust policy that names a role that does not exist.
+  const trusted = existingIntermediateArns(current.intermediates);
+  if (trusted.length === 0) throw new IntermediateRolesMissingError(wanted);
+  const desired = buildDesiredState(bundle, {
+    cluster: config.cluster,
+    accountId,
+    intermediateRoleArns: trusted,
+    permissionsBoundaryArn: config.permissionsBoundaryArn,
+    trustExternalId: config.trustExternalId,
+    requireNamespaceTag: config.requireNamespaceTag,
+  });
+  const plan = planChanges(desired, current, request.scope ? { scope: new Set(request.scope) } : {});
+  for (const note of plan.notes) log('warn', note, { cluster: config.cluster });
+  const result = await applyPlan(iam, plan.changes, {
+    cluster: config.cluster,
+    ...(deps.retry ? { retry: deps.retry } : {}),
+    log: (entry) => log('info', String(entry.msg), entry),
+  });
+  const collisions = [...plan.collisions, ...result.collisions];
+  for (const c of collisions) {
+    log('warn', c.reason, { code: 'PODIAM_ROLE_NAME_COLLISION', role: c.roleName, file: c.file, existing: c.existingArn });
+  }
+  const summary: ReconcileSummary = {
+    trigger: request.trigger,
+    bundleHash: bundle.hash,
+    scope: request.scope ?? 'cluster',
+    planned: countByKind(plan.changes),
+    applied: result.applied.length,
+    unchanged: plan.unchanged.length,
+    collisions,
+    notes: plan.notes,
+  };
+  if (result.failures.length) {
+    for (const f of result.failures) log('error', f.message, { code: f.code, role: f.roleName });
+    throw new ReconcileFailedError(result.failures);
+  }
+  log('info', 'reconcile done', { ...summary, collisions: collisions.length });
+  return summary;
+}

@@ -1,0 +1,64 @@
+/**
+ * What a reconcile event asks for. Pure: the event in, a request (or a reason to ignore it) out.
+ *   - S3 "Object Created" for the bundle key (EventBridge notifications of the bundle bucket)
+ *   - the hourly ScheduledEvent
+ *   - CloudTrail "AWS API Call via CloudTrail" from aws.iam naming one role: drift, repaired
+ *     for that role only
+ *   - a manual `{"action": "reconcile"}` (aws lambda invoke, the demo)
+ */
+import type { EventBridgeEvent, ScheduledEvent } from 'aws-lambda';
+import type { FunctionsConfig } from '../lib/config.ts';
+import type { ReconcileRequest } from '../lib/reconcile.ts';
+
+export interface S3ObjectCreatedDetail {
+  bucket: { name: string };
+  object: { key: string; size?: number; etag?: string; 'version-id'?: string };
+  reason?: string;
+}
+
+export interface CloudTrailDetail {
+  eventSource: string;
+  eventName: string;
+  requestParameters?: { roleName?: string } | null;
+  errorCode?: string;
+  userIdentity?: { arn?: string; type?: string };
+}
+
+export type ReconcileEvent =
+  | EventBridgeEvent<'Object Created', S3ObjectCreatedDetail>
+  | ScheduledEvent
+  | EventBridgeEvent<'AWS API Call via CloudTrail', CloudTrailDetail>
+  | { action: 'reconcile'; roles?: string[] };
+
+export type EventDecision = { run: true; request: ReconcileRequest } | { run: false; reason: string };
+
+export function requestFor(event: unknown, config: Pick<FunctionsConfig, 'cluster' | 'bundleBucket' | 'bundleKey'>): EventDecision {
+  const e = (event ?? {}) as Record<string, unknown>;
+  if (e.action === 'reconcile') {
+    const roles = Array.isArray(e.roles) ? e.roles.filter((r): r is string => typeof r === 'string') : undefined;
+    return { run: true, request: { trigger: 'manual', ...(roles?.length ? { scope: roles } : {}) } };
+  }
+  const detailType = e['detail-type'];
+  const detail = (e.detail ?? {}) as Record<string, unknown>;
+  if (e.source === 'aws.s3' && detailType === 'Object Created') {
+    const d = detail as unknown as S3ObjectCreatedDetail;
+    if (d.bucket?.name !== config.bundleBucket || d.object?.key !== config.bundleKey) {
+      return { run: false, reason: `object s3://${d.bucket?.name}/${d.object?.key} is not the bundle` };
+    }
+    return { run: true, request: { trigger: `bundle ${d.object.etag ?? ''}`.trim() } };
+  }
+  if (e.source === 'aws.events' && detailType === 'Scheduled Event') {
+    return { run: true, request: { trigger: 'schedule' } };
+  }
+  if (detailType === 'AWS API Call via CloudTrail' && e.source === 'aws.iam') {
+    const d = detail as unknown as CloudTrailDetail;
+    if (d.errorCode) return { run: false, reason: `${d.eventName} failed (${d.errorCode}); nothing changed` };
+    const roleName = d.requestParameters?.roleName;
+    if (typeof roleName !== 'string' || !roleName.startsWith(`${config.cluster}-`)) {
+      return { run: false, reason: `${d.eventName} does not name a role of cluster ${config.cluster}` };
+    }
+    // Our own writes come back as events too; the second look finds nothing to change and writes nothing.
+    return { run: true, request: { trigger: `drift ${d.eventName}`, scope: [roleName] } };
+  }
+  return { run: false, reason: `unsupported event (source ${String(e.source)}, detail-type ${String(detailType)})` };
+}
