@@ -22,7 +22,10 @@ export interface MotoCredentials {
 }
 
 export interface MotoPeer {
-  /** http://127.0.0.1:PORT — pass as `endpoint` to every AWS SDK client. */
+  /**
+   * http://127.0.0.1:PORT — pass as `endpoint` to every AWS SDK client (one port serves IAM, STS, S3, …).
+   * S3 clients need `forcePathStyle: true`: virtual-host buckets would resolve as <bucket>.127.0.0.1.
+   */
   endpoint: string;
   region: 'us-east-1';
   accountId: '123456789012';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { startImdsMock, type ImdsMock } from '../../peers/index.ts';
+import { startImdsMock, startPeers, type ImdsMock } from '../../peers/index.ts';
 
 async function token(imds: ImdsMock): Promise<string> {
   const res = await request(`${imds.endpoint}/latest/api/token`, {
@@ -85,5 +85,22 @@ describe('ec2-metadata-mock peer with a configured node role', () => {
     assert.equal(served.Expiration, credentials.Expiration);
     assert.equal(id.body, 'i-0podiam0test0001');
     assert.equal(imds.instanceId, 'i-0podiam0test0001');
+  });
+});
+
+describe('startPeers', () => {
+  it('starts moto and the metadata mock together and stops both with one stop()', async () => {
+    const peers = await startPeers({ moto: true, imds: { imdsv2: false } });
+    after(() => peers.stop());
+    assert.ok(peers.moto && peers.imds);
+    assert.equal(peers.kube, undefined);
+    assert.equal((await get(peers.imds, '/latest/meta-data/instance-id')).status, 200, 'IMDSv1 allowed when imdsv2 is false');
+    assert.equal((await fetch(`${peers.moto.endpoint}/moto-api/data.json`)).status, 200);
+
+    await peers.stop();
+
+    for (const url of [`${peers.imds.endpoint}/latest/meta-data/`, `${peers.moto.endpoint}/moto-api/data.json`]) {
+      await assert.rejects(fetch(url, { signal: AbortSignal.timeout(2000) }), `${url} still answers after stop()`);
+    }
   });
 });

@@ -1,11 +1,15 @@
 // moto answers as a real STS/IAM peer through the AWS SDK v3, with and without IAM enforcement.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { PeerStartError, startMoto, startProcess, type MotoPeer } from '../../peers/index.ts';
+import { PeerStartError, requireTool, startMoto, startProcess, toolEnv, type MotoPeer } from '../../peers/index.ts';
+
+const run = promisify(execFile);
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -29,6 +33,33 @@ describe('moto server peer', () => {
 
     assert.equal(id.Account, '123456789012');
     assert.match(id.Arn ?? '', /^arn:aws:(iam|sts)::123456789012:/);
+  });
+
+  it('answers botocore from the peer venv with the same account', async () => {
+    const script = [
+      'import json, os, botocore.session',
+      "c = botocore.session.get_session().create_client('sts', region_name='us-east-1', endpoint_url=os.environ['MOTO'],",
+      "    aws_access_key_id=os.environ['KEY_ID'], aws_secret_access_key=os.environ['SECRET'])",
+      "print(json.dumps(c.get_caller_identity()['Account']))",
+    ].join('\n');
+
+    const { stdout } = await run(requireTool('python'), ['-c', script], {
+      env: toolEnv({ MOTO: moto.endpoint, KEY_ID: moto.credentials.accessKeyId, SECRET: moto.credentials.secretAccessKey }),
+      timeout: 60_000,
+    });
+
+    assert.equal(JSON.parse(stdout), '123456789012');
+  });
+
+  it('stores and returns an S3 object (path-style addressing on the loopback endpoint)', async () => {
+    const s3 = new S3Client({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, forcePathStyle: true, maxAttempts: 1 });
+    after(() => s3.destroy());
+    await s3.send(new CreateBucketCommand({ Bucket: 'podiam-peer-smoke' }));
+
+    await s3.send(new PutObjectCommand({ Bucket: 'podiam-peer-smoke', Key: 'a.json', Body: '{"ok":true}' }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'podiam-peer-smoke', Key: 'a.json' }));
+
+    assert.equal(await got.Body?.transformToString(), '{"ok":true}');
   });
 });
 
