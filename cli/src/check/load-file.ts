@@ -21,7 +21,7 @@ interface Wrapper {
 export function loadPolicyFile(text: string, where: { namespace: string; service: string; file: string }): LoadedFile {
   const source = new SourceFile(text);
   if (source.syntaxErrors.length || !source.tree) {
-    return { kind: 'syntax', source, problems: source.syntaxErrors.length ? source.syntaxErrors : [{ line: 1, column: 1, message: 'the file is empty' }] };
+    return { kind: 'syntax', source, problems: source.syntaxErrors.length ? source.syntaxErrors.slice(0, 1) : [{ line: 1, column: 1, message: 'the file is empty' }] };
   }
   // Strict JSON is already established above, so JSON.parse agrees with the tree.
   const raw: unknown = JSON.parse(text);
