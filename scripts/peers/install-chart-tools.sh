@@ -10,6 +10,7 @@ bin_dir="$cache_dir/bin"
 stamp="$bin_dir/.helm-docs-$HELM_DOCS_VERSION"
 
 if [[ -x "$bin_dir/helm-docs" && -f "$stamp" ]]; then
+  echo cached
   exit 0
 fi
 if ! command -v go >/dev/null 2>&1; then
@@ -20,3 +21,4 @@ mkdir -p "$bin_dir"
 echo "install-chart-tools: building helm-docs $HELM_DOCS_VERSION into $bin_dir (once; cached)"
 GOBIN="$bin_dir" GOFLAGS=-trimpath go install "github.com/norwoodj/helm-docs/cmd/helm-docs@$HELM_DOCS_VERSION"
 touch "$stamp"
+echo "installed helm-docs $HELM_DOCS_VERSION"
