@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, httpAnswers, startProcess } from './process.ts';
+import { httpAnswers, startOnFreePort, type PeerProcess } from './process.ts';
 import { requireTool, toolEnv } from './tools.ts';
 
 /** The node role's credentials as IMDS serves them (the mock's field names). */
@@ -59,8 +59,6 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 
 export async function startImdsMock(opts: ImdsMockOptions = {}): Promise<ImdsMock> {
   const bin = requireTool('ec2MetadataMock');
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
   const imdsv2 = opts.imdsv2 ?? true;
 
   const values: Record<string, unknown> = { ...opts.values };
@@ -79,10 +77,8 @@ export async function startImdsMock(opts: ImdsMockOptions = {}): Promise<ImdsMoc
       ...opts.role.credentials,
     };
   }
-  const config = merge(
-    { server: { hostname: '127.0.0.1', port: String(port) }, metadata: { paths, values } },
-    opts.config ?? {},
-  );
+  // The port is given as a flag (flags win over the file), so the same config serves every start attempt.
+  const config = merge({ server: { hostname: '127.0.0.1' }, metadata: { paths, values } }, opts.config ?? {});
   const dir = mkdtempSync(path.join(tmpdir(), 'podiam-imds-'));
   const configPath = path.join(dir, 'aemm-config.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
@@ -90,24 +86,24 @@ export async function startImdsMock(opts: ImdsMockOptions = {}): Promise<ImdsMoc
   const env = toolEnv();
   // The mock reads AEMM_* variables too; none from the caller's shell may leak into a test.
   for (const k of Object.keys(env)) if (k.startsWith('AEMM_')) delete env[k];
-  const args = ['-c', configPath, '-n', '127.0.0.1', '-p', String(port)];
-  if (imdsv2) args.push('--imdsv2');
-  let proc;
+  let proc: PeerProcess;
+  let port: number;
   try {
-    proc = await startProcess({
+    ({ port, proc } = await startOnFreePort((p) => ({
       name: 'ec2-metadata-mock',
       command: bin,
-      args,
+      args: ['-c', configPath, '-n', '127.0.0.1', '-p', String(p), ...(imdsv2 ? ['--imdsv2'] : [])],
       env: { ...env, HOME: dir },
       cwd: dir,
       // 401 without a token still proves the server answers.
-      ready: httpAnswers(`${endpoint}/latest/meta-data/`),
+      ready: httpAnswers(`http://127.0.0.1:${p}/latest/meta-data/`),
       readyTimeoutMs: opts.readyTimeoutMs,
-    });
+    })));
   } catch (err: unknown) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  const endpoint = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     await proc.stop();
     rmSync(dir, { recursive: true, force: true });

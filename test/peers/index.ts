@@ -14,7 +14,8 @@ export type { MotoCredentials, MotoOptions, MotoPeer } from './moto.ts';
 export { startImdsMock, IMDS_DEFAULT_INSTANCE_ID, IMDS_DEFAULT_ROLE } from './imds.ts';
 export type { ImdsMock, ImdsMockOptions, ImdsRoleCredentials } from './imds.ts';
 export { cacheDir, requireTool, toolEnv, tools } from './tools.ts';
-export { freePort, PeerStartError, startProcess } from './process.ts';
+export { freePort, httpAnswers, PeerStartError, startOnFreePort, startProcess } from './process.ts';
+export type { PeerProcess, StartProcessOptions } from './process.ts';
 
 export interface PeersOptions {
   moto?: boolean | MotoOptions;

@@ -1,6 +1,6 @@
 // moto server (IAM, STS, S3, …) on a free loopback port, as a real AWS API peer for integration tests.
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
-import { freePort, httpAnswers, startProcess } from './process.ts';
+import { httpAnswers, startOnFreePort } from './process.ts';
 import { requireTool, toolEnv } from './tools.ts';
 
 export interface MotoOptions {
@@ -48,21 +48,20 @@ export const MOTO_ADMIN_USER = 'podiam-test-admin';
 
 export async function startMoto(opts: MotoOptions = {}): Promise<MotoPeer> {
   const motoServer = requireTool('motoServer');
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
-  const proc = await startProcess({
+  const { port, proc } = await startOnFreePort((p) => ({
     name: 'moto',
     command: motoServer,
-    args: ['-H', '127.0.0.1', '-p', String(port)],
+    args: ['-H', '127.0.0.1', '-p', String(p)],
     env: toolEnv({
       // Enforcement is switched on only after the admin user exists (see below).
       INITIAL_NO_AUTH_ACTION_COUNT: 'inf',
       MOTO_ACCOUNT_ID,
       ...opts.env,
     }),
-    ready: httpAnswers(`${endpoint}/moto-api/data.json`),
+    ready: httpAnswers(`http://127.0.0.1:${p}/moto-api/data.json`),
     readyTimeoutMs: opts.readyTimeoutMs,
-  });
+  }));
+  const endpoint = `http://127.0.0.1:${port}`;
 
   const setIamEnforcement = async (on: boolean): Promise<void> => {
     const res = await fetch(`${endpoint}/moto-api/reset-auth`, {

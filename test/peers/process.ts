@@ -182,6 +182,26 @@ export async function startProcess(opts: StartProcessOptions): Promise<PeerProce
   return { name: opts.name, pid: child.pid!, outputTail, stop };
 }
 
+/**
+ * Starts a peer on a free loopback port. freePort() releases the port before the peer binds it, so another
+ * process (a parallel test file) can take it in between; a peer that then dies with "address in use" is
+ * started again on a new port, at most `attempts` times.
+ */
+export async function startOnFreePort(
+  build: (port: number) => StartProcessOptions,
+  attempts = 3,
+): Promise<{ port: number; proc: PeerProcess }> {
+  for (let i = 1; ; i++) {
+    const port = await freePort();
+    try {
+      return { port, proc: await startProcess(build(port)) };
+    } catch (err: unknown) {
+      const inUse = err instanceof PeerStartError && /address already in use|EADDRINUSE|bind: /i.test(err.message);
+      if (!inUse || i >= attempts) throw err;
+    }
+  }
+}
+
 /** A readiness probe: true once an HTTP GET of the URL answers with a status below 500. */
 export function httpAnswers(url: string, init: RequestInit = {}): () => Promise<boolean> {
   return async () => {

@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { PeerStartError, requireTool, startMoto, startProcess, toolEnv, type MotoPeer } from '../../peers/index.ts';
+import { createServer } from 'node:net';
+import { httpAnswers, PeerStartError, requireTool, startMoto, startOnFreePort, startProcess, toolEnv, type MotoPeer } from '../../peers/index.ts';
 
 const run = promisify(execFile);
 
@@ -164,5 +165,34 @@ describe('peer start-up failures', () => {
     );
     assert.ok(pid > 0, 'the peer printed its pid');
     assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `peer process ${pid} is still alive`);
+  });
+});
+
+describe('free loopback ports', () => {
+  it('starts a peer again on a new port when the port it was given was taken in the meantime', async () => {
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    after(() => squatter.close());
+    const taken = (squatter.address() as { port: number }).port;
+    const tried: number[] = [];
+
+    const { port, proc } = await startOnFreePort((p) => {
+      const use = tried.length === 0 ? taken : p;
+      tried.push(use);
+      return {
+        name: 'moto',
+        command: requireTool('motoServer'),
+        args: ['-H', '127.0.0.1', '-p', String(use)],
+        env: toolEnv(),
+        ready: httpAnswers(`http://127.0.0.1:${use}/moto-api/data.json`),
+      };
+    });
+    after(() => proc.stop());
+
+    assert.equal(tried.length, 2);
+    assert.equal(tried[0], taken);
+    assert.notEqual(port, taken);
+    assert.equal(port, tried[1]);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/moto-api/data.json`)).status, 200);
   });
 });
