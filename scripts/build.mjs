@@ -34,6 +34,9 @@ for (const name of existsSync(functionsDir) ? readdirSync(functionsDir).sort() :
 
 const started = Date.now();
 for (const entry of entries) {
-  await build({ ...common, entryPoints: [entry], outdir: path.join(repoRoot, 'dist'), outExtension: { '.js': '.mjs' }, metafile: false });
+  // The CLI: jsonc-parser's UMD "main" loads its modules with a runtime require() that esbuild
+  // cannot follow; its ESM build ("module") bundles cleanly.
+  const extra = entry.out === 'cli/podiam' ? { mainFields: ['module', 'main'] } : {};
+  await build({ ...common, ...extra, entryPoints: [entry], outdir: path.join(repoRoot, 'dist'), outExtension: { '.js': '.mjs' }, metafile: false });
 }
 console.log(`podiam build: ${entries.length} bundles in ${Date.now() - started} ms -> dist/`);

@@ -30,8 +30,13 @@ function typesOf(catalog: IamCatalog, action: CatalogAction): CatalogResourceTyp
   return action.resourceTypes.map((k) => catalog.resourceType(svc, k)).filter((t): t is CatalogResourceType => t !== undefined);
 }
 
+/** The shortest ARN formats of the action's resource types, e.g. arn:aws:s3:::${BucketName}/${ObjectName}. */
 function example(types: CatalogResourceType[]): string {
-  return types.map((t) => t.arnFormat).slice(0, 2).join(' or ');
+  return types
+    .map((t) => t.arnFormat.replace('${Partition}', 'aws'))
+    .sort((a, b) => a.length - b.length)
+    .slice(0, 2)
+    .join(' or ');
 }
 
 export function catalogRules(ctx: FileContext): void {

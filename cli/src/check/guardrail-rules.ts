@@ -10,10 +10,22 @@ import { actionMatches, resourceMatches } from '../evaluate/glob.ts';
 import { valuesAt, type FileContext } from './context.ts';
 
 /** Do the two action globs share an action? Decided over the catalog, with a literal fallback. */
+const overlapCache = new WeakMap<IamCatalog, Map<string, boolean>>();
+
 export function actionsOverlap(catalog: IamCatalog, a: string, b: string): boolean {
-  if (actionMatches(a, b) || actionMatches(b, a)) return true;
-  const fromB = new Set(catalog.expandAction(b).map((x) => x.id.toLowerCase()));
-  return catalog.expandAction(a).some((x) => fromB.has(x.id.toLowerCase()));
+  let cache = overlapCache.get(catalog);
+  if (!cache) overlapCache.set(catalog, (cache = new Map()));
+  const key = `${a.toLowerCase()} ${b.toLowerCase()}`;
+  let hit = cache.get(key);
+  if (hit === undefined) {
+    hit = actionMatches(a, b) || actionMatches(b, a);
+    if (!hit) {
+      const fromB = new Set(catalog.expandAction(b).map((x) => x.id.toLowerCase()));
+      hit = catalog.expandAction(a).some((x) => fromB.has(x.id.toLowerCase()));
+    }
+    cache.set(key, hit);
+  }
+  return hit;
 }
 
 const ACCOUNT_ARN = /^arn:[^:]*:[^:]*:[^:]*:(\d{12}):/;
