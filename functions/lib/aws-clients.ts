@@ -10,8 +10,17 @@ export interface AwsClients {
   sts: STSClient;
 }
 
-export function createAwsClients(config: Pick<FunctionsConfig, 'region' | 'awsEndpoint'>): AwsClients {
+/**
+ * `env` may carry AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) for a local
+ * server whose environment differs from the process's; otherwise the SDK's default chain applies.
+ */
+export function createAwsClients(config: Pick<FunctionsConfig, 'region' | 'awsEndpoint'>, env: Record<string, string | undefined> = process.env): AwsClients {
+  const credentials =
+    env !== process.env && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) }
+      : undefined;
   const common = {
+    ...(credentials ? { credentials } : {}),
     region: config.region,
     // apply.ts retries throttling itself with jittered backoff; the SDK's own 3 attempts stay for network errors.
     maxAttempts: 3,

@@ -1,0 +1,213 @@
+/**
+ * Admission function: the cluster's ValidatingWebhookConfiguration calls its Function URL
+ * (AuthType NONE: the API server cannot SigV4-sign) at /admit/<secret>. Answers an
+ * AdmissionReview v1 within the budget (5 s by default); creates a missing managed role on
+ * demand, and only roles that the reviewed bundle defines, so a leaked URL grants nothing.
+ *   wrong or missing secret → 403; malformed review → 400; anything unexpected → 500 (the
+ *   webhook's failurePolicy decides what the API server does then).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { GetRoleCommand, type IAMClient } from '@aws-sdk/client-iam';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
+import { describeError, PodiamError } from '../../core/src/errors.ts';
+import { createManagedRole } from '../lib/apply.ts';
+import { accountIdResolver, createAwsClients } from '../lib/aws-clients.ts';
+import { cachedBundleSource } from '../lib/bundle-source.ts';
+import { loadAdmissionConfig, type AdmissionConfig } from '../lib/config.ts';
+import { buildDesiredState, type DesiredRole, type DesiredState } from '../lib/desired-state.ts';
+import { awsErrorName, isNoSuchEntity } from '../lib/errors.ts';
+import { readIntermediates, existingIntermediateArns } from '../lib/iam-reader.ts';
+import { jsonLogger, type Logger } from '../lib/log.ts';
+import { isManagedBy } from '../lib/plan.ts';
+import { readRotationState, trustedIntermediateArns } from '../lib/rotation-state.ts';
+import { allowResponse, denyResponse, parseReview, AdmissionReviewError } from './review.ts';
+import { admissionVerdict } from './verdict.ts';
+
+export interface AdmissionDeps {
+  iam: IAMClient;
+  s3: S3Client;
+  config: AdmissionConfig;
+  accountId: () => Promise<string>;
+  log: Logger;
+  now?: () => number;
+}
+
+export const ADMIT_PATH_PREFIX = '/admit/';
+/** A role known to exist is not asked for again for this long. */
+const EXISTS_TTL_MS = 5 * 60_000;
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/**
+ * Constant-time check of the path's secret. Both sides are hashed first, so the comparison
+ * takes the same time whatever the length or content of the guess (timingSafeEqual itself
+ * needs equal lengths, and an early length check would leak the length).
+ */
+export function secretMatches(rawPath: string, secret: string): boolean {
+  const given = rawPath.startsWith(ADMIT_PATH_PREFIX) ? rawPath.slice(ADMIT_PATH_PREFIX.length).replace(/\/+$/, '') : '';
+  return timingSafeEqual(digest(given), digest(secret));
+}
+
+function json(statusCode: number, body: unknown): LambdaFunctionURLResult {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+function errorAnswer(err: PodiamError): LambdaFunctionURLResult {
+  return json(err.status, { code: err.code, message: err.message });
+}
+
+class Deadline extends Error {}
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Deadline(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+interface Snapshot {
+  desired: DesiredState;
+  at: number;
+}
+
+export function createAdmissionHandler(deps: AdmissionDeps) {
+  const { config, iam, log } = deps;
+  const now = deps.now ?? Date.now;
+  const bundleSource = cachedBundleSource(deps.s3, { bucket: config.bundleBucket, key: config.bundleKey }, config.bundleCacheMs, now);
+  const knownToExist = new Map<string, number>();
+  let snapshot: Snapshot | undefined;
+  let snapshotPending: Promise<Snapshot> | undefined;
+
+  /** The desired state (bundle + trusted intermediates), refreshed with the bundle cache. */
+  const desiredState = (): Promise<Snapshot> => {
+    if (snapshot && now() - snapshot.at < config.bundleCacheMs) return Promise.resolve(snapshot);
+    snapshotPending ??= (async () => {
+      try {
+        const [accountId, loaded, rotation] = await Promise.all([
+          deps.accountId(),
+          bundleSource(),
+          readRotationState(deps.s3, config.bundleBucket, config.stateKey),
+        ]);
+        const wanted = trustedIntermediateArns(config.intermediateRoleArns, rotation);
+        // IAM refuses a trust policy naming a role that does not exist; if none can be checked, try them all.
+        const existing = existingIntermediateArns(await readIntermediates(iam, wanted, accountId, { maxAttempts: 2 }));
+        const trusted = existing.length ? existing : wanted;
+        const desired = buildDesiredState(loaded.bundle, {
+          cluster: config.cluster,
+          accountId,
+          intermediateRoleArns: trusted,
+          permissionsBoundaryArn: config.permissionsBoundaryArn,
+          trustExternalId: config.trustExternalId,
+          requireNamespaceTag: config.requireNamespaceTag,
+        });
+        snapshot = { desired, at: now() };
+        return snapshot;
+      } finally {
+        snapshotPending = undefined;
+      }
+    })();
+    return snapshotPending;
+  };
+
+  /** 'exists' | 'created' | a collision message. */
+  const ensureRole = async (role: DesiredRole, deadline: number, dryRun: boolean): Promise<{ state: 'exists' | 'created' | 'would-create' } | { collision: string }> => {
+    const seen = knownToExist.get(role.name);
+    if (seen !== undefined && seen > now()) return { state: 'exists' };
+    try {
+      const got = await iam.send(new GetRoleCommand({ RoleName: role.name }));
+      const tags = Object.fromEntries((got.Role?.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+      if (!isManagedBy({ path: got.Role?.Path ?? '', tags }, config.cluster, role.path)) {
+        return { collision: `role name ${role.name} is taken by ${got.Role?.Arn}, which is not managed by cluster ${config.cluster}; podiam never adopts it` };
+      }
+      knownToExist.set(role.name, now() + EXISTS_TTL_MS);
+      return { state: 'exists' };
+    } catch (err: unknown) {
+      if (!isNoSuchEntity(err)) throw err;
+    }
+    if (dryRun) return { state: 'would-create' };
+    try {
+      await createManagedRole(iam, role, { deadline, maxAttempts: 4, baseMs: 100, capMs: 1000 });
+    } catch (err: unknown) {
+      // Another admission (or reconcile) created it a moment ago: ours after all if it carries our tags.
+      if (awsErrorName(err) !== 'EntityAlreadyExistsException') throw err;
+      knownToExist.delete(role.name);
+      return ensureRole(role, deadline, dryRun);
+    }
+    knownToExist.set(role.name, now() + EXISTS_TTL_MS);
+    log('info', 'created role on demand', { role: role.name, file: role.file });
+    return { state: 'created' };
+  };
+
+  return async (event: LambdaFunctionURLEvent, _context?: Context): Promise<LambdaFunctionURLResult> => {
+    const started = now();
+    const rawPath = event.rawPath ?? '/';
+    // Checked before the method and the body, and logged without the path: it holds the secret.
+    if (!secretMatches(rawPath, config.webhookSecret)) {
+      log('warn', 'webhook call with a wrong secret', { code: 'PODIAM_WEBHOOK_SECRET_INVALID', sourceIp: event.requestContext?.http?.sourceIp });
+      return errorAnswer(new PodiamError('PODIAM_WEBHOOK_SECRET_INVALID', "the URL's secret is wrong; use the stack's WebhookUrlPrefix followed by its WebhookSecret.", { status: 403 }));
+    }
+    if ((event.requestContext?.http?.method ?? 'POST') !== 'POST') return json(405, { code: 'PODIAM_ADMISSION_REVIEW_INVALID', message: 'use POST with an AdmissionReview body.' });
+
+    let review;
+    try {
+      const body = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
+      review = parseReview(body);
+    } catch (err: unknown) {
+      if (err instanceof AdmissionReviewError) return errorAnswer(err);
+      throw err;
+    }
+    const uid = review.uid;
+    const budgetLeft = () => config.budgetMs - (now() - started);
+
+    try {
+      const answer = await withDeadline(
+        (async () => {
+          const { desired } = await desiredState();
+          const verdict = admissionVerdict(review, desired, { cluster: config.cluster, accountId: desired.account.accountId, partition: desired.account.partition });
+          if (verdict.kind === 'allow') return allowResponse(uid, verdict.warnings);
+          if (verdict.kind === 'deny') return denyResponse(uid, verdict.code, verdict.message);
+          const ensured = await ensureRole(verdict.role, started + config.budgetMs, review.dryRun === true);
+          if ('collision' in ensured) return denyResponse(uid, 'PODIAM_ROLE_NAME_COLLISION', ensured.collision);
+          const warnings = ensured.state === 'would-create' ? [`dry run: role ${verdict.role.name} does not exist yet and would be created`] : verdict.warnings;
+          return allowResponse(uid, warnings);
+        })(),
+        Math.max(1, budgetLeft()),
+      );
+      log('info', 'admission', { uid, allowed: answer.response.allowed, ms: now() - started, message: answer.response.status?.message });
+      return json(200, answer);
+    } catch (err: unknown) {
+      // Out of budget or IAM failed: deny with a retryable answer rather than admit a pod
+      // whose role does not exist; the pod's controller retries, reconcile creates the role.
+      const detail = err instanceof Deadline ? `the role could not be created within ${config.budgetMs} ms` : describeError(err).message;
+      log('error', 'admission could not finish', { uid, code: 'PODIAM_ROLE_CREATE_PENDING', detail: describeError(err) });
+      return json(200, denyResponse(uid, 'PODIAM_ROLE_CREATE_PENDING', `${detail}; the controller will retry the pod and the reconcile function creates the role meanwhile.`, 503));
+    }
+  };
+}
+
+export type AdmissionHandler = ReturnType<typeof createAdmissionHandler>;
+
+/** Builds the handler from environment variables (the Lambda's, or the local server's). */
+export function createAdmissionHandlerFromEnv(env: Record<string, string | undefined> = process.env, log: Logger = jsonLogger): AdmissionHandler {
+  const config = loadAdmissionConfig(env);
+  const { iam, s3, sts } = createAwsClients(config, env);
+  return createAdmissionHandler({ iam, s3, config, accountId: accountIdResolver(sts, config.accountId), log });
+}
+
+// Built once per cold start; a configuration error is thrown on every invocation with its message.
+let built: AdmissionHandler | undefined;
+let initError: unknown;
+try {
+  built = createAdmissionHandlerFromEnv();
+} catch (err: unknown) {
+  initError = err;
+}
+
+export const handler = async (event: LambdaFunctionURLEvent, context?: Context): Promise<LambdaFunctionURLResult> => {
+  if (!built) throw initError;
+  return built(event, context);
+};

@@ -1,0 +1,95 @@
+/**
+ * What the admission webhook answers for one pod, before any IAM call. Pure.
+ *
+ * The rules are the proxy's (core/src/role-decision.ts decideRole), with one difference the
+ * Lambda cannot avoid: it does not see the namespace, so it cannot read the namespace's
+ * iam.amazonaws.com/allowed-roles and iam.amazonaws.com/permitted annotations. It decides as
+ * if the namespace had none. A request that only those annotations could permit (an unmanaged
+ * role's ARN or path) is then asked again as if the namespace permitted every role: if that
+ * would allow it, the pod is admitted with an AdmissionReview warning, and the node proxy —
+ * which does watch namespaces — enforces the annotations when the pod asks for credentials.
+ * Such roles are never created: only managed roles from the bundle are. Everything else the
+ * proxy would deny (another namespace's or cluster's managed role, a bad session TTL, …) is
+ * denied here too, and a managed role must be in the bundle for the pod's namespace.
+ *
+ * Bare names: 'reader' is always the namespace's managed service role here. A kube2iam-style
+ * bare name of an unmanaged role that a namespace annotation permits must be written as a full
+ * ARN (or with its path) to pass admission.
+ */
+import { ALLOWED_ROLES_ANNOTATION, ROLE_ANNOTATION } from '../../core/src/annotations.ts';
+import { decideRole, type ClusterSettings, type RoleDecision } from '../../core/src/role-decision.ts';
+import { parseRoleArn } from '../../core/src/naming.ts';
+import { findDesiredRole, type DesiredRole, type DesiredState } from '../lib/desired-state.ts';
+import type { ReviewRequest } from './review.ts';
+
+export type Verdict =
+  | { kind: 'allow'; reason: string; warnings: string[] }
+  | { kind: 'deny'; code: string; message: string }
+  /** Allowed once this managed role exists; the handler creates it if needed. */
+  | { kind: 'needs-role'; role: DesiredRole; reason: string; warnings: string[] };
+
+export interface VerdictSettings {
+  cluster: string;
+  accountId: string;
+  partition?: string;
+  /** Accounts whose roles a namespace may permit; undefined: unknown here (the proxy enforces it). */
+  allowedAccounts?: readonly string[];
+}
+
+const NAMESPACE_UNSEEN =
+  'podiam admission cannot read namespace annotations; the node proxy checks iam.amazonaws.com/allowed-roles / iam.amazonaws.com/permitted for this role when the pod asks for credentials';
+
+function isPodReview(req: ReviewRequest): boolean {
+  const resource = req.resource?.resource;
+  return req.kind.kind === 'Pod' && (resource === undefined || resource === 'pods') && !req.subResource;
+}
+
+export function admissionVerdict(req: ReviewRequest, desired: DesiredState, settings: VerdictSettings): Verdict {
+  if (!isPodReview(req)) return { kind: 'allow', reason: `not a pod (${req.kind.kind})`, warnings: [] };
+  if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return { kind: 'allow', reason: `operation ${req.operation}`, warnings: [] };
+  const meta = req.object?.metadata ?? {};
+  const annotations = meta.annotations ?? {};
+  const namespace = req.namespace || meta.namespace || 'default';
+  const podName = meta.name || meta.generateName || '(unnamed)';
+  if (req.operation === 'UPDATE') {
+    // An update that keeps the role annotation must never be blocked: finalizers, labels and
+    // graceful deletion of a pod whose file was since removed all go through UPDATE.
+    const before = req.oldObject?.metadata?.annotations?.[ROLE_ANNOTATION];
+    if (before === annotations[ROLE_ANNOTATION]) return { kind: 'allow', reason: 'role annotation unchanged', warnings: [] };
+  }
+
+  const cluster: ClusterSettings = { cluster: settings.cluster, accountId: settings.accountId, partition: settings.partition ?? 'aws', allowedAccounts: settings.allowedAccounts ?? [] };
+  const pod = { namespace, name: podName, annotations };
+  const strict = decideRole(pod, { name: namespace, annotations: {} }, cluster);
+  return fromDecision(strict, () => {
+    const requested = annotations[ROLE_ANNOTATION]?.trim() ?? '';
+    const account = parseRoleArn(requested)?.accountId;
+    const allowedAccounts = settings.allowedAccounts ?? (account ? [account] : []);
+    return decideRole(pod, { name: namespace, annotations: { [ALLOWED_ROLES_ANNOTATION]: '["*"]' } }, { ...cluster, allowedAccounts });
+  }, desired, namespace);
+}
+
+function fromDecision(strict: RoleDecision, permissive: () => RoleDecision, desired: DesiredState, namespace: string): Verdict {
+  if (strict.kind === 'none') return { kind: 'allow', reason: strict.reason, warnings: [] };
+  if (strict.kind === 'allow') {
+    const service = strict.role.service;
+    if (service === undefined) return { kind: 'allow', reason: strict.reason, warnings: [] };
+    const role = findDesiredRole(desired, namespace, service);
+    if (!role) {
+      return {
+        kind: 'deny',
+        code: 'PODIAM_ROLE_NOT_IN_BUNDLE',
+        message: `role '${service}' of namespace ${namespace} is not defined: add policies/${namespace}/${service}.json, merge it and run \`podiam publish\`, then create the pod again.`,
+      };
+    }
+    return { kind: 'needs-role', role, reason: strict.reason, warnings: [] };
+  }
+  if (strict.code === 'PODIAM_ROLE_NOT_PERMITTED' || strict.code === 'PODIAM_ROLE_ANNOTATION_INVALID') {
+    const wide = permissive();
+    if (wide.kind === 'allow' && !wide.role.path.startsWith('/podiam/')) {
+      return { kind: 'allow', reason: `${wide.role.arn} needs a namespace annotation`, warnings: [`${wide.role.arn}: ${NAMESPACE_UNSEEN}.`] };
+    }
+    if (wide.kind === 'deny' && wide.code !== strict.code) return { kind: 'deny', code: String(wide.code), message: wide.reason };
+  }
+  return { kind: 'deny', code: String(strict.code), message: strict.reason };
+}
