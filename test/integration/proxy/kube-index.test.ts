@@ -1,0 +1,138 @@
+// The proxy against a real kube-apiserver (+ etcd): pods of this node only, by a status-patched IP
+// (no kubelet runs), namespaces' annotations, Events for denials, IP reuse, and a relist after a
+// 410 Gone. moto is STS and the metadata mock the node's IMDS.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { startPeers, type Peers } from '../../peers/index.ts';
+import { startProxy, type RunningProxy } from '../../../proxy/src/proxy.ts';
+import { EVENT_REASON } from '../../../proxy/src/k8s/events.ts';
+import { call, testConfig } from './helpers.ts';
+
+const CREDS = '/latest/meta-data/iam/security-credentials/';
+
+/** Polls fn until it returns a truthy value; bounded by count and time. */
+async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (let i = 0; i < 1000 && Date.now() < end; i++) {
+    const v = await fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('pods and namespaces from the Kubernetes API server', () => {
+  let peers: Peers;
+  let proxy: RunningProxy;
+  let api: CoreV1Api;
+
+  after(async () => {
+    await proxy?.stop();
+    await peers?.stop();
+  });
+
+  async function runPod(name: string, namespace: string, ip: string, annotations: Record<string, string>, nodeName = 'node-a'): Promise<V1Pod> {
+    const pod = await api.createNamespacedPod({
+      namespace,
+      body: { metadata: { name, namespace, annotations }, spec: { nodeName, containers: [{ name: 'c', image: 'example.invalid/none:1' }] } },
+    });
+    // A JSON patch (client-node's default patch type) standing in for the kubelet's status update.
+    await api.patchNamespacedPodStatus({ name, namespace, body: [{ op: 'add', path: '/status', value: { phase: 'Running', podIP: ip, podIPs: [{ ip }] } }] });
+    return pod;
+  }
+
+  before(async () => {
+    // No watch cache and short watches: a watch that reconnects after a compaction gets 410 Gone.
+    peers = await startPeers({ moto: true, imds: { role: { name: 'node-role' } }, kube: { watchCache: false, extraArgs: ['--min-request-timeout=3'] } });
+    api = peers.kube!.kubeConfig().makeApiClient(CoreV1Api);
+    await api.createNamespace({ body: { metadata: { name: 'orders' } } });
+    await api.createNamespace({ body: { metadata: { name: 'legacy', annotations: { 'iam.amazonaws.com/allowed-roles': '["legacy-*"]' } } } });
+    for (const ns of ['orders', 'legacy']) {
+      await api.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'default' } } }).catch(() => undefined);
+    }
+    proxy = await startProxy(
+      testConfig({ PODIAM_IMDS_UPSTREAM: peers.imds!.endpoint, PODIAM_STS_ENDPOINT: peers.moto!.endpoint, PODIAM_AWS_REGION: 'us-east-1', PODIAM_ACCOUNT_ID: '123456789012', PODIAM_NODE_NAME: 'node-a' }),
+      { kubeConfig: peers.kube!.kubeConfig() },
+    );
+    await proxy.ready;
+  });
+
+  it('serves a pod of this node once its IP is patched in', async () => {
+    await runPod('reader-1', 'orders', '127.0.0.1', { 'iam.amazonaws.com/role': 'reader' });
+    const r = await eventually('the pod to be indexed', async () => {
+      const a = await call(proxy.port, CREDS);
+      return a.status === 200 && a;
+    });
+    assert.equal(r.body, 'test-orders-reader');
+  });
+
+  it('ignores pods of other nodes', async () => {
+    await runPod('elsewhere', 'orders', '127.0.0.2', { 'iam.amazonaws.com/role': 'reader' }, 'node-b');
+    await runPod('marker', 'orders', '127.0.0.6', {});
+    await eventually('the marker pod', async () => (await call(proxy.port, CREDS, { from: '127.0.0.6' })).status === 404 && proxy.pods.lookupNow('127.0.0.6').kind === 'pod');
+    const r = await call(proxy.port, CREDS, { from: '127.0.0.2' });
+    assert.equal(r.status, 404);
+    assert.equal((JSON.parse(r.body) as { code: string }).code, 'PODIAM_POD_UNKNOWN');
+  });
+
+  it('honours the namespace\'s allowed-roles annotation', async () => {
+    await runPod('old-app', 'legacy', '127.0.0.7', { 'iam.amazonaws.com/role': 'arn:aws:iam::123456789012:role/legacy-app' });
+    const r = await eventually('the legacy pod', async () => {
+      const a = await call(proxy.port, CREDS, { from: '127.0.0.7' });
+      return a.status === 200 && a;
+    });
+    assert.equal(r.body, 'legacy-app');
+  });
+
+  it('denies a role the namespace does not permit and records an Event on the pod', async () => {
+    await runPod('sneaky', 'orders', '127.0.0.3', { 'iam.amazonaws.com/role': 'arn:aws:iam::123456789012:role/admin' });
+    const r = await eventually('the denial', async () => {
+      const a = await call(proxy.port, CREDS, { from: '127.0.0.3' });
+      return a.status === 403 && a;
+    });
+    assert.equal((JSON.parse(r.body) as { code: string }).code, 'PODIAM_ROLE_NOT_PERMITTED');
+    const event = await eventually('the Event', async () => {
+      const list = await api.listNamespacedEvent({ namespace: 'orders', fieldSelector: 'involvedObject.name=sneaky' });
+      return list.items.find((e) => e.reason === EVENT_REASON);
+    });
+    assert.equal(event.type, 'Warning');
+    assert.match(event.message ?? '', /PODIAM_ROLE_NOT_PERMITTED/);
+  });
+
+  it('gives a reused IP only the new pod\'s role', async () => {
+    await runPod('first', 'orders', '127.0.0.4', { 'iam.amazonaws.com/role': 'reader' });
+    const before = await eventually('the first pod', async () => {
+      const a = await call(proxy.port, `${CREDS}test-orders-reader`, { from: '127.0.0.4' });
+      return a.status === 200 && (JSON.parse(a.body) as { AccessKeyId: string });
+    });
+    await api.deleteNamespacedPod({ name: 'first', namespace: 'orders', gracePeriodSeconds: 0 });
+    await runPod('second', 'orders', '127.0.0.4', { 'iam.amazonaws.com/role': 'writer' });
+    const name = await eventually('the second pod', async () => {
+      const a = await call(proxy.port, CREDS, { from: '127.0.0.4' });
+      return a.status === 200 && a.body === 'test-orders-writer' && a.body;
+    });
+    assert.equal(name, 'test-orders-writer');
+    const old = await call(proxy.port, `${CREDS}test-orders-reader`, { from: '127.0.0.4' });
+    assert.equal(old.status, 403);
+    const fresh = JSON.parse((await call(proxy.port, `${CREDS}test-orders-writer`, { from: '127.0.0.4' })).body) as { AccessKeyId: string };
+    assert.notEqual(fresh.AccessKeyId, before.AccessKeyId);
+  });
+
+  it('lists again after a 410 Gone and keeps answering correctly', async () => {
+    const relists = async (): Promise<number> => (await proxy.metrics.relists.get()).values.filter((v) => v.labels.resource === 'pods').reduce((a, v) => a + v.value, 0);
+    const start = await relists();
+    // Move etcd's revision past the pod watch's resourceVersion, then compact it away.
+    for (let i = 0; i < 3; i++) await api.createNamespacedConfigMap({ namespace: 'orders', body: { metadata: { name: `bump-${i}` } } });
+    await peers.kube!.compactEtcd();
+    // The API server ends watches after 3-6 s; the reconnect from the compacted version gets 410.
+    await eventually('a relist', async () => (await relists()) > start, 30_000);
+    await runPod('after-gone', 'orders', '127.0.0.8', { 'iam.amazonaws.com/role': 'reader' });
+    const r = await eventually('the pod created after the relist', async () => {
+      const a = await call(proxy.port, CREDS, { from: '127.0.0.8' });
+      return a.status === 200 && a;
+    });
+    assert.equal(r.body, 'test-orders-reader');
+    assert.equal((await call(proxy.port, CREDS)).body, 'test-orders-reader');
+  });
+});
