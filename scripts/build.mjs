@@ -8,7 +8,6 @@ import { repoRoot } from './ensure-setup.mjs';
 const common = {
   bundle: true,
   platform: 'node',
-  // nodejs20.x is the Lambda runtime and the proxy image's Node; keep target and runtime in step.
   target: 'node20',
   format: 'esm',
   sourcemap: true,
@@ -28,15 +27,17 @@ const functionsDir = path.join(repoRoot, 'functions');
 for (const name of existsSync(functionsDir) ? readdirSync(functionsDir).sort() : []) {
   const handler = path.join(functionsDir, name, 'handler.ts');
   if (name !== 'lib' && statSync(path.join(functionsDir, name)).isDirectory() && existsSync(handler)) {
-    entries.push({ in: handler, out: `functions/${name}/index` });
+    entries.push({ in: handler, out: `functions/${name}/index`, target: 'node22' });
   }
 }
 
 const started = Date.now();
-for (const entry of entries) {
+// Targets follow the runtimes: the proxy image and the CLI run on Node 20+, the functions on
+// template.yaml's nodejs22.x (nodejs20.x is past end of life, and cfn-lint refuses it).
+for (const { target, ...entry } of entries) {
   // The CLI: jsonc-parser's UMD "main" loads its modules with a runtime require() that esbuild
   // cannot follow; its ESM build ("module") bundles cleanly.
   const extra = entry.out === 'cli/podiam' ? { mainFields: ['module', 'main'] } : {};
-  await build({ ...common, ...extra, entryPoints: [entry], outdir: path.join(repoRoot, 'dist'), outExtension: { '.js': '.mjs' }, metafile: false });
+  await build({ ...common, ...extra, ...(target ? { target } : {}), entryPoints: [entry], outdir: path.join(repoRoot, 'dist'), outExtension: { '.js': '.mjs' }, metafile: false });
 }
 console.log(`podiam build: ${entries.length} bundles in ${Date.now() - started} ms -> dist/`);
