@@ -12,6 +12,9 @@ function fail(file: string, problem: string, cause?: unknown): never {
 export function parseGuardrails(raw: unknown, file = 'guardrails.json'): Guardrails {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(file, 'must be a JSON object');
   const g = raw as Record<string, unknown>;
+  const known = new Set(['$schema', '$comment', 'deniedActions', 'permissionsBoundaryArn', 'allowedAccounts', 'limits']);
+  const unknown = Object.keys(g).filter((k) => !known.has(k));
+  if (unknown.length) fail(file, `unknown member(s) ${unknown.map((k) => `'${k}'`).join(', ')}; the members are deniedActions, permissionsBoundaryArn, allowedAccounts and limits`);
   const denied = g.deniedActions ?? [];
   if (!Array.isArray(denied)) fail(file, 'deniedActions must be an array of { action, resource?, reason? }');
   const deniedActions = denied.map((d: unknown, i) => {

@@ -16,7 +16,11 @@ export interface AwsOptions {
 function resolve(opts: AwsOptions, env: Env, service: 'S3' | 'IAM' | 'STS') {
   const endpoint = opts.endpointUrl ?? env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
   const region = opts.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
-  return { region, ...(endpoint ? { endpoint } : {}) };
+  // Keys in the given environment win; without them the SDK's default chain (profiles, SSO,
+  // container and instance roles) applies.
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
+  const credentials = accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : undefined;
+  return { region, ...(endpoint ? { endpoint } : {}), ...(credentials ? { credentials } : {}) };
 }
 
 export function s3Client(opts: AwsOptions, env: Env): S3Client {
