@@ -3,8 +3,9 @@
 # from their published Go modules at pinned versions (see the wrapper modules in
 # scripts/peers/kube-apiserver and scripts/peers/etcd).
 #
-# Idempotent: each binary is stamped with its version in the cache; a re-run with a
-# matching stamp does nothing. Build logs are kept in $CACHE/logs.
+# Idempotent: each binary is stamped with its version and a hash of its wrapper module
+# and link flags; a re-run with a matching stamp does nothing (about 10 ms). Build logs
+# are kept in $CACHE/logs.
 #
 #   PODIAM_CACHE_DIR   cache root (default: $HOME/.cache/podiam)
 set -euo pipefail
@@ -28,13 +29,14 @@ export GOTOOLCHAIN=local
 export GOFLAGS=-mod=mod
 export CGO_ENABLED=0
 
-stamp_ok() { # name version
+stamp_ok() { # name stamp
   [[ -x "$bin/$1" && -f "$bin/.$1.version" && "$(cat "$bin/.$1.version")" == "$2" ]]
 }
 
 build() { # name version module-dir package ldflags
-  local name="$1" version="$2" dir="$3" pkg="$4" ldflags="$5"
-  if stamp_ok "$name" "$version"; then
+  local name="$1" version="$2" dir="$3" pkg="$4" ldflags="$5" stamp
+  stamp="$version $(cat "$dir/go.mod" "$dir/go.sum" <(echo "$ldflags") | sha256sum | cut -c1-12)"
+  if stamp_ok "$name" "$stamp"; then
     echo "install-kube: $name $version cached in $bin"
     return 0
   fi
@@ -48,7 +50,7 @@ build() { # name version module-dir package ldflags
     return 1
   fi
   mv -f "$bin/$name.tmp" "$bin/$name"
-  echo "$version" >"$bin/.$name.version"
+  echo "$stamp" >"$bin/.$name.version"
   end=$(date +%s)
   echo "install-kube: built $name $version in $((end - start)) s ($(du -h "$bin/$name" | cut -f1))" | tee -a "$log"
 }
