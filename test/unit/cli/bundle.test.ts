@@ -57,7 +57,7 @@ describe('the policies bundle', () => {
     assert.throws(() => parseBundle('{"schemaVersion":'), /not valid JSON/);
     assert.throws(() => parseBundle(canonicalJson({ ...bundle, schemaVersion: 2 })), /schemaVersion 2/);
     const withPrincipal = structuredClone(bundle);
-    (withPrincipal.services[0]!.policy.Statement as Record<string, unknown>[])[0]!.Principal = '*';
+    (withPrincipal.services[0]!.policy.Statement as unknown as Record<string, unknown>[])[0]!.Principal = '*';
     assert.throws(() => parseBundle(canonicalJson(withPrincipal)), /Principal/);
   });
 });
