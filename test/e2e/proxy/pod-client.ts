@@ -1,0 +1,30 @@
+// Runs inside a pod's network namespace (not a test file). Modes:
+//   sdk <stsEndpoint>  — the AWS SDK v3's own IMDS provider at its default address 169.254.169.254,
+//                        then STS GetCallerIdentity with those credentials; prints {arn}
+//   get <path>         — one plain GET to 169.254.169.254; prints {status, body}
+import { request } from 'node:http';
+import { fromInstanceMetadata } from '@smithy/credential-provider-imds';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+
+const [mode, arg] = process.argv.slice(2);
+if (mode === 'sdk') {
+  const credentials = await fromInstanceMetadata({ timeout: 1000, maxRetries: 1 })();
+  const sts = new STSClient({ region: 'us-east-1', endpoint: arg!, credentials });
+  const me = await sts.send(new GetCallerIdentityCommand({}));
+  console.log(JSON.stringify({ arn: me.Arn }));
+  sts.destroy();
+} else if (mode === 'get') {
+  const out = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request({ host: '169.254.169.254', port: 80, path: arg, timeout: 3000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+  console.log(JSON.stringify(out));
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}
