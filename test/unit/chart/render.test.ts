@@ -141,8 +141,6 @@ describe('chart with defaults (only clusterName set)', () => {
       'core/pods:get',
       'core/pods:list',
       'core/pods:watch',
-      'events.k8s.io/events:create',
-      'events.k8s.io/events:patch',
     ]);
   });
 
