@@ -1,0 +1,49 @@
+/**
+ * Rotate function: revokes older sessions of managed roles, rotates the intermediate (node
+ * proxy) role without a gap, and drops trust in intermediate roles that no longer exist.
+ * A bad request is logged and answered (retrying would not fix it); any other failure throws,
+ * so Lambda retries and the DLQ keeps the event.
+ */
+import type { Context } from 'aws-lambda';
+import { PodiamError } from '../../core/src/errors.ts';
+import { accountIdResolver, createAwsClients } from '../lib/aws-clients.ts';
+import { loadFunctionsConfig } from '../lib/config.ts';
+import { jsonLogger, type Logger } from '../lib/log.ts';
+import type { ReconcileDeps } from '../lib/reconcile.ts';
+import { rotate, type RotateResult } from '../lib/rotate.ts';
+import { rotateRequestFor } from './request.ts';
+
+export type RotateAnswer = RotateResult | { rejected: { code: string; message: string } };
+
+export function createRotateHandler(deps: ReconcileDeps) {
+  return async (event: unknown, _context?: Context): Promise<RotateAnswer> => {
+    try {
+      return await rotate(deps, rotateRequestFor(event, deps.config.cluster));
+    } catch (err: unknown) {
+      if (err instanceof PodiamError && err.code === 'PODIAM_ROTATE_REQUEST_INVALID') {
+        deps.log('warn', err.message, { code: err.code });
+        return { rejected: { code: String(err.code), message: err.message } };
+      }
+      throw err;
+    }
+  };
+}
+
+function depsFromEnv(log: Logger): ReconcileDeps {
+  const config = loadFunctionsConfig();
+  const { iam, s3, sts } = createAwsClients(config);
+  return { iam, s3, config, accountId: accountIdResolver(sts, config.accountId), log };
+}
+
+let built: ReturnType<typeof createRotateHandler> | undefined;
+let initError: unknown;
+try {
+  built = createRotateHandler(depsFromEnv(jsonLogger));
+} catch (err: unknown) {
+  initError = err;
+}
+
+export const handler = async (event: unknown, context?: Context): Promise<RotateAnswer> => {
+  if (!built) throw initError;
+  return built(event, context);
+};
