@@ -1,0 +1,176 @@
+// The chart's DaemonSet, as the real API server stored it, run for real: the proxy process started with
+// exactly the container's env (downward-API fields filled in as a kubelet would, for a "node" on
+// loopback) and a token of the chart's own ServiceAccount. Proves that the env wiring starts the proxy,
+// that the probes' paths and ports answer, that the chart's RBAC is enough for the proxy's watches and
+// denial Events, and that SIGTERM ends it cleanly.
+import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ROLE_ANNOTATION } from '../../../core/src/annotations.ts';
+import { freePort, startImdsMock, startKube, type ImdsMock, type Kube } from '../../peers/index.ts';
+import { chartDir, releaseName, releaseNamespace, resolveEnv, withValuesFile, repoRoot, type EnvVar } from '../../unit/chart/chart.ts';
+import { clients } from './cluster.ts';
+
+const NODE = 'node-a';
+const NODE_IP = '127.0.0.1';
+const POD_IP = '127.0.0.77';
+
+interface Probe {
+  httpGet: { path: string; port: string | number };
+}
+interface StoredContainer {
+  env: EnvVar[];
+  ports: Array<{ name: string; containerPort: number }>;
+  livenessProbe: Probe;
+  readinessProbe: Probe;
+}
+
+function get(port: number, urlPath: string, from = '127.0.0.1'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: NODE_IP, port, path: urlPath, localAddress: from, agent: false, timeout: 3000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer for ${urlPath}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Polls until the check passes; at most `tries` times, 200 ms apart. */
+async function eventually<T>(what: string, tries: number, check: () => Promise<T | undefined>): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < tries; i++) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err: unknown) {
+      last = err;
+    }
+    await sleep(200);
+  }
+  throw new Error(`${what}: not reached after ${tries} tries${last ? ` (last error: ${String(last)})` : ''}`);
+}
+
+describe('the proxy started from the chart\'s stored DaemonSet', () => {
+  let kube: Kube;
+  let imds: ImdsMock;
+  let c: ReturnType<typeof clients>;
+  let proxy: ChildProcess | undefined;
+  let output = '';
+  let container: StoredContainer;
+  const dir = mkdtempSync(path.join(tmpdir(), 'podiam-chart-proxy-'));
+
+  before(async () => {
+    [kube, imds] = await Promise.all([startKube(), startImdsMock()]);
+    c = clients(kube);
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const values = {
+      clusterName: 'prod-eu',
+      iptables: false,
+      port,
+      metricsPort,
+      awsRegion: 'us-east-1',
+      accountId: '123456789012',
+      imdsUpstream: imds.endpoint,
+      logLevel: 'warn',
+    };
+    const installed = await withValuesFile(values, (file) => c.helm(['upgrade', '--install', releaseName, chartDir, '-n', releaseNamespace, '--values', file]));
+    assert.ok(installed.ok, installed.stderr);
+    const ds = await c.getJson<{ spec: { template: { spec: { serviceAccountName: string; containers: StoredContainer[] } } } }>(['daemonset', releaseName, '-n', releaseNamespace]);
+    container = ds.spec.template.spec.containers[0]!;
+
+    // A token of the chart's ServiceAccount, so the proxy has exactly the chart's RBAC.
+    const token = await c.kubectl(['create', 'token', ds.spec.template.spec.serviceAccountName, '-n', releaseNamespace, '--duration=10m']);
+    assert.ok(token.ok, token.stderr);
+    const kubeconfig = path.join(dir, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'test', cluster: { server: kube.server, 'certificate-authority-data': Buffer.from(kube.caPem).toString('base64') } }],
+        users: [{ name: 'podiam-sa', user: { token: token.stdout.trim() } }],
+        contexts: [{ name: 'test', context: { cluster: 'test', user: 'podiam-sa' } }],
+        'current-context': 'test',
+      }),
+    );
+
+    const env = resolveEnv(container.env, { 'spec.nodeName': NODE, 'status.hostIP': NODE_IP });
+    proxy = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'proxy/src/main.ts')], {
+      cwd: repoRoot,
+      // Only what the pod would have, plus the in-cluster credentials the kubelet would mount.
+      env: { PATH: process.env.PATH, ...env, PODIAM_KUBECONFIG: kubeconfig },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    proxy.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    proxy.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  });
+  after(async () => {
+    if (proxy && proxy.exitCode === null && proxy.signalCode === null) proxy.kill('SIGKILL');
+    await Promise.allSettled([kube?.stop(), imds?.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const portOf = (probe: Probe): number => {
+    const p = probe.httpGet.port;
+    if (typeof p === 'number') return p;
+    const named = container.ports.find((x) => x.name === p);
+    assert.ok(named, `probe port '${p}' is a named container port`);
+    return named.containerPort;
+  };
+
+  it('answers the liveness probe exactly as the DaemonSet defines it', async () => {
+    const probe = container.livenessProbe;
+    const answer = await eventually('liveness', 100, async () => {
+      const r = await get(portOf(probe), probe.httpGet.path);
+      return r.status === 200 ? r : undefined;
+    }).catch((err: unknown) => assert.fail(`${String(err)}\nproxy output:\n${output}`));
+    assert.equal(answer.body.trim(), 'ok');
+  });
+
+  it('becomes ready (pod and namespace watches synced) with the chart\'s RBAC', async () => {
+    const probe = container.readinessProbe;
+    await eventually('readiness', 100, async () => ((await get(portOf(probe), probe.httpGet.path)).status === 200 ? true : undefined)).catch((err: unknown) =>
+      assert.fail(`${String(err)}\nproxy output:\n${output}`),
+    );
+  });
+
+  it('records a denial Event on the pod with the chart\'s RBAC', async () => {
+    assert.ok((await c.kubectl(['create', 'namespace', 'orders'])).ok);
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'greedy', namespace: 'orders', annotations: { [ROLE_ANNOTATION]: 'arn:aws:iam::999999999999:role/admin' } },
+      spec: { nodeName: NODE, containers: [{ name: 'app', image: 'registry.example/app:1.0.0' }] },
+    };
+    assert.ok((await c.kubectl(['create', '-f', '-'], JSON.stringify(pod))).ok);
+    const patched = await c.kubectl(['patch', 'pod', 'greedy', '-n', 'orders', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { phase: 'Running', podIP: POD_IP, podIPs: [{ ip: POD_IP }] } })]);
+    assert.ok(patched.ok, patched.stderr);
+    const port = container.ports.find((p) => p.name === 'metadata')!.containerPort;
+    const denied = await eventually('a 403 for the pod', 50, async () => {
+      const r = await get(port, '/latest/meta-data/iam/security-credentials/', POD_IP);
+      return r.status === 403 ? r : undefined;
+    });
+    assert.match(denied.body, /PODIAM_/);
+    const events = await eventually('an Event on the pod', 50, async () => {
+      const r = await c.getJson<{ items: Array<{ reason: string; message: string }> }>(['events', '-n', 'orders', '--field-selector', 'involvedObject.name=greedy']);
+      return r.items.length ? r.items : undefined;
+    });
+    // The proxy writes it (reason PodiamRoleDenied), its message starting with the denial's code.
+    assert.ok(events.some((e) => e.reason === 'PodiamRoleDenied' && /^PODIAM_ROLE_NOT_PERMITTED: .*999999999999/.test(e.message)), JSON.stringify(events));
+  });
+
+  it('exits 0 on SIGTERM, as the kubelet stops it', async () => {
+    const exited = new Promise<number | null>((resolve) => proxy!.once('exit', (code) => resolve(code)));
+    proxy!.kill('SIGTERM');
+    assert.equal(await exited, 0, output);
+  });
+});
