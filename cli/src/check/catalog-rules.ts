@@ -6,7 +6,7 @@
 import type { CatalogAction, CatalogResourceType, IamCatalog } from '../catalog/iam-catalog.ts';
 import { valuesAt, type FileContext, type ValueAt } from './context.ts';
 
-const ACTION = /^([a-z0-9-]+):([A-Za-z0-9*?]+)$/;
+const ACTION = /^([A-Za-z0-9-]+):([A-Za-z0-9*?]+)$/;
 
 function hasWildcard(s: string): boolean {
   return s.includes('*') || s.includes('?');

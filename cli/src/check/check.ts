@@ -89,6 +89,57 @@ export function trustPolicySizeFor(namespace: string, cluster: string): number {
   return iamPolicySize(serviceRoleTrustPolicy({ intermediateRoleArns: arns, externalId: 'x'.repeat(32), requireNamespaceTag: true }, namespace));
 }
 
+export interface FileWhere {
+  /** For findings (relative to the current directory). */
+  file: string;
+  /** For the bundle: <policies folder name>/<namespace>/<service>.json. */
+  bundleFile: string;
+  namespace: string;
+  service: string;
+}
+
+/** Every per-file rule on one file's text; findings go to `findings`. */
+export function checkFileText(
+  text: string,
+  where: FileWhere,
+  settings: { cluster: string; guardrails: Guardrails; catalog?: IamCatalog },
+  findings: Finding[],
+): { service?: ServicePolicy; named?: NamedFile & { roleName: string } } {
+  const { file, namespace, service } = where;
+  const catalog = settings.catalog ?? iamCatalog();
+  const loaded = loadPolicyFile(text, { namespace, service, file: where.bundleFile });
+  const report = makeReporter(file, loaded.source, findings);
+  const roleName = nameRules({ file, namespace, service, report }, settings.cluster);
+  const named = roleName ? { file, namespace, service, report, roleName } : undefined;
+  const out = named ? { named } : {};
+
+  if (loaded.kind === 'syntax') {
+    for (const p of loaded.problems) findings.push({ code: 'PODIAM_CHECK_JSON_SYNTAX', severity: 'error', file, path: '$', line: p.line, column: p.column, message: `${p.message}.` });
+    return out;
+  }
+  if (loaded.kind === 'schema') {
+    for (const p of loaded.problems) report('PODIAM_CHECK_SCHEMA', p.path, `${p.message}.`);
+    return out;
+  }
+  const ctx: FileContext = {
+    file,
+    source: loaded.source,
+    service: loaded.service,
+    policyPath: loaded.policyPath,
+    statements: statementViews(loaded.service, loaded.policyPath),
+    guardrails: settings.guardrails,
+    catalog,
+    report,
+  };
+  grammarRules(ctx);
+  catalogRules(ctx);
+  guardrailRules(ctx);
+  sizeRules(ctx, roleName ? trustPolicySizeFor(namespace, settings.cluster) : undefined);
+  securityRules(ctx);
+  expectRules(ctx);
+  return { ...out, service: loaded.service };
+}
+
 export function checkPolicies(options: CheckOptions): CheckResult {
   const root = path.resolve(options.root);
   if (!existsSync(root) || !statSync(root).isDirectory()) {
@@ -106,36 +157,9 @@ export function checkPolicies(options: CheckOptions): CheckResult {
   for (const d of files) {
     const file = display(d.abs);
     const bundleFile = toPosix(path.join(path.basename(root), d.namespace, `${d.service}.json`));
-    const loaded = loadPolicyFile(readFileSync(d.abs, 'utf8'), { namespace: d.namespace, service: d.service, file: bundleFile });
-    const report = makeReporter(file, loaded.source, findings);
-    const roleName = nameRules({ file, namespace: d.namespace, service: d.service, report }, options.cluster);
-    if (roleName) named.push({ file, namespace: d.namespace, service: d.service, report, roleName });
-
-    if (loaded.kind === 'syntax') {
-      for (const p of loaded.problems) findings.push({ code: 'PODIAM_CHECK_JSON_SYNTAX', severity: 'error', file, path: '$', line: p.line, column: p.column, message: `${p.message}.` });
-      continue;
-    }
-    if (loaded.kind === 'schema') {
-      for (const p of loaded.problems) report('PODIAM_CHECK_SCHEMA', p.path, `${p.message}.`);
-      continue;
-    }
-    const ctx: FileContext = {
-      file,
-      source: loaded.source,
-      service: loaded.service,
-      policyPath: loaded.policyPath,
-      statements: statementViews(loaded.service, loaded.policyPath),
-      guardrails,
-      catalog,
-      report,
-    };
-    grammarRules(ctx);
-    catalogRules(ctx);
-    guardrailRules(ctx);
-    sizeRules(ctx, roleName ? trustPolicySizeFor(d.namespace, options.cluster) : undefined);
-    securityRules(ctx);
-    expectRules(ctx);
-    services.push(loaded.service);
+    const one = checkFileText(readFileSync(d.abs, 'utf8'), { file, bundleFile, namespace: d.namespace, service: d.service }, { cluster: options.cluster, guardrails, catalog }, findings);
+    if (one.named) named.push(one.named);
+    if (one.service) services.push(one.service);
   }
   collisionRules(named);
 

@@ -3,7 +3,7 @@ import { parseOperator } from '../evaluate/operators.ts';
 import { valuesAt, type FileContext } from './context.ts';
 
 const SID = /^[A-Za-z0-9]+$/;
-const ACTION = /^(\*|[a-z0-9-]+:[A-Za-z0-9*?]+)$/;
+const ACTION = /^(\*|[A-Za-z0-9-]+:[A-Za-z0-9*?]+)$/;
 const ARN = /^arn:(\*|[a-z-]*):[a-z0-9-*?]*:[^:]*:[^:]*:.+$/;
 
 export function grammarRules(ctx: FileContext): void {
