@@ -94,7 +94,7 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
         ]);
         const wanted = trustedIntermediateArns(config.intermediateRoleArns, rotation);
         // IAM refuses a trust policy naming a role that does not exist; if none can be checked, try them all.
-        const existing = existingIntermediateArns(await readIntermediates(iam, wanted, accountId, { maxAttempts: 2 }));
+        const existing = existingIntermediateArns(await readIntermediates(iam, wanted, accountId, { maxAttempts: 2 }, new Set()));
         const trusted = existing.length ? existing : wanted;
         const desired = buildDesiredState(loaded.bundle, {
           cluster: config.cluster,

@@ -36,6 +36,11 @@ export interface DesiredStateSettings {
   partition?: string;
   /** The intermediate role ARNs to trust; give only the ones that exist (IAM refuses others). */
   intermediateRoleArns: readonly string[];
+  /**
+   * The intermediate roles whose assume policy this stack writes (its parameters); default: all
+   * of intermediateRoleArns. A role added by a rotation must come with the policy already.
+   */
+  managedIntermediateArns?: readonly string[];
   /** The stack's boundary; wins over the bundle's when both are set and equal, else an error. */
   permissionsBoundaryArn?: string | undefined;
   trustExternalId?: string | undefined;
@@ -63,7 +68,7 @@ export interface DesiredRole {
 
 export interface DesiredIntermediate {
   arn: string;
-  /** False for a role in another account: this stack cannot write its policy. */
+  /** False for a role in another account or not among managedIntermediateArns: this stack does not write its policy. */
   writable: boolean;
   policyName: string;
   policy: PolicyDocument;
@@ -153,11 +158,12 @@ export function buildDesiredState(bundle: Bundle, settings: DesiredStateSettings
   }
   roles.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const policy = intermediateRolePolicy(account, settings.cluster);
+  const managed = new Set(settings.managedIntermediateArns ?? settings.intermediateRoleArns);
   const intermediates = [...new Set(settings.intermediateRoleArns)].sort().map((arn) => {
     const parsed = parseRoleArn(arn);
     return {
       arn,
-      writable: parsed !== undefined && parsed.accountId === account.accountId && parsed.partition === account.partition,
+      writable: managed.has(arn) && parsed !== undefined && parsed.accountId === account.accountId && parsed.partition === account.partition,
       policyName: INTERMEDIATE_POLICY_NAME,
       policy,
     };

@@ -25,6 +25,8 @@ export interface ReadOptions {
   /** Our own account: intermediate roles elsewhere cannot be read and are taken as existing. */
   accountId: string;
   intermediateRoleArns: readonly string[];
+  /** The intermediate roles whose assume policy this stack manages (the configured ones); default: all. */
+  managedIntermediateArns?: readonly string[];
   /** Read only these role names (a drift event); otherwise list the whole path. */
   roleNames?: readonly string[];
   /** Parallel per-role reads; IAM's read limits are generous but not unlimited. */
@@ -100,6 +102,8 @@ export async function readIntermediates(
   arns: readonly string[],
   accountId: string,
   retry: RetryOptions = {},
+  /** Read the assume policy only of these (the stack's own intermediate roles); default: all. */
+  policyArns?: ReadonlySet<string>,
 ): Promise<CurrentIntermediate[]> {
   return mapLimit([...new Set(arns)].sort(), 4, async (arn) => {
     const parsed = parseRoleArn(arn);
@@ -110,6 +114,7 @@ export async function readIntermediates(
       if (isNoSuchEntity(err)) return { arn, exists: false };
       throw err;
     }
+    if (policyArns && !policyArns.has(arn)) return { arn, exists: true };
     try {
       const got = await withThrottleRetry('GetRolePolicy', () => iam.send(new GetRolePolicyCommand({ RoleName: parsed.name, PolicyName: INTERMEDIATE_POLICY_NAME })), retry);
       return { arn, exists: true, policy: parseIamDocument(got.PolicyDocument) };
@@ -125,7 +130,7 @@ export async function readCurrentState(iam: IAMClient, options: ReadOptions): Pr
   const retry = options.retry ?? {};
   const [names, intermediates] = await Promise.all([
     options.roleNames ? Promise.resolve([...new Set(options.roleNames)].sort()) : listRoleNames(iam, options.cluster, retry),
-    readIntermediates(iam, options.intermediateRoleArns, options.accountId, retry),
+    readIntermediates(iam, options.intermediateRoleArns, options.accountId, retry, options.managedIntermediateArns ? new Set(options.managedIntermediateArns) : undefined),
   ]);
   const roles = await mapLimit(names, options.concurrency ?? 8, (name) => readRole(iam, name, options.cluster, retry));
   return { roles: roles.filter((r): r is CurrentRole => r !== undefined), intermediates };

@@ -189,7 +189,7 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
       const have = currentIntermediates.get(want.arn);
       const name = want.arn.slice(want.arn.lastIndexOf('/') + 1);
       if (!want.writable) {
-        plan.notes.push(`intermediate role ${want.arn} is in another account: give it the policy ${want.policyName} there`);
+        plan.notes.push(`intermediate role ${want.arn} is not one this stack manages (another account, or added by a rotation): make sure it has the inline policy ${want.policyName}`);
         continue;
       }
       if (!have || !have.exists) {

@@ -55,6 +55,7 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
     cluster: config.cluster,
     accountId,
     intermediateRoleArns: wanted,
+    managedIntermediateArns: config.intermediateRoleArns,
     ...(request.scope ? { roleNames: request.scope } : {}),
     ...(deps.retry ? { retry: deps.retry } : {}),
   });
@@ -65,6 +66,7 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
     cluster: config.cluster,
     accountId,
     intermediateRoleArns: trusted,
+    managedIntermediateArns: config.intermediateRoleArns,
     permissionsBoundaryArn: config.permissionsBoundaryArn,
     trustExternalId: config.trustExternalId,
     requireNamespaceTag: config.requireNamespaceTag,

@@ -92,7 +92,7 @@ export async function rotate(deps: ReconcileDeps, req: RotateRequest): Promise<R
     next = { added: [...next.added, req.newRoleArn], retired: next.retired.filter((a) => a !== req.newRoleArn) };
   } else if (req.action === 'finish-intermediate-rotation') {
     const remaining = trustedIntermediateArns(config.intermediateRoleArns, { ...next, retired: [...next.retired, req.oldRoleArn] });
-    const alive = (await readIntermediates(deps.iam, remaining, accountId, deps.retry)).filter((i) => i.exists);
+    const alive = (await readIntermediates(deps.iam, remaining, accountId, deps.retry, new Set())).filter((i) => i.exists);
     // Never retire the last trusted role: every pod would lose its credentials.
     if (alive.length === 0) throw new IntermediateRolesMissingError(remaining);
     next = { added: next.added.filter((a) => a !== req.oldRoleArn), retired: [...next.retired, req.oldRoleArn] };

@@ -1,9 +1,10 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { CreateRoleCommand, DeleteRoleCommand, DeleteRolePolicyCommand, GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, DeleteRoleCommand, DeleteRolePolicyCommand, PutRolePolicyCommand, GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { createRotateHandler } from '../../../functions/rotate/handler.ts';
 import { reconcile } from '../../../functions/lib/reconcile.ts';
+import { intermediateRolePolicy } from '../../../functions/lib/trust.ts';
 import { exampleBundle } from '../../unit/functions/fixtures.ts';
 import { startHarness, type Harness } from './harness.ts';
 import { canAssume } from './trust-simulation.ts';
@@ -25,6 +26,13 @@ before(async () => {
 });
 after(() => h?.stop());
 beforeEach(() => h.calls.reset());
+
+/** The next proxy role, made as an operator would: with its assume policy (rotate never writes policies on roles it was not configured with). */
+async function createProxyRole(name: string): Promise<string> {
+  const arn = (await h.iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: proxyTrust }))).Role!.Arn!;
+  await h.iam.send(new PutRolePolicyCommand({ RoleName: name, PolicyName: 'podiam-assume-managed-roles', PolicyDocument: JSON.stringify(intermediateRolePolicy({ accountId: h.moto.accountId }, 'prod')) }));
+  return arn;
+}
 
 async function trustPrincipals(roleName: string): Promise<string[]> {
   const doc = JSON.parse(decodeURIComponent((await h.iam.send(new GetRoleCommand({ RoleName: roleName }))).Role!.AssumeRolePolicyDocument!));
@@ -65,7 +73,7 @@ describe('rotate against moto', () => {
 
   it('rotates the intermediate role without a moment where no proxy role can assume the managed roles', async () => {
     const oldArn = h.proxyRoleArn;
-    const newArn = (await h.iam.send(new CreateRoleCommand({ RoleName: 'podiam-prod-node-proxy-v2', AssumeRolePolicyDocument: proxyTrust }))).Role!.Arn!;
+    const newArn = await createProxyRole('podiam-prod-node-proxy-v2');
     assert.deepEqual(await whoCanAssumeAll([oldArn, newArn]), { 'podiam-prod-node-proxy': true, 'podiam-prod-node-proxy-v2': false });
 
     const begin = event('rotate-begin-intermediate-rotation.json');
@@ -97,7 +105,7 @@ describe('rotate against moto', () => {
   });
 
   it('drops trust entries for an intermediate role that no longer exists on the scheduled prune', async () => {
-    const v3 = (await h.iam.send(new CreateRoleCommand({ RoleName: 'podiam-prod-node-proxy-v3', AssumeRolePolicyDocument: proxyTrust }))).Role!.Arn!;
+    const v3 = await createProxyRole('podiam-prod-node-proxy-v3');
     const begin = event('rotate-begin-intermediate-rotation.json');
     begin.detail.newRoleArn = v3;
     await rotate(begin);
