@@ -3,8 +3,8 @@
 // and expect cases) in a temp dir, runs the real CLI (bin/podiam.js) in a fresh process three
 // times, and prints the wall times. Cleans up the temp dir.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const repo = path.resolve(import.meta.dirname, '../..');
@@ -47,23 +47,30 @@ try {
     mkdirSync(ns, { recursive: true });
     writeFileSync(path.join(ns, `svc-${i % 10}.json`), `${JSON.stringify(policyFor(i), null, 2)}\n`);
   }
-  const times: number[] = [];
-  let summary = '';
-  for (let r = 0; r < RUNS; r++) {
-    const started = process.hrtime.bigint();
-    const out = spawnSync(process.execPath, [path.join(repo, 'bin/podiam.js'), 'check', root], { encoding: 'utf8', cwd: dir });
-    times.push(Number(process.hrtime.bigint() - started) / 1e6);
-    if (out.status !== 0) {
-      console.error(out.stdout.slice(-3000), out.stderr);
-      throw new Error(`podiam check exited ${out.status} on generated files; the generator or the checker is wrong`);
+  // bin/podiam.js runs dist/cli/podiam.mjs when `npm run build` made it, else the source through tsx.
+  const modes: Array<{ name: string; env: NodeJS.ProcessEnv }> = [{ name: 'source through tsx', env: { PODIAM_CLI_FROM_SOURCE: '1' } }];
+  if (existsSync(path.join(repo, 'dist/cli/podiam.mjs'))) modes.unshift({ name: 'built bundle (dist/cli/podiam.mjs)', env: {} });
+  console.log(`podiam check, ${FILES} files, fresh process each run (node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}):`);
+  let worstBest = 0;
+  for (const mode of modes) {
+    const times: number[] = [];
+    let summary = '';
+    for (let r = 0; r < RUNS; r++) {
+      const started = process.hrtime.bigint();
+      const out = spawnSync(process.execPath, [path.join(repo, 'bin/podiam.js'), 'check', root], { encoding: 'utf8', cwd: dir, env: { ...process.env, ...mode.env } });
+      times.push(Number(process.hrtime.bigint() - started) / 1e6);
+      if (out.status !== 0) {
+        console.error(out.stdout.slice(-3000), out.stderr);
+        throw new Error(`podiam check exited ${out.status} on generated files; the generator or the checker is wrong`);
+      }
+      summary = out.stdout.trim().split('\n').at(-1) ?? '';
     }
-    summary = out.stdout.trim().split('\n').at(-1) ?? '';
+    const best = Math.min(...times);
+    worstBest = Math.max(worstBest, best);
+    console.log(`  ${mode.name}: ${times.map((t) => `${(t / 1000).toFixed(2)} s`).join(', ')}; best ${(best / 1000).toFixed(2)} s (target < 5 s)`);
+    console.log(`    ${summary}`);
   }
-  const best = Math.min(...times);
-  console.log(`podiam check, ${FILES} files, fresh process each run (node ${process.version}):`);
-  console.log(`  runs: ${times.map((t) => `${(t / 1000).toFixed(2)} s`).join(', ')}; best ${(best / 1000).toFixed(2)} s (target < 5 s)`);
-  console.log(`  CLI summary: ${summary}`);
-  process.exitCode = best < 5000 ? 0 : 1;
+  process.exitCode = worstBest < 5000 ? 0 : 1;
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
