@@ -1,0 +1,10 @@
+// `npm run demo`: the README's first command on a fresh machine. Installs node_modules and the
+// test peers (moto, kube-apiserver + etcd, the EC2 metadata mock) when missing — cached outside
+// the repository, so a second run starts at once — then runs the demo (demo/main.ts).
+import { spawnSync } from 'node:child_process';
+import { ensureNodeModules, ensurePeers, repoRoot } from './ensure-setup.mjs';
+
+ensureNodeModules();
+ensurePeers();
+const r = spawnSync(process.execPath, ['--disable-warning=NodeVersionSupportWarning', '--import', 'tsx', 'demo/main.ts', ...process.argv.slice(2)], { cwd: repoRoot, stdio: 'inherit' });
+process.exit(r.status ?? (r.signal ? 130 : 1));
