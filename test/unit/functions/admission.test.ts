@@ -1,0 +1,81 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { secretMatches } from '../../../functions/admission/handler.ts';
+import { parseReview } from '../../../functions/admission/review.ts';
+import { admissionVerdict } from '../../../functions/admission/verdict.ts';
+import { buildDesiredState } from '../../../functions/lib/desired-state.ts';
+import { PodiamError } from '../../../core/src/errors.ts';
+import { ACCOUNT_ID, PROXY_ROLE, exampleBundle } from './fixtures.ts';
+
+const desired = buildDesiredState(exampleBundle(), { cluster: 'prod', accountId: ACCOUNT_ID, intermediateRoleArns: [PROXY_ROLE] });
+const settings = { cluster: 'prod', accountId: ACCOUNT_ID };
+
+function review(annotations: Record<string, string>, extra: Record<string, unknown> = {}) {
+  return parseReview(JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'orders', operation: 'CREATE', object: { metadata: { name: 'p', annotations } }, ...extra },
+  }));
+}
+
+describe('admission verdict (pure)', () => {
+  it('needs the namespace’s own managed role when it is in the bundle', () => {
+    const v = admissionVerdict(review({ 'iam.amazonaws.com/role': 'writer' }), desired, settings);
+    assert.equal(v.kind, 'needs-role');
+    assert.equal(v.kind === 'needs-role' && v.role.name, 'prod-orders-writer');
+  });
+
+  it('denies a managed role missing from the bundle, naming policies/<ns>/<svc>.json', () => {
+    const v = admissionVerdict(review({ 'iam.amazonaws.com/role': 'billing' }), desired, settings);
+    assert.deepEqual(v.kind === 'deny' && [v.code, /policies\/orders\/billing\.json/.test(v.message)], ['PODIAM_ROLE_NOT_IN_BUNDLE', true]);
+  });
+
+  it('denies what the proxy denies whatever the namespace says: other namespaces’ roles, bad TTLs', () => {
+    const other = admissionVerdict(review({ 'iam.amazonaws.com/role': `arn:aws:iam::${ACCOUNT_ID}:role/podiam/prod/prod-dns-updater` }), desired, settings);
+    assert.equal(other.kind === 'deny' && other.code, 'PODIAM_ROLE_OF_OTHER_NAMESPACE');
+    const ttl = admissionVerdict(review({ 'iam.amazonaws.com/role': 'reader', 'iam.amazonaws.com/session-ttl': '1m' }), desired, settings);
+    assert.equal(ttl.kind === 'deny' && ttl.code, 'PODIAM_SESSION_TTL_INVALID');
+  });
+
+  it('allows with a warning what only namespace annotations could permit, and still checks allowed accounts when known', () => {
+    const own = admissionVerdict(review({ 'iam.amazonaws.com/role': `arn:aws:iam::${ACCOUNT_ID}:role/legacy` }), desired, settings);
+    assert.equal(own.kind, 'allow');
+    assert.equal(own.kind === 'allow' && own.warnings.length, 1);
+    const pathName = admissionVerdict(review({ 'iam.amazonaws.com/role': 'team/legacy' }), desired, settings);
+    assert.equal(pathName.kind, 'allow');
+    const foreign = admissionVerdict(review({ 'iam.amazonaws.com/role': 'arn:aws:iam::999999999999:role/x' }), desired, { ...settings, allowedAccounts: ['111111111111'] });
+    assert.equal(foreign.kind === 'deny' && foreign.code, 'PODIAM_ACCOUNT_NOT_ALLOWED');
+  });
+
+  it('allows pods without a role, other kinds and DELETE', () => {
+    assert.equal(admissionVerdict(review({}), desired, settings).kind, 'allow');
+    assert.equal(admissionVerdict(review({ 'iam.amazonaws.com/role': 'billing' }, { kind: { kind: 'ConfigMap' }, resource: { resource: 'configmaps' } }), desired, settings).kind, 'allow');
+    assert.equal(admissionVerdict(review({}, { operation: 'DELETE', object: null }), desired, settings).kind, 'allow');
+  });
+});
+
+describe('AdmissionReview parsing', () => {
+  it('refuses a wrong apiVersion, a missing uid and a missing object', () => {
+    const base = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', kind: { kind: 'Pod' }, operation: 'CREATE', object: {} } };
+    assert.doesNotThrow(() => parseReview(JSON.stringify(base)));
+    for (const bad of [
+      { ...base, apiVersion: 'admission.k8s.io/v1beta1' },
+      { ...base, request: { ...base.request, uid: '' } },
+      { ...base, request: { ...base.request, object: undefined } },
+      { ...base, request: { ...base.request, object: { metadata: { annotations: { a: 1 } } } } },
+    ]) {
+      assert.throws(() => parseReview(JSON.stringify(bad)), (err: unknown) => err instanceof PodiamError && err.code === 'PODIAM_ADMISSION_REVIEW_INVALID' && err.status === 400);
+    }
+  });
+});
+
+describe('webhook secret check', () => {
+  const secret = 'a'.repeat(40);
+  it('accepts exactly /admit/<secret> (a trailing slash too) and nothing else', () => {
+    assert.ok(secretMatches(`/admit/${secret}`, secret));
+    assert.ok(secretMatches(`/admit/${secret}/`, secret));
+    for (const path of ['/', `/${secret}`, `/admit/${secret}a`, `/admit/${secret.slice(1)}`, '/admit/', `/admit/${secret}/x`]) {
+      assert.ok(!secretMatches(path, secret), path);
+    }
+  });
+});

@@ -1,0 +1,55 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadAdmissionConfig, loadFunctionsConfig } from '../../../functions/lib/config.ts';
+import { parseBundle } from '../../../functions/lib/bundle-source.ts';
+import { PodiamError } from '../../../core/src/errors.ts';
+import { exampleBundle } from './fixtures.ts';
+
+const env = {
+  PODIAM_CLUSTER_NAME: 'prod',
+  PODIAM_INTERMEDIATE_ROLE_ARNS: 'arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:role/b',
+  PODIAM_BUNDLE_BUCKET: 'bucket',
+};
+
+describe('functions configuration', () => {
+  it('reads the settings with their defaults', () => {
+    const c = loadFunctionsConfig(env);
+    assert.deepEqual(c.intermediateRoleArns, ['arn:aws:iam::123456789012:role/a', 'arn:aws:iam::123456789012:role/b']);
+    assert.equal(c.bundleKey, 'podiam/bundle.json');
+    assert.equal(c.stateKey, 'state/prod/intermediate-rotation.json');
+    assert.equal(c.requireNamespaceTag, true);
+  });
+
+  it('names the setting and the fix for each bad value', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ PODIAM_CLUSTER_NAME: '' }, /PODIAM_CLUSTER_NAME: is not set/],
+      [{ PODIAM_CLUSTER_NAME: 'Prod_1' }, /PODIAM_CLUSTER_NAME: 'Prod_1' is not a DNS-1123 label/],
+      [{ PODIAM_INTERMEDIATE_ROLE_ARNS: 'arn:aws:iam::1:user/x' }, /PODIAM_INTERMEDIATE_ROLE_ARNS: .* is not an IAM role ARN/],
+      [{ PODIAM_PERMISSIONS_BOUNDARY_ARN: 'boundary' }, /PODIAM_PERMISSIONS_BOUNDARY_ARN/],
+      [{ PODIAM_TRUST_REQUIRE_NAMESPACE_TAG: 'maybe' }, /PODIAM_TRUST_REQUIRE_NAMESPACE_TAG: 'maybe' is not a boolean/],
+    ];
+    for (const [override, message] of cases) {
+      assert.throws(() => loadFunctionsConfig({ ...env, ...override }), (err: unknown) => err instanceof PodiamError && err.code === 'PODIAM_CONFIG_INVALID' && message.test(err.message));
+    }
+  });
+
+  it('requires a long webhook secret and never puts it in the message', () => {
+    const short = 'short-secret-value';
+    assert.throws(() => loadAdmissionConfig({ ...env, PODIAM_WEBHOOK_SECRET: short }), (err: unknown) => err instanceof PodiamError && !err.message.includes(short) && /at least 32/.test(err.message));
+    assert.equal(loadAdmissionConfig({ ...env, PODIAM_WEBHOOK_SECRET: 'x'.repeat(40) }).budgetMs, 4500);
+  });
+});
+
+describe('bundle validation', () => {
+  it('accepts a bundle as podiam publish writes it', () => {
+    assert.equal(parseBundle(JSON.stringify(exampleBundle())).services.length, 3);
+  });
+
+  it('refuses a wrong schema version, a bad hash and a service without a DNS-1123 name', () => {
+    const b = exampleBundle();
+    for (const bad of [{ ...b, schemaVersion: 2 }, { ...b, hash: 'abc' }, { ...b, services: [{ ...b.services[0], service: 'Bad_Name' }] }]) {
+      assert.throws(() => parseBundle(JSON.stringify(bad)), (err: unknown) => err instanceof PodiamError && err.code === 'PODIAM_BUNDLE_INVALID');
+    }
+    assert.throws(() => parseBundle('{'), { code: 'PODIAM_BUNDLE_INVALID' });
+  });
+});
