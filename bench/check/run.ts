@@ -54,7 +54,7 @@ try {
   let worstBest = 0;
   for (const mode of modes) {
     const times: number[] = [];
-    let summary = '';
+    const summaries: string[] = [];
     for (let r = 0; r < RUNS; r++) {
       const started = process.hrtime.bigint();
       const out = spawnSync(process.execPath, [path.join(repo, 'bin/podiam.js'), 'check', root], { encoding: 'utf8', cwd: dir, env: { ...process.env, ...mode.env } });
@@ -63,12 +63,12 @@ try {
         console.error(out.stdout.slice(-3000), out.stderr);
         throw new Error(`podiam check exited ${out.status} on generated files; the generator or the checker is wrong`);
       }
-      summary = out.stdout.trim().split('\n').at(-1) ?? '';
+      summaries.push(out.stdout.trim().split('\n').at(-1) ?? '');
     }
     const best = Math.min(...times);
     worstBest = Math.max(worstBest, best);
     console.log(`  ${mode.name}: ${times.map((t) => `${(t / 1000).toFixed(2)} s`).join(', ')}; best ${(best / 1000).toFixed(2)} s (target < 5 s)`);
-    console.log(`    ${summary}`);
+    console.log(`    best run: ${summaries[times.indexOf(best)]}`);
   }
   process.exitCode = worstBest < 5000 ? 0 : 1;
 } finally {

@@ -24,6 +24,18 @@ export interface CatalogAction {
   conditionKeys: string[];
 }
 
+/** Catalog key types: String, ARN, Bool, Date, Numeric, IPAddress, Binary, or ArrayOf… of them. */
+export type ConditionKeyType = string;
+
+/** `s3:ExistingObjectTag/<key>` and `aws:RequestTag/${TagKey}` as RegExps. */
+export function conditionKeyPattern(key: string): RegExp {
+  return new RegExp(`^${key.split(/\$\{[^}]+\}|<[^>]+>/).map(escapeRegExp).join('.+')}$`, 'i');
+}
+
+function hasPlaceholder(key: string): boolean {
+  return /\$\{[^}]+\}|<[^>]+>/.test(key);
+}
+
 export interface CatalogResourceType {
   key: string;
   arnFormat: string;
@@ -33,8 +45,9 @@ export interface CatalogResourceType {
 interface ServiceData {
   actions: Map<string, CatalogAction>;
   resourceTypes: Map<string, CatalogResourceType>;
-  conditionKeys: Set<string>;
-  conditionPatterns: RegExp[];
+  /** lower-case key → type */
+  conditionKeys: Map<string, ConditionKeyType>;
+  conditionPatterns: Array<{ re: RegExp; type: ConditionKeyType | undefined }>;
 }
 
 export interface IamCatalog {
@@ -46,6 +59,10 @@ export interface IamCatalog {
   resourceType(service: string, key: string): CatalogResourceType | undefined;
   /** Is this condition key known, globally (aws:…) or for its service? */
   conditionKeyExists(key: string): boolean;
+  /** The key's type, undefined when unknown. */
+  conditionKeyType(key: string): ConditionKeyType | undefined;
+  /** Does the action document this (service-specific) condition key? */
+  actionSupportsConditionKey(action: CatalogAction, key: string): boolean;
   readonly version: string;
 }
 
@@ -91,6 +108,7 @@ export function loadIamCatalog(dir: string = dataDir()): IamCatalog {
   const services = new Set(readJson<string[]>(dir, 'services.json'));
   const cache = new Map<string, ServiceData>();
   const expanded = new Map<string, CatalogAction[]>();
+  const actionKeyPatterns = new WeakMap<CatalogAction, RegExp[]>();
   let allPatterns: Record<string, Record<string, string>> | undefined;
   const version = (() => {
     try {
@@ -107,7 +125,7 @@ export function loadIamCatalog(dir: string = dataDir()): IamCatalog {
     if (data) return data;
     const rawActions = readJson<Record<string, RawAction>>(dir, 'actions', `${key}.json`);
     const rawTypes = readJson<Record<string, { key: string; arn: string }>>(dir, 'resourceTypes', `${key}.json`);
-    const rawKeys = readJson<Record<string, { key: string }>>(dir, 'conditionKeys', `${key}.json`);
+    const rawKeys = readJson<Record<string, { key: string; type?: string }>>(dir, 'conditionKeys', `${key}.json`);
     allPatterns ??= readJson<Record<string, Record<string, string>>>(dir, 'conditionPatterns.json');
     const actions = new Map<string, CatalogAction>();
     for (const [lower, a] of Object.entries(rawActions)) {
@@ -115,13 +133,15 @@ export function loadIamCatalog(dir: string = dataDir()): IamCatalog {
     }
     const resourceTypes = new Map<string, CatalogResourceType>();
     for (const t of Object.values(rawTypes)) resourceTypes.set(t.key, { key: t.key, arnFormat: t.arn, arnPattern: arnFormatToRegExp(t.arn) });
-    const conditionKeys = new Set<string>();
-    const conditionPatterns: RegExp[] = [];
+    const conditionKeys = new Map<string, ConditionKeyType>();
+    const conditionPatterns: ServiceData['conditionPatterns'] = [];
+    const typeOf = new Map<string, string | undefined>();
     for (const k of Object.values(rawKeys)) {
-      if (k.key.includes('${')) conditionPatterns.push(new RegExp(`^${k.key.split(/\$\{[^}]+\}/).map(escapeRegExp).join('.+')}$`, 'i'));
-      else conditionKeys.add(k.key.toLowerCase());
+      typeOf.set(k.key.toLowerCase(), k.type);
+      if (hasPlaceholder(k.key)) conditionPatterns.push({ re: conditionKeyPattern(k.key), type: k.type });
+      else conditionKeys.set(k.key.toLowerCase(), k.type ?? 'String');
     }
-    for (const pattern of Object.keys(allPatterns[key] ?? {})) conditionPatterns.push(new RegExp(`^${pattern}$`, 'i'));
+    for (const [pattern, named] of Object.entries(allPatterns[key] ?? {})) conditionPatterns.push({ re: new RegExp(`^${pattern}$`, 'i'), type: typeOf.get(named.toLowerCase()) });
     data = { actions, resourceTypes, conditionKeys, conditionPatterns };
     cache.set(key, data);
     return data;
@@ -148,17 +168,30 @@ export function loadIamCatalog(dir: string = dataDir()): IamCatalog {
       expanded.set(pattern.toLowerCase(), out);
       return out;
     },
-    conditionKeyExists(key) {
-      if (getGlobalConditionKeyByName(key)) return true;
-      const slash = key.indexOf('/');
-      if (slash > 0 && getGlobalConditionKeyByPrefix(key.slice(0, slash))) return true;
-      const colon = key.indexOf(':');
-      if (colon <= 0) return false;
-      const data = service(key.slice(0, colon));
-      if (!data) return false;
-      return data.conditionKeys.has(key.toLowerCase()) || data.conditionPatterns.some((re) => re.test(key));
+    conditionKeyExists: (key) => conditionKeyType(key) !== undefined,
+    conditionKeyType,
+    actionSupportsConditionKey(action, key) {
+      let patterns = actionKeyPatterns.get(action);
+      if (!patterns) actionKeyPatterns.set(action, (patterns = action.conditionKeys.map(conditionKeyPattern)));
+      return patterns.some((re) => re.test(key));
     },
   };
+
+  function conditionKeyType(key: string): ConditionKeyType | undefined {
+    const global = getGlobalConditionKeyByName(key);
+    if (global) return global.type;
+    const slash = key.indexOf('/');
+    const byPrefix = slash > 0 ? getGlobalConditionKeyByPrefix(key.slice(0, slash)) : undefined;
+    if (byPrefix) return byPrefix.type;
+    const colon = key.indexOf(':');
+    if (colon <= 0) return undefined;
+    const data = service(key.slice(0, colon));
+    if (!data) return undefined;
+    const exact = data.conditionKeys.get(key.toLowerCase());
+    if (exact) return exact;
+    const pattern = data.conditionPatterns.find((p) => p.re.test(key));
+    return pattern ? (pattern.type ?? 'String') : undefined;
+  }
 }
 
 let shared: IamCatalog | undefined;

@@ -4,6 +4,7 @@
  * the classic `s3:GetObject` on `arn:aws:s3:::bucket` (a bucket, not its objects).
  */
 import type { CatalogAction, CatalogResourceType, IamCatalog } from '../catalog/iam-catalog.ts';
+import { parseOperator } from '../evaluate/operators.ts';
 import { valuesAt, type FileContext, type ValueAt } from './context.ts';
 
 const ACTION = /^([A-Za-z0-9-]+):([A-Za-z0-9*?]+)$/;
@@ -37,6 +38,45 @@ function example(types: CatalogResourceType[]): string {
     .sort((a, b) => a.length - b.length)
     .slice(0, 2)
     .join(' or ');
+}
+
+const FAMILY_TYPES: Array<[RegExp, string[], string]> = [
+  [/^String/, ['String', 'ARN'], 'a String operator'],
+  [/^Arn/, ['ARN'], 'an Arn operator'],
+  [/^Numeric/, ['Numeric'], 'a Numeric operator'],
+  [/^Date/, ['Date'], 'a Date operator'],
+  [/^Bool$/, ['Bool'], 'Bool'],
+  [/^(Not)?IpAddress$/, ['IPAddress'], 'IpAddress or NotIpAddress'],
+  [/^Binary/, ['Binary'], 'BinaryEquals'],
+];
+
+const OPERATOR_FOR_TYPE: Record<string, string> = {
+  String: 'StringEquals or StringLike',
+  ARN: 'ArnLike or ArnEquals',
+  Numeric: 'NumericEquals, NumericLessThan, …',
+  Date: 'DateGreaterThan, DateLessThan, …',
+  Bool: 'Bool',
+  IPAddress: 'IpAddress or NotIpAddress',
+  Binary: 'BinaryEquals',
+};
+
+/** Access Analyzer's checks on operator and key: matching types, set operators only on multi-valued keys. */
+export function operatorTypeProblem(operator: string, keyType: string): string | undefined {
+  const parsed = parseOperator(operator);
+  if (!parsed || parsed.base === 'Null') return undefined;
+  const multi = keyType.startsWith('ArrayOf');
+  const base = multi ? keyType.slice('ArrayOf'.length) : keyType;
+  const family = FAMILY_TYPES.find(([re]) => re.test(parsed.base));
+  if (family && !family[1].includes(base)) {
+    return `${family[2]} never matches it as intended; use ${OPERATOR_FOR_TYPE[base] ?? 'an operator of that type'}.`;
+  }
+  if (parsed.set && !multi) {
+    return `${parsed.set}: is for multi-valued keys (with a single-valued key, ForAllValues is also true when the key is absent); use ${parsed.base}${parsed.ifExists ? 'IfExists' : ''} without the prefix.`;
+  }
+  if (!parsed.set && multi) {
+    return `it can carry several values; use ForAnyValue:${operator} (any value matches) or ForAllValues:${operator} (every value matches).`;
+  }
+  return undefined;
 }
 
 export function catalogRules(ctx: FileContext): void {
@@ -96,11 +136,23 @@ export function catalogRules(ctx: FileContext): void {
       }
     }
 
+    // Service keys (not aws:…) must be documented for at least one of the statement's actions,
+    // or the key is never in the request and the condition never holds (or, with IfExists, always).
+    const checkApplies = view.stmt.Action !== undefined && !valuesAt(view, 'Action').some((a) => a.value === '*') && known.length === valuesAt(view, 'Action').length;
+    const statementActions = known.flatMap((k) => k.actions);
     for (const [op, block] of Object.entries(view.stmt.Condition ?? {})) {
       for (const key of Object.keys(block)) {
-        if (!catalog.conditionKeyExists(key)) {
-          ctx.report('PODIAM_CHECK_CONDITION_KEY', [...view.path, 'Condition', op, key], `'${key}' is not a known condition key; use a global key (aws:…) or one of the service's keys, spelled as in the Service Authorization Reference.`);
+        const path = [...view.path, 'Condition', op, key];
+        const type = catalog.conditionKeyType(key);
+        if (type === undefined) {
+          ctx.report('PODIAM_CHECK_CONDITION_KEY', path, `'${key}' is not a known condition key; use a global key (aws:…) or one of the service's keys, spelled as in the Service Authorization Reference.`);
+          continue;
         }
+        if (checkApplies && !key.toLowerCase().startsWith('aws:') && !statementActions.some((a) => catalog.actionSupportsConditionKey(a, key))) {
+          ctx.report('PODIAM_CHECK_CONDITION_KEY_NOT_APPLICABLE', path, `no action of this statement supports the condition key '${key}', so the request never carries it; move the condition to a statement with an action that does (e.g. s3:prefix goes with s3:ListBucket) or remove it.`);
+        }
+        const problem = operatorTypeProblem(op, type);
+        if (problem) ctx.report('PODIAM_CHECK_CONDITION_TYPE', path, `'${key}' is of type ${type}; ${problem}`);
       }
     }
   }

@@ -11,7 +11,8 @@ import { CliError } from '../errors.ts';
 import { catalogRules } from './catalog-rules.ts';
 import { makeReporter, statementViews, type FileContext } from './context.ts';
 import { expectRules } from './expect-rules.ts';
-import { sortFindings, type Finding } from './finding.ts';
+import { findDuplicateKeys } from './duplicate-keys.ts';
+import { jsonPath, sortFindings, type Finding } from './finding.ts';
 import { grammarRules } from './grammar-rules.ts';
 import { guardrailRules } from './guardrail-rules.ts';
 import { readGuardrails } from './guardrails.ts';
@@ -116,6 +117,10 @@ export function checkFileText(
   if (loaded.kind === 'syntax') {
     for (const p of loaded.problems) findings.push({ code: 'PODIAM_CHECK_JSON_SYNTAX', severity: 'error', file, path: '$', line: p.line, column: p.column, message: `${p.message}.` });
     return out;
+  }
+  for (const dup of findDuplicateKeys(loaded.source.tree)) {
+    const at = loaded.source.position(dup.offset);
+    findings.push({ code: 'PODIAM_CHECK_DUPLICATE_KEY', severity: 'error', file, path: jsonPath(dup.path), line: at.line, column: at.column, message: `'${dup.key}' appears twice in the same object, and only the last one counts; merge them into one member.` });
   }
   if (loaded.kind === 'schema') {
     for (const p of loaded.problems) report('PODIAM_CHECK_SCHEMA', p.path, `${p.message}.`);

@@ -5,6 +5,7 @@ export type Severity = 'error' | 'warning' | 'suggestion';
 /** Every check podiam runs, with its severity. test/fixtures/policies/<code>/ holds a failing and a passing example of each. */
 export const findingCodes = {
   PODIAM_CHECK_JSON_SYNTAX: 'error',
+  PODIAM_CHECK_DUPLICATE_KEY: 'error',
   PODIAM_CHECK_SCHEMA: 'error',
   PODIAM_CHECK_LAYOUT: 'error',
   PODIAM_CHECK_PRINCIPAL_FORBIDDEN: 'error',
@@ -20,6 +21,8 @@ export const findingCodes = {
   PODIAM_CHECK_RESOURCE_UNUSED: 'warning',
   PODIAM_CHECK_CONDITION_OPERATOR: 'error',
   PODIAM_CHECK_CONDITION_KEY: 'error',
+  PODIAM_CHECK_CONDITION_KEY_NOT_APPLICABLE: 'warning',
+  PODIAM_CHECK_CONDITION_TYPE: 'warning',
   PODIAM_CHECK_GUARDRAIL_ACTION: 'error',
   PODIAM_CHECK_ACCOUNT_NOT_ALLOWED: 'error',
   PODIAM_CHECK_MANAGED_POLICY_LIMIT: 'error',

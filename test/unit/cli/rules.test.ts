@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Guardrails } from '../../../core/src/bundle.ts';
 import { arnFormatToRegExp, iamCatalog } from '../../../cli/src/catalog/iam-catalog.ts';
-import { resourceFits } from '../../../cli/src/check/catalog-rules.ts';
+import { operatorTypeProblem, resourceFits } from '../../../cli/src/check/catalog-rules.ts';
 import { checkFileText } from '../../../cli/src/check/check.ts';
 import type { Finding } from '../../../cli/src/check/finding.ts';
 import { parseGuardrails } from '../../../cli/src/check/guardrails.ts';
@@ -101,5 +101,20 @@ describe('source positions', () => {
     const src = new SourceFile('{\n  // a comment\n  "Version": "2012-10-17"\n}');
     assert.equal(src.syntaxErrors[0]?.line, 2);
     assert.match(src.syntaxErrors[0]!.message, /comments are not allowed/);
+  });
+});
+
+describe('condition operators and key types', () => {
+  it('flag set operators on single-valued keys and plain operators on multi-valued ones', () => {
+    assert.match(operatorTypeProblem('ForAllValues:StringEquals', 'String') ?? '', /multi-valued keys/);
+    assert.match(operatorTypeProblem('StringEquals', 'ArrayOfString') ?? '', /ForAnyValue:StringEquals/);
+    assert.equal(operatorTypeProblem('ForAnyValue:StringLike', 'ArrayOfString'), undefined);
+  });
+
+  it('accept String operators on ARN keys and Null on anything, but not Bool on a Date', () => {
+    assert.equal(operatorTypeProblem('StringLike', 'ARN'), undefined);
+    assert.equal(operatorTypeProblem('Null', 'Date'), undefined);
+    assert.match(operatorTypeProblem('Bool', 'Date') ?? '', /DateGreaterThan/);
+    assert.equal(operatorTypeProblem('NumericLessThanIfExists', 'Numeric'), undefined);
   });
 });
