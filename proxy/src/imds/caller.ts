@@ -40,12 +40,30 @@ function tagValue(v: string): string {
   return v.replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, '-').slice(0, 256);
 }
 
+interface Memo {
+  nsAnnotations: Record<string, string> | undefined;
+  decision: RoleDecision;
+  request?: AssumeRequest;
+}
+
 export class CallerRoles {
+  /**
+   * decideRole is pure, so its answer is kept per pod record and namespace annotations object.
+   * Both indexes replace (never mutate) those objects on every change, so a changed annotation
+   * always misses here and is decided afresh.
+   */
+  private readonly memo = new WeakMap<PodRecord, Memo>();
+
   constructor(private readonly o: CallerRolesOptions) {}
 
   /** The decision alone, for prefetch and tests: no lookup, no side effects. */
   decide(pod: PodRecord): RoleDecision {
-    return decideRole({ namespace: pod.namespace, name: pod.name, annotations: pod.annotations }, this.o.namespaces.facts(pod.namespace), this.o.settings);
+    const ns = this.o.namespaces.facts(pod.namespace);
+    const memo = this.memo.get(pod);
+    if (memo && memo.nsAnnotations === ns.annotations) return memo.decision;
+    const decision = decideRole({ namespace: pod.namespace, name: pod.name, annotations: pod.annotations }, ns, this.o.settings);
+    this.memo.set(pod, { nsAnnotations: ns.annotations, decision });
+    return decision;
   }
 
   async resolve(ip: string): Promise<CallerRole> {
@@ -74,6 +92,14 @@ export class CallerRoles {
   }
 
   assumeRequest(pod: PodRecord, decision: AllowDecision): AssumeRequest {
+    const memo = this.memo.get(pod);
+    if (memo?.decision === decision && memo.request) return memo.request;
+    const request = this.buildRequest(pod, decision);
+    if (memo?.decision === decision) memo.request = request;
+    return request;
+  }
+
+  private buildRequest(pod: PodRecord, decision: AllowDecision): AssumeRequest {
     const tags = this.o.sessionTags
       ? [
           { Key: SESSION_TAG_KEYS.cluster, Value: tagValue(this.o.settings.cluster) },

@@ -5,6 +5,8 @@ export interface NamespaceObject {
   metadata?: { name?: string; annotations?: Record<string, string> | undefined; resourceVersion?: string };
 }
 
+const NO_ANNOTATIONS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 export class NamespaceIndex {
   private readonly byName = new Map<string, Record<string, string>>();
   private syncedFlag = false;
@@ -36,6 +38,6 @@ export class NamespaceIndex {
 
   /** Unknown namespace: no annotations, so the strictest rules apply. */
   facts(name: string): NamespaceFacts {
-    return { name, annotations: this.byName.get(name) ?? {} };
+    return { name, annotations: this.byName.get(name) ?? NO_ANNOTATIONS };
   }
 }

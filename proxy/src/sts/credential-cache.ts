@@ -66,8 +66,16 @@ export interface CredentialCacheOptions {
   events?: CacheEvents;
 }
 
+const keys = new WeakMap<AssumeRequest, string>();
+
+/** The request's identity (role, external ID, duration, session name); memoised per request object. */
 export function cacheKey(uid: string, r: AssumeRequest): string {
-  return JSON.stringify([uid, r.roleArn, r.externalId ?? '', r.durationSeconds, r.sessionName]);
+  let k = keys.get(r);
+  if (k === undefined) {
+    k = JSON.stringify([r.roleArn, r.externalId ?? '', r.durationSeconds, r.sessionName]);
+    keys.set(r, k);
+  }
+  return `${uid}|${k}`;
 }
 
 /** The margins scaled to one session: short sessions refresh at half-life. */
