@@ -107,16 +107,18 @@ function randomContext(rnd: () => number): Record<string, string | string[]> {
 const toReference: Record<string, Decision> = { Allowed: 'allowed', ExplicitlyDenied: 'explicitDeny', ImplicitlyDenied: 'implicitDeny' };
 
 describe('the evaluator agrees with the reference simulator', () => {
-  it('gives the same decision on 600 generated policies and requests, and says "undecided" only when context is missing', async () => {
+  it('gives the same decision on 900 generated policies (a third with a permissions boundary) and requests, and says "undecided" only when context is missing', async () => {
     const rnd = prng(20261127);
     let compared = 0;
     let skippedByReference = 0;
     let undecided = 0;
     const disagreements: string[] = [];
     const seen: Record<string, number> = { allowed: 0, explicitDeny: 0, implicitDeny: 0 };
-    for (let n = 0; n < 600; n++) {
+    for (let n = 0; n < 900; n++) {
       const statements = Array.from({ length: 1 + Math.floor(rnd() * 3) }, (_, i) => randomStatement(rnd, i));
       const policy: PolicyDocument = { Version: '2012-10-17', Statement: statements };
+      // A third of the cases also get a permissions boundary.
+      const boundary: PolicyDocument | undefined = rnd() < 0.33 ? { Version: '2012-10-17', Statement: [randomStatement(rnd, 9), randomStatement(rnd, 10)] } : undefined;
       const request = pick(rnd, REQUESTS);
       const context = randomContext(rnd);
       const simulation: Simulation = {
@@ -124,6 +126,7 @@ describe('the evaluator agrees with the reference simulator', () => {
         identityPolicies: [{ name: 'policy', policy }],
         serviceControlPolicies: [],
         resourceControlPolicies: [],
+        ...(boundary ? { permissionBoundaryPolicies: [{ name: 'boundary', policy: boundary }] } : {}),
       };
       const reference = await runSimulation(simulation, {});
       if (reference.resultType !== 'single') {
@@ -132,7 +135,7 @@ describe('the evaluator agrees with the reference simulator', () => {
       }
       // Keys the reference dropped as not applicable to the action are absent for it; drop them for us too.
       const ignored = new Set((reference.result.ignoredContextKeys ?? []).map((k) => k.toLowerCase()));
-      const ours = evaluate([{ kind: 'identity', name: 'policy', document: policy }], {
+      const ours = evaluate([{ kind: 'identity', name: 'policy', document: policy }, ...(boundary ? [{ kind: 'boundary' as const, name: 'boundary', document: boundary }] : [])], {
         ...request,
         context: Object.fromEntries(Object.entries(context).filter(([k]) => !ignored.has(k.toLowerCase()))),
       });
@@ -148,7 +151,7 @@ describe('the evaluator agrees with the reference simulator', () => {
       if (ours.decision !== theirs) disagreements.push(JSON.stringify({ policy, request, context, ours: ours.decision, theirs }));
     }
     assert.deepEqual(disagreements.slice(0, 3), [], `${disagreements.length} disagreements`);
-    assert.ok(compared >= 400, `compared only ${compared} (reference refused ${skippedByReference}, we were undecided on ${undecided})`);
+    assert.ok(compared >= 600, `compared only ${compared} (reference refused ${skippedByReference}, we were undecided on ${undecided})`);
     // The generated cases must exercise every outcome, or agreeing would prove little.
     for (const [decision, count] of Object.entries(seen)) assert.ok(count >= 60, `only ${count} ${decision} cases`);
     console.log(`evaluator cross-check: ${JSON.stringify(seen)}; ${compared} compared, ${undecided} undecided (missing context), ${skippedByReference} refused by the reference`);
