@@ -2,9 +2,12 @@
 // the DaemonSet's security and scheduling, RBAC verbs, the webhook, and the proxy's env wiring
 // checked by the proxy's own config parser.
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, DEFAULT_PASSTHROUGH_PATHS, parseConfig } from '../../../proxy/src/config.ts';
 import { ROLE_ANNOTATION } from '../../../core/src/annotations.ts';
@@ -12,6 +15,7 @@ import {
   allOptionalValues,
   chartDir,
   find,
+  helm,
   proxyContainer,
   releaseName,
   releaseNamespace,
@@ -22,6 +26,7 @@ import {
   type K8sObject,
 } from './chart.ts';
 
+const execFileAsync = promisify(execFile);
 const chartMeta = parse(readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8')) as { appVersion: string; version: string };
 const node = { 'spec.nodeName': 'node-a', 'status.hostIP': '192.0.2.10' };
 
@@ -187,6 +192,29 @@ describe('chart with defaults (only clusterName set)', () => {
     assert.match(image, /(:[0-9][\w.-]*|@sha256:[a-f0-9]{64})$/, `pinned, not a floating tag: ${image}`);
     assert.doesNotMatch(image, /:latest$/);
     assert.ok(pod.spec.containers[0]!.args.join('\n').includes('169.254.169.254'));
+  });
+
+  it('gives the helm test pod a script that node accepts as an ES module', async () => {
+    const pod = find(objects, 'Pod') as unknown as { spec: { containers: Array<{ command: string[]; args: string[] }> } };
+    const { command, args } = pod.spec.containers[0]!;
+    assert.deepEqual(command, ['/nodejs/bin/node'], 'the distroless node binary, as the image\'s ENTRYPOINT');
+    assert.deepEqual(args.slice(0, 2), ['--input-type=module', '-e']);
+    const dir = mkdtempSync(path.join(tmpdir(), 'podiam-chart-testpod-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'check.mjs');
+    writeFileSync(file, args[2]!);
+    // Syntax only: running it would send traffic to 169.254.169.254.
+    await execFileAsync(process.execPath, ['--check', file], { timeout: 20_000 });
+  });
+
+  it('prints NOTES that say how to check from a pod that credentials come through', async () => {
+    const r = await helm(['install', releaseName, chartDir, '--dry-run=client', '-n', releaseNamespace, '--set', 'clusterName=prod-eu']);
+    assert.ok(r.ok, r.stderr);
+    const notes = r.stdout.slice(r.stdout.indexOf('NOTES:'));
+    assert.match(notes, new RegExp(`--annotations=${ROLE_ANNOTATION.replace(/\./g, '\\.')}=<service>`));
+    assert.match(notes, /sts get-caller-identity/);
+    assert.match(notes, /assumed-role\/prod-eu-<namespace>-<service>/);
+    assert.match(notes, /helm test podiam -n kube-system/);
   });
 });
 
