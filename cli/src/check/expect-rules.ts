@@ -4,6 +4,7 @@
  */
 import type { Guardrails, PolicyDocument, ServicePolicy } from '../../../core/src/bundle.ts';
 import { evaluate, type PolicyLayer } from '../evaluate/evaluate.ts';
+import { resourceFits } from './catalog-rules.ts';
 import type { FileContext } from './context.ts';
 
 /** Guardrail denies that hold for every resource, as a policy document. */
@@ -20,6 +21,18 @@ export function expectLayers(service: ServicePolicy, guardrails: Guardrails): Po
   return layers;
 }
 
+/** Why a case cannot be a real request: an unknown action, or a resource the action never takes. */
+function caseProblem(ctx: FileContext, action: string, resource: string): string | undefined {
+  const colon = action.indexOf(':');
+  const svc = action.slice(0, colon);
+  const found = ctx.catalog.action(svc, action.slice(colon + 1));
+  if (!found) return `'${action}' is not an AWS action, so this case proves nothing; fix the action name.`;
+  const types = found.resourceTypes.map((k) => ctx.catalog.resourceType(found.id.slice(0, found.id.indexOf(':')), k)).filter((t) => t !== undefined);
+  if (types.length === 0) return resource === '*' ? undefined : `'${found.id}' takes no resource; write "resource": "*" in this case.`;
+  if (resource === '*' || resource.includes('*') || resource.includes('?')) return `give one concrete resource ARN for '${found.id}' (no wildcards): a request names one resource.`;
+  return resourceFits(resource, types) ? undefined : `'${resource}' is not a resource '${found.id}' acts on, so this case proves nothing; use an ARN like ${types[0]!.arnFormat.replace('${Partition}', 'aws')}.`;
+}
+
 export function expectRules(ctx: FileContext): void {
   const expect = ctx.service.expect;
   if (!expect) return;
@@ -27,6 +40,12 @@ export function expectRules(ctx: FileContext): void {
   for (const want of ['allow', 'deny'] as const) {
     (expect[want] ?? []).forEach((c, i) => {
       const path = ['expect', want, i];
+      const invalid = caseProblem(ctx, c.action, c.resource);
+      if (invalid) {
+        // A case that names no real request would pass as "denied" without proving anything.
+        ctx.report('PODIAM_CHECK_EXPECT_INVALID', path, invalid);
+        return;
+      }
       const result = evaluate(layers, c);
       const what = `${c.action} on ${c.resource}`;
       if (result.decision === 'undecided') {

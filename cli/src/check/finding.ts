@@ -35,6 +35,7 @@ export const findingCodes = {
   PODIAM_CHECK_WRITE_ON_STAR: 'warning',
   PODIAM_CHECK_PRIVILEGE_ESCALATION: 'warning',
   PODIAM_CHECK_ALLOW_NOT: 'warning',
+  PODIAM_CHECK_EXPECT_INVALID: 'error',
   PODIAM_CHECK_EXPECT_FAILED: 'error',
   PODIAM_CHECK_EXPECT_UNDECIDED: 'warning',
 } as const satisfies Record<string, Severity>;
