@@ -1,51 +1,14 @@
 /**
- * Reads the published bundle from S3 and checks its shape before anything acts on it.
- * The check here is minimal on purpose (the CLI's `podiam publish` validated every policy);
- * it refuses what would make the functions do something wrong: a wrong schema version, a
- * services list whose entries lack the fields desired-state.ts reads.
+ * Reads the published bundle from S3. Validation (structure and content hash) is the CLI's
+ * loader, cli/src/bundle/load-bundle.ts — light on purpose (node:crypto and core only), so the
+ * functions check exactly what `podiam publish` wrote.
  */
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Bundle, ServicePolicy } from '../../core/src/bundle.ts';
-import { isDnsLabel } from '../../core/src/naming.ts';
+import { parseBundle } from '../../cli/src/bundle/load-bundle.ts';
+import type { Bundle } from '../../core/src/bundle.ts';
 import { BundleError, awsErrorName } from './errors.ts';
 
-function fail(where: string, problem: string): never {
-  throw new BundleError('PODIAM_BUNDLE_INVALID', `bundle ${where}: ${problem}; publish it again with \`podiam publish\` from a checkout where \`podiam check\` passes.`);
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-function validateService(raw: unknown, i: number): ServicePolicy {
-  const where = `services[${i}]`;
-  if (!isObject(raw)) fail(where, 'is not an object');
-  const { namespace, service, file, policy, managedPolicyArns, maxSessionDuration } = raw;
-  if (typeof namespace !== 'string' || !isDnsLabel(namespace)) fail(`${where}.namespace`, 'is not a DNS-1123 label');
-  if (typeof service !== 'string' || !isDnsLabel(service)) fail(`${where}.service`, 'is not a DNS-1123 label');
-  if (typeof file !== 'string' || file === '') fail(`${where}.file`, 'is missing');
-  if (!isObject(policy) || (policy.Statement === undefined)) fail(`${where}.policy`, 'is not a policy document with a Statement');
-  if (managedPolicyArns !== undefined && (!Array.isArray(managedPolicyArns) || !managedPolicyArns.every((a) => typeof a === 'string' && a.startsWith('arn:')))) {
-    fail(`${where}.managedPolicyArns`, 'is not a list of policy ARNs');
-  }
-  if (maxSessionDuration !== undefined && typeof maxSessionDuration !== 'number') fail(`${where}.maxSessionDuration`, 'is not a number');
-  return { ...(raw as unknown as ServicePolicy), managedPolicyArns: (managedPolicyArns as string[] | undefined) ?? [] };
-}
-
-/** Parses and checks a bundle's JSON text. */
-export function parseBundle(text: string): Bundle {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err: unknown) {
-    throw new BundleError('PODIAM_BUNDLE_INVALID', `bundle is not JSON (${(err as Error).message}); publish it again with \`podiam publish\`.`, { cause: err });
-  }
-  if (!isObject(raw)) fail('', 'is not an object');
-  if (raw.schemaVersion !== 1) fail('schemaVersion', `is ${JSON.stringify(raw.schemaVersion)}, this function reads 1`);
-  if (typeof raw.hash !== 'string' || !/^[0-9a-f]{64}$/.test(raw.hash)) fail('hash', 'is not a sha256 hex digest');
-  if (!isObject(raw.guardrails)) fail('guardrails', 'is missing');
-  if (!Array.isArray(raw.services)) fail('services', 'is not a list');
-  const services = raw.services.map(validateService);
-  return { ...(raw as unknown as Bundle), services };
-}
+export { parseBundle };
 
 export interface BundleLocation {
   bucket: string;

@@ -51,5 +51,8 @@ describe('bundle validation', () => {
       assert.throws(() => parseBundle(JSON.stringify(bad)), (err: unknown) => err instanceof PodiamError && err.code === 'PODIAM_BUNDLE_INVALID');
     }
     assert.throws(() => parseBundle('{'), { code: 'PODIAM_BUNDLE_INVALID' });
+    const tampered = exampleBundle();
+    tampered.services[0]!.managedPolicyArns = ['arn:aws:iam::aws:policy/AdministratorAccess'];
+    assert.throws(() => parseBundle(JSON.stringify(tampered)), /content hash .* does not match/);
   });
 });

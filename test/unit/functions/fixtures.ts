@@ -1,5 +1,6 @@
 // Shared fixtures for the functions' tests: a small, realistic bundle (two namespaces, three services).
-import type { Bundle, ServicePolicy } from '../../../core/src/bundle.ts';
+import type { Bundle, Guardrails, ServicePolicy } from '../../../core/src/bundle.ts';
+import { bundleHash } from '../../../cli/src/bundle/canonical.ts';
 
 export const ACCOUNT_ID = '123456789012';
 export const PROXY_ROLE = `arn:aws:iam::${ACCOUNT_ID}:role/podiam-prod-node-proxy`;
@@ -20,13 +21,11 @@ export function service(namespace: string, name: string, extra: Partial<ServiceP
   };
 }
 
-export function bundleOf(services: ServicePolicy[], hash = 'f'.repeat(64)): Bundle {
-  return {
-    schemaVersion: 1,
-    hash,
-    guardrails: { deniedActions: [], allowedAccounts: [], limits: { maxInlinePolicyChars: 10240, maxTrustPolicyChars: 2048, maxManagedPolicies: 10 } },
-    services: [...services].sort((a, b) => `${a.namespace}/${a.service}`.localeCompare(`${b.namespace}/${b.service}`)),
-  };
+/** A bundle as `podiam publish` writes it: services sorted, content hash over guardrails and services. */
+export function bundleOf(services: ServicePolicy[], guardrails: Partial<Guardrails> = {}): Bundle {
+  const g: Guardrails = { deniedActions: [], allowedAccounts: [], limits: { maxInlinePolicyChars: 10240, maxTrustPolicyChars: 2048, maxManagedPolicies: 10 }, ...guardrails };
+  const sorted = [...services].sort((a, b) => `${a.namespace}/${a.service}`.localeCompare(`${b.namespace}/${b.service}`));
+  return { schemaVersion: 1, hash: bundleHash({ guardrails: g, services: sorted }), guardrails: g, services: sorted };
 }
 
 export const exampleBundle = (): Bundle =>
