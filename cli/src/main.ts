@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { describeError } from '../../core/src/errors.ts';
+import { PodiamError, describeError } from '../../core/src/errors.ts';
 import { runCheck } from './commands/check-command.ts';
 import { clusterName, outputFormat, type Env } from './commands/options.ts';
 import { DEFAULT_BUNDLE_OUT, runPublish } from './commands/publish-command.ts';
@@ -114,9 +114,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
     throw new UsageError(`unknown command '${command}'.`);
   } catch (err: unknown) {
-    const { code, message } = describeError(err);
+    // One place turns failures into output: podiam's own errors keep their code; anything else
+    // (a file that cannot be read, a bug) gets PODIAM_CLI_UNEXPECTED with its cause named.
+    const known = err instanceof PodiamError ? err : new CliError('PODIAM_CLI_UNEXPECTED', `${describeError(err).code}: ${describeError(err).message}.`, { cause: err });
+    const { code, message } = describeError(known);
     io.stderr(`podiam: ${code} ${message}\n`);
-    return err instanceof CliError ? err.exitCode : 1;
+    return known instanceof CliError ? known.exitCode : 1;
   }
 }
 

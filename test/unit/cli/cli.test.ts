@@ -76,6 +76,13 @@ describe('podiam check (CLI)', () => {
     assert.match(r.stderr, /^podiam: PODIAM_GUARDRAILS_INVALID .*package\.json: unknown member\(s\) 'name'/);
   });
 
+  it('names any other failure PODIAM_CLI_UNEXPECTED with its cause, exit 1', async () => {
+    // --out below a regular file: the write fails with ENOTDIR.
+    const r = await podiam(['publish', path.join(repo, 'policies'), '--out', path.join(repo, 'package.json', 'bundle.json')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^podiam: PODIAM_CLI_UNEXPECTED (ENOTDIR|EEXIST)/);
+  });
+
   it('runs as `node bin/podiam.js`, the command npm run policies:check uses', () => {
     const r = spawnSync(process.execPath, [path.join(repo, 'bin/podiam.js'), 'check', 'policies'], { cwd: repo, encoding: 'utf8', env: { ...process.env, PODIAM_CLI_FROM_SOURCE: '1' } });
     assert.equal(r.status, 0, r.stderr);
