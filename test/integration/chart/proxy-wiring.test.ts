@@ -1,6 +1,6 @@
-// The chart's DaemonSet, as the real API server stored it, run for real: the proxy process started with
-// exactly the container's env (downward-API fields filled in as a kubelet would, for a "node" on
-// loopback) and a token of the chart's own ServiceAccount. Proves that the env wiring starts the proxy,
+// The chart's DaemonSet, as the real API server stored it, run for real: the image's /app/main.mjs
+// (built as proxy/Dockerfile does, see image.ts) started with exactly the container's env
+// (downward-API fields filled in as a kubelet would, for a "node" on loopback) and a token of the chart's own ServiceAccount. Proves that the env wiring starts the proxy,
 // that the probes' paths and ports answer, that the chart's RBAC is enough for the proxy's watches and
 // denial Events, and that SIGTERM ends it cleanly.
 import { strict as assert } from 'node:assert';
@@ -13,8 +13,9 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROLE_ANNOTATION } from '../../../core/src/annotations.ts';
 import { freePort, startImdsMock, startKube, type ImdsMock, type Kube } from '../../peers/index.ts';
-import { chartDir, releaseName, releaseNamespace, resolveEnv, withValuesFile, repoRoot, type EnvVar } from '../../unit/chart/chart.ts';
+import { chartDir, releaseName, releaseNamespace, resolveEnv, withValuesFile, type EnvVar } from '../../unit/chart/chart.ts';
 import { clients } from './cluster.ts';
+import { buildImageApp, type ImageApp } from './image.ts';
 
 const NODE = 'node-a';
 const NODE_IP = '127.0.0.1';
@@ -66,10 +67,11 @@ describe('the proxy started from the chart\'s stored DaemonSet', () => {
   let proxy: ChildProcess | undefined;
   let output = '';
   let container: StoredContainer;
+  let image: ImageApp | undefined;
   const dir = mkdtempSync(path.join(tmpdir(), 'podiam-chart-proxy-'));
 
   before(async () => {
-    [kube, imds] = await Promise.all([startKube(), startImdsMock()]);
+    [kube, imds, image] = await Promise.all([startKube(), startImdsMock(), buildImageApp()]);
     c = clients(kube);
     const [port, metricsPort] = [await freePort(), await freePort()];
     const values = {
@@ -104,8 +106,9 @@ describe('the proxy started from the chart\'s stored DaemonSet', () => {
     );
 
     const env = resolveEnv(container.env, { 'spec.nodeName': NODE, 'status.hostIP': NODE_IP });
-    proxy = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'proxy/src/main.ts')], {
-      cwd: repoRoot,
+    // The image's ENTRYPOINT and CMD: node /app/main.mjs.
+    proxy = spawn(process.execPath, [image.main], {
+      cwd: path.dirname(image.main),
       // Only what the pod would have, plus the in-cluster credentials the kubelet would mount.
       env: { PATH: process.env.PATH, ...env, PODIAM_KUBECONFIG: kubeconfig },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -116,6 +119,7 @@ describe('the proxy started from the chart\'s stored DaemonSet', () => {
   after(async () => {
     if (proxy && proxy.exitCode === null && proxy.signalCode === null) proxy.kill('SIGKILL');
     await Promise.allSettled([kube?.stop(), imds?.stop()]);
+    image?.remove();
     rmSync(dir, { recursive: true, force: true });
   });
 
