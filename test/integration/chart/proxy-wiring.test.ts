@@ -1,8 +1,9 @@
 // The chart's DaemonSet, as the real API server stored it, run for real: the image's /app/main.mjs
 // (built as proxy/Dockerfile does, see image.ts) started with exactly the container's env
-// (downward-API fields filled in as a kubelet would, for a "node" on loopback) and a token of the chart's own ServiceAccount. Proves that the env wiring starts the proxy,
-// that the probes' paths and ports answer, that the chart's RBAC is enough for the proxy's watches and
-// denial Events, and that SIGTERM ends it cleanly.
+// (downward-API fields filled in as a kubelet would, for a "node" on loopback) and a token of the
+// chart's own ServiceAccount. Proves that the env wiring starts the proxy, that the probes' paths and
+// ports answer, that the chart's RBAC is enough for the proxy's watches and denial Events, and that
+// SIGTERM ends it cleanly.
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
