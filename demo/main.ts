@@ -23,7 +23,8 @@ function finish(code: number): Promise<never> {
     if (world) {
       const t = Date.now();
       await world.stop();
-      say(`cleaned up (processes, network namespaces and their iptables rules, temp dirs) in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      const what = world.mode === 'netns' ? 'processes, network namespaces with their iptables rules, temp dirs' : 'processes, temp dirs';
+      say(`cleaned up (${what}) in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     }
     process.exit(code);
   })();
@@ -32,7 +33,8 @@ function finish(code: number): Promise<never> {
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
-    say(`${sig}: stopping`);
+    // test/peers' own handler raises the signal once more after stopping its peers: say it once.
+    if (!finishing) say(`${sig}: stopping`);
     void finish(130);
   });
 }

@@ -14,12 +14,12 @@
  * whose HTTP requests leave from its own 127.0.0.x address (demo/source-address.mjs), with
  * AWS_EC2_METADATA_SERVICE_ENDPOINT pointing at the proxy.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NetnsLab, netnsAvailable } from '../test/peers/netns.ts';
+import { ip, NetnsLab, netnsAvailable } from '../test/peers/netns.ts';
 import { freePort, startProcess, type PeerProcess } from '../test/peers/process.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -119,8 +119,25 @@ async function createLoopbackNetwork(motoPort: number): Promise<PodNetwork> {
   };
 }
 
+const TAG = 'pdmd';
+
+/**
+ * Deletes demo namespaces left by a run that was killed outright (SIGKILL leaves no time to
+ * clean up): names are `pdmd<pid % 100000>-…`, and one whose number fits no live process is stale.
+ */
+async function sweepStaleNamespaces(): Promise<void> {
+  const live = new Set<number>();
+  for (const entry of readdirSync('/proc')) if (/^\d+$/.test(entry)) live.add(Number(entry) % 100000);
+  const listed = await ip('netns', 'list').catch(() => '');
+  for (const line of listed.split('\n')) {
+    const m = new RegExp(`^(${TAG}(\\d+)-\\S+)`).exec(line.trim());
+    if (m && !live.has(Number(m[2]))) await ip('netns', 'del', m[1]!).catch(() => undefined);
+  }
+}
+
 async function createNetnsNetwork(hostPorts: { moto: number; others: number[] }): Promise<PodNetwork> {
-  const lab = new NetnsLab('pdmd');
+  await sweepStaleNamespaces();
+  const lab = new NetnsLab(TAG);
   const dir = mkdtempSync(path.join(tmpdir(), 'podiam-demo-net-'));
   const relays: Server[] = [];
   let forwarder: PeerProcess | undefined;
