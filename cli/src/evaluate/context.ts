@@ -26,7 +26,7 @@ export interface Substituted {
 /**
  * Replaces policy variables (`${aws:username}`, the escapes `${*}`, `${?}`, `${$}`, and
  * `${key, 'default'}`). A variable whose key is not in the context leaves the result undecided.
- * `wildcardEscapes` marks replaced `*`/`?` so glob matching treats them literally.
+ * `${*}` and `${?}` become LITERAL_STAR / LITERAL_QMARK, which glob matching treats as plain characters.
  */
 export function substituteVariables(text: string, ctx: RequestContext): Substituted {
   if (!text.includes('${')) return { text, state: 'true' };
@@ -47,9 +47,4 @@ export function substituteVariables(text: string, ctx: RequestContext): Substitu
     return '';
   });
   return missing === undefined ? { text: out, state: 'true' } : { text: out, state: 'undecided', missing };
-}
-
-/** Undo the escape markers after glob conversion, or for literal comparison. */
-export function unescapeMarkers(text: string): string {
-  return text.split(LITERAL_STAR).join('*').split(LITERAL_QMARK).join('?');
 }

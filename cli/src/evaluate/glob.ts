@@ -25,6 +25,11 @@ export function globToRegExp(glob: string, caseInsensitive = false): RegExp {
   return re;
 }
 
+/** The escapes as the plain characters they stand for, for comparisons without wildcards. */
+export function literalEscapes(text: string): string {
+  return text.split(LITERAL_STAR).join('*').split(LITERAL_QMARK).join('?');
+}
+
 /** Actions compare case-insensitively. */
 export function actionMatches(pattern: string, action: string): boolean {
   return globToRegExp(pattern, true).test(action);

@@ -3,7 +3,7 @@
  * negated operators ("Not…") are true when no policy value matches. A value that cannot be
  * interpreted (a malformed date, number or CIDR) makes the comparison undecided, not false.
  */
-import { globToRegExp } from './glob.ts';
+import { globToRegExp, literalEscapes } from './glob.ts';
 import { tri, type Tri } from './tristate.ts';
 import { isIP } from 'node:net';
 
@@ -138,11 +138,14 @@ export function parseOperator(text: string): ParsedOperator | undefined {
 /** One request value against the policy's values: positive operators OR over them, negated ones NOR. */
 export function matchValue(base: string, requestValue: string, policyValues: readonly string[]): Tri {
   const neg = negated[base];
-  const cmp = positive[neg ?? base];
+  const positiveName = neg ?? base;
+  const cmp = positive[positiveName];
   if (!cmp) return 'undecided';
+  // Only the Like operators (and ArnEquals, which IAM treats as ArnLike) read wildcards.
+  const globbing = positiveName === 'StringLike' || positiveName === 'ArnLike' || positiveName === 'ArnEquals';
   let any: Tri = 'false';
   for (const p of policyValues) {
-    const r = cmp(requestValue, p);
+    const r = cmp(requestValue, globbing ? p : literalEscapes(p));
     if (r === 'true') {
       any = 'true';
       break;

@@ -61,3 +61,13 @@ describe('evaluate', () => {
     assert.equal(at('10.0.0.1'), 'implicitDeny');
   });
 });
+
+describe('policy variable escapes', () => {
+  it('read ${*} as a literal star: in StringLike it matches only "*", in StringEquals it equals "*"', () => {
+    const doc = (op: string): PolicyDocument => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*', Condition: { [op]: { 'aws:username': 'a${*}' } } }] });
+    const as = (op: string, user: string) => evaluate(layers(doc(op)), { action: 's3:GetObject', resource: 'arn:aws:s3:::a/b', context: { 'aws:username': user } }).decision;
+    assert.equal(as('StringLike', 'a*'), 'allowed');
+    assert.equal(as('StringLike', 'abc'), 'implicitDeny');
+    assert.equal(as('StringEquals', 'a*'), 'allowed');
+  });
+});
