@@ -5,6 +5,7 @@
  * cluster's tags: an unmanaged role is never ours to inspect further.
  */
 import {
+  GetAccountAuthorizationDetailsCommand,
   GetRoleCommand,
   GetRolePolicyCommand,
   ListAttachedRolePoliciesCommand,
@@ -12,9 +13,10 @@ import {
   ListRolesCommand,
   type IAMClient,
   type Role,
+  type RoleDetail,
 } from '@aws-sdk/client-iam';
 import { managedRolePath, parseRoleArn } from '../../core/src/naming.ts';
-import { isNoSuchEntity } from './errors.ts';
+import { awsErrorName, isNoSuchEntity } from './errors.ts';
 import { isManagedBy, type CurrentIntermediate, type CurrentRole, type CurrentState } from './plan.ts';
 import { parseIamDocument } from './policy-compare.ts';
 import { mapLimit, withThrottleRetry, type RetryOptions } from './retry.ts';
@@ -31,6 +33,19 @@ export interface ReadOptions {
   roleNames?: readonly string[];
   /** Parallel per-role reads; IAM's read limits are generous but not unlimited. */
   concurrency?: number;
+  /**
+   * How a whole cluster is read. 'bulk' (default): ListRoles on the path plus
+   * GetAccountAuthorizationDetails (a handful of paginated calls instead of four per role);
+   * falls back to 'per-role' when that call is denied. 'per-role': GetRole, ListRolePolicies,
+   * GetRolePolicy and ListAttachedRolePolicies for each role.
+   */
+  strategy?: 'bulk' | 'per-role';
+  /**
+   * Role names to report wherever they are in the account (the desired names): a role name is
+   * unique per account whatever its path, so one elsewhere is a collision to report, not a
+   * CreateRole to try (and fail) on every run.
+   */
+  lookupNames?: readonly string[];
   retry?: RetryOptions;
 }
 
@@ -125,15 +140,86 @@ export async function readIntermediates(
   });
 }
 
+/** Every role under the cluster's path as ListRoles gives it (trust, description, MaxSessionDuration; no tags). */
+async function listRoles(iam: IAMClient, cluster: string, retry: RetryOptions): Promise<Role[]> {
+  const path = managedRolePath(cluster);
+  const roles: Role[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await withThrottleRetry('ListRoles', () => iam.send(new ListRolesCommand({ PathPrefix: path, Marker: marker, MaxItems: 1000 })), retry);
+    roles.push(...(page.Roles ?? []).filter((r) => r.Path === path && r.RoleName));
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  return roles;
+}
+
+/** Every role of the account with its tags, boundary, inline and attached policies, in pages of 1000. */
+async function roleDetails(iam: IAMClient, retry: RetryOptions): Promise<Map<string, RoleDetail>> {
+  const out = new Map<string, RoleDetail>();
+  let marker: string | undefined;
+  let pages = 0;
+  do {
+    const page = await withThrottleRetry('GetAccountAuthorizationDetails', () => iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['Role'], Marker: marker, MaxItems: 1000 })), retry);
+    for (const r of page.RoleDetailList ?? []) if (r.RoleName) out.set(r.RoleName, r);
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker && ++pages < 10_000);
+  return out;
+}
+
+function fromListAndDetail(listed: Role, detail: RoleDetail, cluster: string): CurrentRole {
+  const role: CurrentRole = {
+    name: listed.RoleName!,
+    path: listed.Path ?? '/',
+    arn: listed.Arn ?? detail.Arn ?? '',
+    ...(listed.RoleId ? { roleId: listed.RoleId } : {}),
+    ...(listed.Description !== undefined ? { description: listed.Description } : {}),
+    maxSessionDuration: listed.MaxSessionDuration ?? 3600,
+    ...(detail.PermissionsBoundary?.PermissionsBoundaryArn ? { permissionsBoundaryArn: detail.PermissionsBoundary.PermissionsBoundaryArn } : {}),
+    trustPolicy: parseIamDocument(detail.AssumeRolePolicyDocument ?? listed.AssumeRolePolicyDocument),
+    tags: Object.fromEntries((detail.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+    inlinePolicies: {},
+    managedPolicyArns: [],
+  };
+  if (!isManagedBy(role, cluster, managedRolePath(cluster))) return role;
+  for (const p of detail.RolePolicyList ?? []) if (p.PolicyName) role.inlinePolicies[p.PolicyName] = parseIamDocument(p.PolicyDocument);
+  role.managedPolicyArns = (detail.AttachedManagedPolicies ?? []).map((p) => p.PolicyArn ?? '').filter(Boolean);
+  return role;
+}
+
+async function readClusterBulk(iam: IAMClient, options: ReadOptions, retry: RetryOptions): Promise<CurrentRole[] | undefined> {
+  let details: Map<string, RoleDetail>;
+  let listed: Role[];
+  try {
+    [listed, details] = await Promise.all([listRoles(iam, options.cluster, retry), roleDetails(iam, retry)]);
+  } catch (err: unknown) {
+    if (awsErrorName(err) === 'AccessDenied' || awsErrorName(err) === 'AccessDeniedException') return undefined;
+    throw err;
+  }
+  const seen = new Set(listed.map((r) => r.RoleName!));
+  for (const name of options.lookupNames ?? []) {
+    const elsewhere = details.get(name);
+    if (!seen.has(name) && elsewhere) listed.push({ RoleName: name, Path: elsewhere.Path, Arn: elsewhere.Arn, RoleId: elsewhere.RoleId, CreateDate: elsewhere.CreateDate });
+  }
+  // A role created between the two calls has no detail yet: read it on its own.
+  return mapLimit(listed, options.concurrency ?? 8, async (r) => {
+    const detail = details.get(r.RoleName!);
+    return detail ? fromListAndDetail(r, detail, options.cluster) : readRole(iam, r.RoleName!, options.cluster, retry);
+  }).then((roles) => roles.filter((r): r is CurrentRole => r !== undefined));
+}
+
 /** The whole current state of one cluster (or of the named roles only). */
 export async function readCurrentState(iam: IAMClient, options: ReadOptions): Promise<CurrentState> {
   const retry = options.retry ?? {};
-  const [names, intermediates] = await Promise.all([
-    options.roleNames ? Promise.resolve([...new Set(options.roleNames)].sort()) : listRoleNames(iam, options.cluster, retry),
-    readIntermediates(iam, options.intermediateRoleArns, options.accountId, retry, options.managedIntermediateArns ? new Set(options.managedIntermediateArns) : undefined),
-  ]);
-  const roles = await mapLimit(names, options.concurrency ?? 8, (name) => readRole(iam, name, options.cluster, retry));
-  return { roles: roles.filter((r): r is CurrentRole => r !== undefined), intermediates };
+  const intermediatesRead = readIntermediates(iam, options.intermediateRoleArns, options.accountId, retry, options.managedIntermediateArns ? new Set(options.managedIntermediateArns) : undefined);
+  let roles: CurrentRole[] | undefined;
+  if (!options.roleNames && (options.strategy ?? 'bulk') === 'bulk') roles = await readClusterBulk(iam, options, retry);
+  if (!roles) {
+    let names = options.roleNames ? [...new Set(options.roleNames)].sort() : await listRoleNames(iam, options.cluster, retry);
+    if (!options.roleNames) names = [...new Set([...names, ...(options.lookupNames ?? [])])];
+    const read = await mapLimit(names, options.concurrency ?? 8, (name) => readRole(iam, name, options.cluster, retry));
+    roles = read.filter((r): r is CurrentRole => r !== undefined);
+  }
+  return { roles: roles.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), intermediates: await intermediatesRead };
 }
 
 /** The configured intermediate ARNs that exist (or cannot be checked): the only ones a trust policy may name. */

@@ -10,10 +10,11 @@ import { loadBundle } from './bundle-source.ts';
 import type { FunctionsConfig } from './config.ts';
 import { buildDesiredState } from './desired-state.ts';
 import { IntermediateRolesMissingError, ReconcileFailedError } from './errors.ts';
-import { existingIntermediateArns, readCurrentState, readRole } from './iam-reader.ts';
+import { existingIntermediateArns, readCurrentState } from './iam-reader.ts';
 import type { Logger } from './log.ts';
 import { countByKind, planChanges, type ChangeKind, type Collision } from './plan.ts';
-import { mapLimit, type RetryOptions } from './retry.ts';
+import type { RetryOptions } from './retry.ts';
+import { managedRoleName } from '../../core/src/naming.ts';
 import { readRotationState, trustedIntermediateArns } from './rotation-state.ts';
 
 export interface ReconcileDeps {
@@ -57,6 +58,8 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
     intermediateRoleArns: wanted,
     managedIntermediateArns: config.intermediateRoleArns,
     ...(request.scope ? { roleNames: request.scope } : {}),
+    // Desired names found elsewhere in the account are collisions, reported from this read.
+    lookupNames: bundle.services.map((s) => managedRoleName({ cluster: config.cluster, namespace: s.namespace, service: s.service })),
     ...(deps.retry ? { retry: deps.retry } : {}),
   });
   // IAM refuses a trust policy that names a role that does not exist.
@@ -71,14 +74,6 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
     trustExternalId: config.trustExternalId,
     requireNamespaceTag: config.requireNamespaceTag,
   });
-  if (!request.scope) {
-    // A role name is unique in the account whatever its path: look for the missing names
-    // elsewhere, so a collision is reported from a read instead of a CreateRole refused on every run.
-    const seen = new Set(current.roles.map((r) => r.name));
-    const missing = desired.roles.filter((r) => !seen.has(r.name)).map((r) => r.name);
-    const found = await mapLimit(missing, 8, (name) => readRole(iam, name, config.cluster, deps.retry));
-    current.roles.push(...found.filter((r): r is NonNullable<typeof r> => r !== undefined));
-  }
   const plan = planChanges(desired, current, request.scope ? { scope: new Set(request.scope) } : {});
   for (const note of plan.notes) log('warn', note, { cluster: config.cluster });
   const result = await applyPlan(iam, plan.changes, {

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { createReconcileHandler } from '../../../functions/reconcile/handler.ts';
 import { reconcile } from '../../../functions/lib/reconcile.ts';
+import { readCurrentState } from '../../../functions/lib/iam-reader.ts';
 import { policiesEqual } from '../../../functions/lib/policy-compare.ts';
 import { bundleOf, exampleBundle, service, XRAY_POLICY_ARN } from '../../unit/functions/fixtures.ts';
 import { startHarness, type Harness } from './harness.ts';
@@ -119,6 +120,15 @@ describe('reconcile against moto', () => {
   it('writes nothing again after the deletion run', async () => {
     await reconcile(h.deps, { trigger: 'test' });
     assert.equal(h.calls.writes(), 0, JSON.stringify(h.calls.byName()));
+  });
+
+  it('reads the same state with the bulk read (GetAccountAuthorizationDetails) as with per-role reads', async () => {
+    const base = { cluster: 'prod', accountId: h.moto.accountId, intermediateRoleArns: [h.proxyRoleArn], lookupNames: ['prod-orders-taken', 'prod-orders-reader'] };
+    const bulk = await readCurrentState(h.iam, { ...base, strategy: 'bulk' });
+    const perRole = await readCurrentState(h.iam, { ...base, strategy: 'per-role' });
+    assert.ok(bulk.roles.length >= 5);
+    assert.deepEqual(bulk, perRole);
+    assert.ok(bulk.roles.some((r) => r.name === 'prod-orders-taken' && r.path === '/'), 'a colliding name elsewhere is reported');
   });
 
   it('ignores objects other than the bundle', async () => {
