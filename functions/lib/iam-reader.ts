@@ -211,6 +211,9 @@ async function readClusterBulk(iam: IAMClient, options: ReadOptions, retry: Retr
 export async function readCurrentState(iam: IAMClient, options: ReadOptions): Promise<CurrentState> {
   const retry = options.retry ?? {};
   const intermediatesRead = readIntermediates(iam, options.intermediateRoleArns, options.accountId, retry, options.managedIntermediateArns ? new Set(options.managedIntermediateArns) : undefined);
+  // Awaited only at the end: if reading the roles fails first, this rejection must not go
+  // unhandled (Node would end the process); the await below still sees it.
+  intermediatesRead.catch(() => undefined);
   let roles: CurrentRole[] | undefined;
   if (!options.roleNames && (options.strategy ?? 'bulk') === 'bulk') roles = await readClusterBulk(iam, options, retry);
   if (!roles) {
