@@ -2,10 +2,12 @@
 // (built as proxy/Dockerfile does, see image.ts) started with exactly the container's env
 // (downward-API fields filled in as a kubelet would, for a "node" on loopback) and a token of the
 // chart's own ServiceAccount. Proves that the env wiring starts the proxy, that the probes' paths and
-// ports answer, that the chart's RBAC is enough for the proxy's watches and denial Events, and that
-// SIGTERM ends it cleanly.
+// ports answer, that the chart's RBAC is enough for the proxy's watches and denial Events, that the
+// `helm test` pod's script passes against the proxy and fails against a real IMDS (the script is run
+// here with node, its metadata endpoint pointed at loopback: no kubelet runs, and tests never send
+// traffic to 169.254.169.254), and that SIGTERM ends it cleanly.
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROLE_ANNOTATION } from '../../../core/src/annotations.ts';
 import { freePort, startImdsMock, startKube, type ImdsMock, type Kube } from '../../peers/index.ts';
-import { chartDir, releaseName, releaseNamespace, resolveEnv, withValuesFile, type EnvVar } from '../../unit/chart/chart.ts';
+import { chartDir, parseManifests, releaseName, releaseNamespace, resolveEnv, withValuesFile, type EnvVar } from '../../unit/chart/chart.ts';
 import { clients } from './cluster.ts';
 import { buildImageApp, type ImageApp } from './image.ts';
 
@@ -171,6 +173,34 @@ describe('the proxy started from the chart\'s stored DaemonSet', () => {
     });
     // The proxy writes it (reason PodiamRoleDenied), its message starting with the denial's code.
     assert.ok(events.some((e) => e.reason === 'PodiamRoleDenied' && /^PODIAM_ROLE_NOT_PERMITTED: .*999999999999/.test(e.message)), JSON.stringify(events));
+  });
+
+  /** The `helm test` pod's own script (from `helm get hooks`), run with its env and one override. */
+  async function runHelmTestScript(metadataEndpoint: string): Promise<{ code: number | null; output: string }> {
+    const hooks = await c.helm(['get', 'hooks', releaseName, '-n', releaseNamespace]);
+    assert.ok(hooks.ok, hooks.stderr);
+    const pod = parseManifests(hooks.stdout).find((o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test');
+    assert.ok(pod, 'the release has a helm test pod');
+    const spec = (pod as unknown as { spec: { containers: Array<{ args: string[]; env: EnvVar[] }> } }).spec.containers[0]!;
+    const env = { ...resolveEnv(spec.env, { 'status.hostIP': NODE_IP }), METADATA_ENDPOINT: metadataEndpoint };
+    return new Promise((resolve) => {
+      execFile(process.execPath, spec.args, { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, output: stdout + stderr });
+      });
+    });
+  }
+
+  it('passes the helm test pod\'s check when the metadata endpoint is the proxy', async () => {
+    const port = container.ports.find((p) => p.name === 'metadata')!.containerPort;
+    const r = await runHelmTestScript(`http://${NODE_IP}:${port}`);
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /ok: the proxy answers/);
+  });
+
+  it('fails the helm test pod\'s check when the metadata endpoint is the real IMDS (rule missing)', async () => {
+    const r = await runHelmTestScript(imds.endpoint);
+    assert.notEqual(r.code, 0, r.output);
+    assert.match(r.output, /did not answer as the proxy did: pods reach the real IMDS/);
   });
 
   it('exits 0 on SIGTERM, as the kubelet stops it', async () => {

@@ -191,7 +191,8 @@ describe('chart with defaults (only clusterName set)', () => {
     const image = pod.spec.containers[0]!.image;
     assert.match(image, /(:[0-9][\w.-]*|@sha256:[a-f0-9]{64})$/, `pinned, not a floating tag: ${image}`);
     assert.doesNotMatch(image, /:latest$/);
-    assert.ok(pod.spec.containers[0]!.args.join('\n').includes('169.254.169.254'));
+    const env = (pod.spec.containers[0] as unknown as { env: Array<{ name: string; value?: string }> }).env;
+    assert.equal(env.find((e) => e.name === 'METADATA_ENDPOINT')?.value, 'http://169.254.169.254');
   });
 
   it('gives the helm test pod a script that node accepts as an ES module', async () => {
