@@ -15,7 +15,7 @@
  * AWS_EC2_METADATA_SERVICE_ENDPOINT pointing at the proxy.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,8 +63,11 @@ export function defaultMode(): NetworkMode {
   return netnsAvailable() ? 'netns' : 'loopback';
 }
 
-function closeServer(s: Server): Promise<void> {
-  return new Promise((resolve) => s.close(() => resolve()));
+/** Closes a relay server and every connection it still holds (close() alone would wait for them). */
+function closeServer(s: Server, sockets: Set<Socket>): Promise<void> {
+  const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+  for (const socket of sockets) socket.destroy();
+  return closed;
 }
 
 /** GET over a Unix socket or TCP, bounded by 5 s. */
@@ -140,10 +143,15 @@ async function createNetnsNetwork(hostPorts: { moto: number; others: number[] })
   const lab = new NetnsLab(TAG);
   const dir = mkdtempSync(path.join(tmpdir(), 'podiam-demo-net-'));
   const relays: Server[] = [];
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  };
   let forwarder: PeerProcess | undefined;
   const cleanup = async (): Promise<void> => {
     await forwarder?.stop();
-    await Promise.all(relays.splice(0).map(closeServer));
+    await Promise.all(relays.splice(0).map((r) => closeServer(r, sockets)));
     await lab.cleanup();
     rmSync(dir, { recursive: true, force: true });
   };
@@ -156,6 +164,8 @@ async function createNetnsNetwork(hostPorts: { moto: number; others: number[] })
       const sock = path.join(dir, `${port}.sock`);
       const server = createServer((client) => {
         const upstream = createConnection(port, '127.0.0.1');
+        track(client);
+        track(upstream);
         client.pipe(upstream).pipe(client);
         client.on('error', () => upstream.destroy());
         upstream.on('error', () => client.destroy());

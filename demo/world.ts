@@ -189,7 +189,8 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
           ...network.proxyEnv,
         }),
         ready: async () => (await network.metrics('/readyz')).status === 200,
-        readyTimeoutMs: 30_000,
+        // Generous: on a loaded 2-core machine, loading the proxy's TypeScript alone can take seconds.
+        readyTimeoutMs: 60_000,
       });
     };
     const stopProxyProcess = async (): Promise<void> => {
