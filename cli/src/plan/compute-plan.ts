@@ -8,6 +8,7 @@ import type { Bundle } from '../../../core/src/bundle.ts';
 import { buildDesiredState, type DesiredState } from '../../../functions/lib/desired-state.ts';
 import { existingIntermediateArns, readCurrentState } from '../../../functions/lib/iam-reader.ts';
 import { planChanges, type Plan } from '../../../functions/lib/plan.ts';
+import { managedRoleName } from '../../../core/src/naming.ts';
 import { CliError } from '../errors.ts';
 
 export interface PlanSettings {
@@ -27,7 +28,15 @@ export interface ComputedPlan {
 export async function computePlan(iam: IAMClient, bundle: Bundle, settings: PlanSettings): Promise<ComputedPlan> {
   let current;
   try {
-    current = await readCurrentState(iam, { cluster: settings.cluster, accountId: settings.accountId, intermediateRoleArns: settings.intermediateRoleArns });
+    // The same read as the reconcile function's (functions/lib/reconcile.ts), so plan shows what reconcile would do.
+    current = await readCurrentState(iam, {
+      cluster: settings.cluster,
+      accountId: settings.accountId,
+      intermediateRoleArns: settings.intermediateRoleArns,
+      managedIntermediateArns: settings.intermediateRoleArns,
+      // Desired names found elsewhere in the account are collisions, reported from this read.
+      lookupNames: bundle.services.map((s) => managedRoleName({ cluster: settings.cluster, namespace: s.namespace, service: s.service })),
+    });
   } catch (err: unknown) {
     const name = err instanceof Error ? err.name : 'Error';
     throw new CliError('PODIAM_PLAN_FAILED', `reading IAM failed (${name}: ${err instanceof Error ? err.message : String(err)}).`, { cause: err });
@@ -43,6 +52,7 @@ export async function computePlan(iam: IAMClient, bundle: Bundle, settings: Plan
     accountId: settings.accountId,
     ...(settings.partition ? { partition: settings.partition } : {}),
     intermediateRoleArns: trusted,
+    managedIntermediateArns: settings.intermediateRoleArns,
     permissionsBoundaryArn: settings.permissionsBoundaryArn,
     trustExternalId: settings.trustExternalId,
   });

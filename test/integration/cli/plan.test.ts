@@ -117,6 +117,15 @@ describe('podiam plan', () => {
     assert.match(await plan(), /^ {2}- role dev-dns-updater: dns\/updater is no longer in the bundle$/m);
   });
 
+  it('reports a collision, and plans no creation, when the role name is taken by a role it does not manage', async () => {
+    writeFileSync(path.join(policies, 'orders/billing.json'), readFileSync(path.join(policies, 'orders/reader.json')));
+    await iam!.send(new CreateRoleCommand({ RoleName: 'dev-orders-billing', Path: '/', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }));
+    const doc = JSON.parse(await plan(['--json'])) as { changes: Array<{ kind: string; roleName: string }>; collisions: Array<{ roleName: string; file: string }> };
+    assert.deepEqual(doc.collisions.map((c) => [c.roleName, c.file]), [['dev-orders-billing', 'policies/orders/billing.json']]);
+    assert.ok(!doc.changes.some((c) => c.roleName === 'dev-orders-billing'));
+    assert.match(await plan(), /^ {2}! role dev-orders-billing \(policies\/orders\/billing\.json\): .*never adopted/m);
+  });
+
   it('refuses to plan without an intermediate role ARN (usage, exit 2)', async () => {
     let stderr = '';
     const code = await run(['plan', policies, '--cluster', 'dev'], { stdout: () => {}, stderr: (t) => (stderr += t), env });
