@@ -12,7 +12,7 @@ export const cliErrorCodes = {
   PODIAM_CHECK_FAILED: { exit: 1, fix: 'Fix the errors that `podiam check` lists, then publish again.' },
   PODIAM_PUBLISH_FAILED: { exit: 1, fix: 'Check the bucket name, its region and the AWS credentials in the environment.' },
   PODIAM_CLI_UNEXPECTED: { exit: 1, fix: 'The cause is named above; if it is not a file permission or disk problem, report it as a podiam bug.' },
-  PODIAM_PLAN_FAILED: { exit: 1, fix: 'Check the AWS credentials in the environment: plan needs iam:ListRoles, iam:GetRole, iam:ListRolePolicies, iam:GetRolePolicy, iam:ListAttachedRolePolicies and iam:ListRoleTags.' },
+  PODIAM_PLAN_FAILED: { exit: 1, fix: 'Check the AWS credentials in the environment: plan needs IAM read access (iam:Get*, iam:List*, including iam:GetAccountAuthorizationDetails) and sts:GetCallerIdentity, nothing more.' },
 } as const;
 
 export type CliErrorCode = keyof typeof cliErrorCodes;
