@@ -11,6 +11,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { MotoPeer } from '../test/peers/moto.ts';
 import type { ImdsRoleCredentials } from '../test/peers/imds.ts';
 import { DEMO_NAMES } from './checks.ts';
+import { DemoError } from './errors.ts';
 
 export interface AdminClients {
   iam: IAMClient;
@@ -41,7 +42,7 @@ const policy = (statements: unknown[]): string => JSON.stringify({ Version: '201
 /** `arn:aws:iam::<acct>:policy/<path>/<name>` → CreatePolicy's Path and PolicyName. */
 function splitPolicyArn(arn: string): { path: string; name: string } {
   const m = /^arn:[\w-]+:iam::\d{12}:policy(\/(?:.*\/)?)([^/]+)$/.exec(arn);
-  if (!m) throw new Error(`'${arn}' is not a managed policy ARN`);
+  if (!m) throw new DemoError(`the guardrails' permissionsBoundaryArn '${arn}' is not a managed policy ARN (arn:aws:iam::<account>:policy/<path>/<name>).`);
   return { path: m[1]!, name: m[2]! };
 }
 

@@ -6,6 +6,7 @@
  */
 import { managedRoleName } from '../core/src/naming.ts';
 import { DEMO_PODS } from './checks.ts';
+import { DemoError } from './errors.ts';
 import { renderReport, podMatches, type PodRow } from './report.ts';
 import { startWorld, type World } from './world.ts';
 
@@ -47,7 +48,7 @@ async function main(): Promise<number> {
   const bundle = await w.publish();
   say(`published ${bundle.services.length} policies from policies/ to s3://podiam-demo-bundles (sha256 ${bundle.hash.slice(0, 12)}…)`);
   const result = await w.reconcile(w.bundlePublishedEvent());
-  if ('ignored' in result) throw new Error(`reconcile ignored the bundle event: ${result.ignored}`);
+  if ('ignored' in result) throw new DemoError(`reconcile ignored the bundle event: ${result.ignored}`);
   say(`reconcile (Lambda handler, run locally): ${JSON.stringify(result.planned)}, ${result.applied} IAM writes, ${result.collisions.length} collisions`);
 
   await w.startProxy();

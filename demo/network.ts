@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ip, NetnsLab, netnsAvailable } from '../test/peers/netns.ts';
 import { freePort, startProcess, type PeerProcess } from '../test/peers/process.ts';
+import { DemoError } from './errors.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -107,7 +108,7 @@ async function createLoopbackNetwork(motoPort: number): Promise<PodNetwork> {
     podMotoEndpoint: `http://127.0.0.1:${motoPort}`,
     metrics: (pathname) => httpGet({ host: '127.0.0.1', port: metricsPort }, pathname),
     addPod: async () => {
-      if (next > 250) throw new Error('the loopback network has no pod address left');
+      if (next > 250) throw new DemoError('the loopback network has no pod address left (127.0.0.11-250).');
       const ip = `127.0.0.${next++}`;
       return {
         ip,
@@ -203,7 +204,7 @@ async function createNetnsNetwork(hostPorts: { moto: number; others: number[] })
       podMotoEndpoint: `http://${NODE_IP}:${hostPorts.moto}`,
       metrics: (pathname) => httpGet({ socketPath: metricsSock }, pathname),
       addPod: async () => {
-        if (next > 250) throw new Error('the pod network has no address left');
+        if (next > 250) throw new DemoError('the pod network has no address left (203.0.113.11-250).');
         const n = next++;
         const ip = `203.0.113.${n}`;
         const ns = await lab.pod(`p${n}`, nodeNs, bridge, `${ip}/24`, NODE_IP);

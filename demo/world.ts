@@ -32,6 +32,7 @@ import { startMoto, type MotoPeer } from '../test/peers/moto.ts';
 import { startProcess, type PeerProcess } from '../test/peers/process.ts';
 import { adminClients, prepareAccount, type AdminClients, type DemoAccount } from './aws-account.ts';
 import { DEMO_NAMES, type Check, type PodPlan, type PodRun } from './checks.ts';
+import { DemoError } from './errors.ts';
 import { createPodNetwork, defaultMode, type NetworkMode, type PodNetwork, type PodSlot } from './network.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -202,7 +203,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
 
     const metric = async (name: string): Promise<number | undefined> => {
       const res = await network.metrics('/metrics');
-      if (res.status !== 200) throw new Error(`proxy metrics answered ${res.status}`);
+      if (res.status !== 200) throw new DemoError(`the proxy's metrics answered ${res.status}; see its log lines above.`);
       let sum: number | undefined;
       for (const line of res.body.split('\n')) {
         if (line.startsWith('#')) continue;
@@ -266,7 +267,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
         if (((await metric('podiam_proxy_pods_indexed')) ?? 0) >= count) return;
         await sleep(50);
       }
-      throw new Error(`the proxy did not index ${count} pods within ${timeoutMs} ms`);
+      throw new DemoError(`the proxy did not index ${count} pods within ${timeoutMs} ms; check that the pods carry spec.nodeName ${NODE_NAME} and a podIP.`);
     };
 
     const world: World = {
