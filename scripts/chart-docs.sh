@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates chart/README.md from chart/README.md.gotmpl and the `# --` comments in chart/values.yaml,
+# `npm run chart:docs`: regenerates chart/README.md from chart/README.md.gotmpl and the `# --` comments in chart/values.yaml,
 # with the pinned helm-docs (scripts/peers/install-chart-tools.sh). `--check` writes nothing and fails
 # when the README is out of date.
 set -euo pipefail
