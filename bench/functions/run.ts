@@ -5,6 +5,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
@@ -65,10 +66,15 @@ async function reconcileBench() {
       log: silentLogger,
     };
     const rows: { run: string; ms: number; calls: Record<string, number>; total: number; writes: number }[] = [];
-    for (const run of ['from empty', 'nothing to change']) {
+    const runs = [
+      { run: 'from empty', strategy: 'bulk' as const },
+      { run: 'nothing to change', strategy: 'bulk' as const },
+      { run: 'nothing to change, per-role reads (fallback when GetAccountAuthorizationDetails is denied)', strategy: 'per-role' as const },
+    ];
+    for (const { run, strategy } of runs) {
       calls.reset();
       const t = performance.now();
-      const summary = await reconcile(deps, { trigger: 'bench' });
+      const summary = await reconcile({ ...deps, readStrategy: strategy }, { trigger: 'bench' });
       const ms = performance.now() - t;
       rows.push({ run, ms, calls: calls.byName(), total: calls.total(), writes: calls.writes() });
       console.error(`reconcile ${run}: ${ms.toFixed(0)} ms, applied ${summary.applied}, unchanged ${summary.unchanged}`);
@@ -81,10 +87,19 @@ async function reconcileBench() {
   }
 }
 
-function coldInit(bundle: string): { median: number; min: number; max: number } {
+interface InitTimes {
+  median: number;
+  min: number;
+  max: number;
+  cpuMedian: number;
+}
+
+function coldInit(bundle: string): InitTimes {
   // A fresh process per sample: the time from the start of import() to the module being
   // evaluated (config read, SDK clients built at module scope), as Lambda's Init phase does.
-  const script = `const t=performance.now();await import(${JSON.stringify(bundle)});process.stdout.write(String(performance.now()-t));`;
+  // CPU time (user+system) is reported beside wall time: on a shared, loaded machine the wall
+  // time includes waiting for a core, which a Lambda sandbox does not.
+  const script = `const t=performance.now();const c=process.cpuUsage();await import(${JSON.stringify(bundle)});const u=process.cpuUsage(c);process.stdout.write(JSON.stringify([performance.now()-t,(u.user+u.system)/1000]));`;
   const env = {
     PATH: process.env.PATH ?? '',
     PODIAM_CLUSTER_NAME: 'bench',
@@ -97,14 +112,20 @@ function coldInit(bundle: string): { median: number; min: number; max: number } 
     AWS_SECRET_ACCESS_KEY: 'example',
     AWS_EC2_METADATA_DISABLED: 'true',
   };
-  const samples: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < COLD_RUNS; i++) {
-    const r = spawnSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], { env, encoding: 'utf8', timeout: 30_000 });
+    // --enable-source-maps as the template's NODE_OPTIONS sets it (it reads the map at load).
+    const r = spawnSync(process.execPath, ['--enable-source-maps', '--no-warnings', '--input-type=module', '-e', script], { env, encoding: 'utf8', timeout: 30_000 });
     if (r.status !== 0) throw new Error(`cold init of ${bundle} failed: ${r.stderr}`);
-    samples.push(Number(r.stdout));
+    const [w, c] = JSON.parse(r.stdout) as [number, number];
+    wall.push(w);
+    cpu.push(c);
   }
-  samples.sort((a, b) => a - b);
-  return { median: samples[Math.floor(samples.length / 2)]!, min: samples[0]!, max: samples[samples.length - 1]! };
+  wall.sort((a, b) => a - b);
+  cpu.sort((a, b) => a - b);
+  const mid = Math.floor(COLD_RUNS / 2);
+  return { median: wall[mid]!, min: wall[0]!, max: wall[wall.length - 1]!, cpuMedian: cpu[mid]! };
 }
 
 function bundleBench() {
@@ -124,7 +145,7 @@ const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
 const lines = [
   `## Functions (\`npm run bench:functions\`)`,
   '',
-  `Measured ${new Date().toISOString().slice(0, 10)} on the 2-core development machine, Node ${process.version}, moto on loopback.`,
+  `Measured ${new Date().toISOString().slice(0, 10)} on the 2-core development machine (load average ${loadavg()[0]!.toFixed(1)} while other work ran), Node ${process.version}, moto on loopback.`,
   '',
   `### Reconcile of ${SERVICES} services against moto`,
   '',
@@ -134,15 +155,15 @@ const lines = [
   '',
   '### Bundles (`npm run build`) and cold init in a fresh node process',
   '',
-  `Cold init: time to import the bundle (module scope: config, SDK clients), median of ${COLD_RUNS} fresh processes (min–max). Targets: ≤ 1 MB minified, no aws-sdk v2, init ≤ 300 ms.`,
+  `Cold init: importing the bundle in a fresh node process (module scope: config, SDK clients, source map), median of ${COLD_RUNS} processes; wall time (min–max) and CPU time. Targets: ≤ 1 MB minified, no aws-sdk v2, init ≤ 300 ms (checked on the CPU time, which the load of this shared machine does not inflate).`,
   '',
-  '| function | bundle | gzip | aws-sdk v2 | cold init (median) | min–max |',
+  '| function | bundle | gzip | aws-sdk v2 | init wall, median (min–max) | init CPU, median |',
   '| --- | --- | --- | --- | --- | --- |',
-  ...bundles.map((b) => `| ${b.name} | ${kb(b.bytes)} | ${kb(b.gzip)} | ${b.v2 ? 'yes' : 'no'} | ${b.init.median.toFixed(0)} ms | ${b.init.min.toFixed(0)}–${b.init.max.toFixed(0)} ms |`),
+  ...bundles.map((b) => `| ${b.name} | ${kb(b.bytes)} | ${kb(b.gzip)} | ${b.v2 ? 'yes' : 'no'} | ${b.init.median.toFixed(0)} ms (${b.init.min.toFixed(0)}–${b.init.max.toFixed(0)}) | ${b.init.cpuMedian.toFixed(0)} ms |`),
 ];
 console.log(lines.join('\n'));
-const failed = bundles.filter((b) => b.bytes > 1024 * 1024 || b.v2 || b.init.median > 300).map((b) => b.name);
-if (rows[1]!.writes !== 0) failed.push('second reconcile made writes');
+const failed = bundles.filter((b) => b.bytes > 1024 * 1024 || b.v2 || b.init.cpuMedian > 300).map((b) => b.name);
+if (rows.slice(1).some((r) => r.writes !== 0)) failed.push('a reconcile with nothing to change made writes');
 if (failed.length) {
   console.error(`bench:functions: targets missed: ${failed.join(', ')}`);
   process.exitCode = 1;

@@ -24,6 +24,8 @@ export interface ReconcileDeps {
   accountId: () => Promise<string>;
   log: Logger;
   retry?: RetryOptions;
+  /** See ReadOptions.strategy; default 'bulk'. */
+  readStrategy?: 'bulk' | 'per-role';
 }
 
 export interface ReconcileRequest {
@@ -58,6 +60,7 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
     intermediateRoleArns: wanted,
     managedIntermediateArns: config.intermediateRoleArns,
     ...(request.scope ? { roleNames: request.scope } : {}),
+    ...(deps.readStrategy ? { strategy: deps.readStrategy } : {}),
     // Desired names found elsewhere in the account are collisions, reported from this read.
     lookupNames: bundle.services.map((s) => managedRoleName({ cluster: config.cluster, namespace: s.namespace, service: s.service })),
     ...(deps.retry ? { retry: deps.retry } : {}),
