@@ -167,7 +167,12 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
       const answer = await withDeadline(
         (async () => {
           const { desired } = await desiredState();
-          const verdict = admissionVerdict(review, desired, { cluster: config.cluster, accountId: desired.account.accountId, partition: desired.account.partition });
+          const verdict = admissionVerdict(review, desired, {
+            cluster: config.cluster,
+            accountId: desired.account.accountId,
+            partition: desired.account.partition,
+            ...(config.allowedAccounts ? { allowedAccounts: config.allowedAccounts } : {}),
+          });
           if (verdict.kind === 'allow') return allowResponse(uid, verdict.warnings);
           if (verdict.kind === 'deny') return denyResponse(uid, verdict.code, verdict.message);
           const ensured = await ensureRole(verdict.role, started + config.budgetMs, review.dryRun === true);

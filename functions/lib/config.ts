@@ -26,6 +26,11 @@ export interface FunctionsConfig {
   awsEndpoint?: string;
   /** Skips sts:GetCallerIdentity when set. */
   accountId?: string;
+  /**
+   * Accounts whose role ARNs a namespace may permit (the proxy's PODIAM_ALLOWED_ACCOUNTS).
+   * Unset: admission does not know the list and leaves that check to the proxy.
+   */
+  allowedAccounts?: string[];
 }
 
 export interface AdmissionConfig extends FunctionsConfig {
@@ -92,6 +97,11 @@ export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
   const accountId = optional(env, 'PODIAM_ACCOUNT_ID');
   if (accountId && !/^\d{12}$/.test(accountId)) throw new ConfigError('PODIAM_ACCOUNT_ID', `'${accountId}' is not a 12-digit account ID`, 'Leave it unset to ask STS.');
   const externalId = optional(env, 'PODIAM_TRUST_EXTERNAL_ID');
+  const allowedRaw = env.PODIAM_ALLOWED_ACCOUNTS;
+  const allowedAccounts = allowedRaw === undefined ? undefined : allowedRaw.split(',').map((a) => a.trim()).filter(Boolean);
+  for (const a of allowedAccounts ?? []) {
+    if (!/^\d{12}$/.test(a)) throw new ConfigError('PODIAM_ALLOWED_ACCOUNTS', `'${a}' is not a 12-digit account ID`, 'Give account IDs, comma-separated, as for the proxy.');
+  }
   return {
     cluster,
     intermediateRoleArns: [...new Set(arns)],
@@ -104,6 +114,7 @@ export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
     region: optional(env, 'AWS_REGION') ?? optional(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
     ...(endpoint ? { awsEndpoint: endpoint } : {}),
     ...(accountId ? { accountId } : {}),
+    ...(allowedAccounts ? { allowedAccounts } : {}),
   };
 }
 

@@ -87,8 +87,9 @@ export function planRoleChanges(want: DesiredRole, have: CurrentRole, partition:
   const roleName = want.name;
   const opts = { partition };
 
-  const missingTags = Object.fromEntries(Object.entries(want.tags).filter(([k, v]) => have.tags[k] !== v));
-  if (Object.keys(missingTags).length) out.push({ kind: 'tag-role', roleName, tags: missingTags, reason: `tags ${Object.keys(missingTags).join(', ')} differ` });
+  const differing = Object.keys(want.tags).filter((k) => have.tags[k] !== want.tags[k]);
+  // All three tags in the request: the functions' IAM policy allows TagRole only when the request carries this cluster's tag.
+  if (differing.length) out.push({ kind: 'tag-role', roleName, tags: { ...want.tags }, reason: `tags ${differing.join(', ')} differ` });
 
   if (!policiesEqual(want.trustPolicy, have.trustPolicy, opts)) {
     out.push({ kind: 'update-trust', roleName, before: canonicalPolicy(have.trustPolicy ?? {}, opts), after: want.trustPolicy, reason: 'trust policy differs' });
