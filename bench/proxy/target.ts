@@ -60,9 +60,12 @@ async function main(): Promise<void> {
   const pods = new PodIndex();
   const namespaces = new NamespaceIndex();
   namespaces.replaceAll([]);
-  const objects = Array.from({ length: n }, (_, i) => fakePodJson(i));
-  pods.replaceAll(objects);
-  objects.length = 0;
+  // As the reflector does with a paged list: 500 pods at a time, never the whole list at once.
+  pods.beginRelist();
+  for (let page = 0; page * 500 < n; page++) {
+    pods.addListed(Array.from({ length: Math.min(500, n - page * 500) }, (_, k) => fakePodJson(page * 500 + k)));
+  }
+  pods.endRelist();
   const proxy = await startProxy(
     parseConfig({
       PODIAM_CLUSTER_NAME: 'bench',
@@ -92,4 +95,5 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ ready: true, port: proxy.port, rssBytes: process.memoryUsage().rss, heapUsedBytes: process.memoryUsage().heapUsed, pods: proxy.pods.size }));
 }
 
+process.once('SIGTERM', () => process.exit(0)); // exit cleanly, so --cpu-prof can write its profile
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -31,8 +31,31 @@ export class NamespaceIndex {
   }
 
   replaceAll(objects: Iterable<NamespaceObject>): void {
-    this.byName.clear();
-    for (const obj of objects) this.apply('ADDED', obj);
+    this.beginRelist();
+    this.addListed(objects);
+    this.endRelist();
+  }
+
+  private relistSeen: Set<string> | undefined;
+
+  beginRelist(): void {
+    this.syncedFlag = false;
+    this.relistSeen = new Set();
+  }
+
+  addListed(objects: Iterable<NamespaceObject>): void {
+    for (const obj of objects) {
+      const name = obj.metadata?.name;
+      if (!name) continue;
+      this.relistSeen?.add(name);
+      this.apply('ADDED', obj);
+    }
+  }
+
+  endRelist(): void {
+    const seen = this.relistSeen;
+    this.relistSeen = undefined;
+    if (seen) for (const name of [...this.byName.keys()]) if (!seen.has(name)) this.byName.delete(name);
     this.syncedFlag = true;
   }
 

@@ -46,7 +46,19 @@ export function podRecord(obj: PodObject): PodRecord | undefined {
   if (phase === 'Succeeded' || phase === 'Failed') return undefined;
   const ip = obj.status?.podIP;
   if (!ip) return undefined;
-  return { uid: m.uid, name: m.name, namespace: m.namespace, ip, serviceAccount: obj.spec?.serviceAccountName ?? 'default', annotations: { ...(m.annotations ?? {}) } };
+  return { uid: m.uid, name: m.name, namespace: m.namespace, ip, serviceAccount: obj.spec?.serviceAccountName ?? 'default', annotations: iamAnnotations(m.annotations) };
+}
+
+const NONE: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** Only the iam.amazonaws.com/* annotations: all a decision reads, and far less to keep per pod. */
+function iamAnnotations(all: Record<string, string> | undefined): Record<string, string> {
+  if (!all) return NONE;
+  let out: Record<string, string> | undefined;
+  for (const key of Object.keys(all)) {
+    if (key.startsWith('iam.amazonaws.com/')) (out ??= {})[key] = all[key]!;
+  }
+  return out ?? NONE;
 }
 
 export class PodIndex implements PodLookup {
@@ -86,13 +98,37 @@ export class PodIndex implements PodLookup {
 
   /** Replaces everything with a fresh list (first sync, or relist after 410 / a broken watch). */
   replaceAll(objects: Iterable<PodObject>): void {
-    const seen = new Set<string>();
+    this.beginRelist();
+    this.addListed(objects);
+    this.endRelist();
+  }
+
+  private relistSeen: Set<string> | undefined;
+
+  /**
+   * A relist in pages: beginRelist, addListed per page, endRelist. Pages are applied as they come
+   * (memory stays at one page); pods missing from the whole list are dropped at the end, and the
+   * index is not synced in between.
+   */
+  beginRelist(): void {
+    this.syncedFlag = false;
+    this.relistSeen = new Set();
+  }
+
+  addListed(objects: Iterable<PodObject>): void {
+    const seen = this.relistSeen ?? new Set<string>();
+    this.relistSeen = seen;
     for (const obj of objects) {
       const record = podRecord(obj);
       if (!record) continue;
       seen.add(record.uid);
       this.upsert(record);
     }
+  }
+
+  endRelist(): void {
+    const seen = this.relistSeen ?? new Set<string>();
+    this.relistSeen = undefined;
     for (const uid of [...this.byUid.keys()]) if (!seen.has(uid)) this.remove(uid);
     this.syncedFlag = true;
     for (const w of this.syncWaiters) w();

@@ -8,7 +8,10 @@ import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../clock.ts';
 
 export interface ReflectorSink<T> {
-  replaceAll(items: T[]): void;
+  /** A relist in pages: not synced until endRelist; what the whole list lacked is dropped then. */
+  beginRelist(): void;
+  addListed(items: T[]): void;
+  endRelist(): void;
   apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T): void;
   markUnsynced(): void;
 }
@@ -66,21 +69,26 @@ export class Reflector<T extends { metadata?: { resourceVersion?: string } }> {
   }
 
   private async list(): Promise<void> {
-    const items: T[] = [];
+    const { sink } = this.options;
     let cont: string | undefined;
     let rv = '';
-    // Bounded: the API server ends the chain; 10,000 pages is far past any node.
+    let count = 0;
+    sink.beginRelist();
+    // Bounded: the API server ends the chain; 10,000 pages is far past any node. Each page is
+    // applied as it arrives, so memory holds one page, not the whole list.
     for (let page = 0; page < 10_000; page++) {
       const body = await this.options.list({ limit: this.options.pageSize ?? 500, ...(cont ? { _continue: cont } : {}) });
-      items.push(...(body.items ?? []));
+      const items = body.items ?? [];
+      sink.addListed(items);
+      count += items.length;
       rv = body.metadata?.resourceVersion ?? rv;
       cont = body.metadata?._continue || undefined;
       if (!cont) break;
     }
-    this.options.sink.replaceAll(items);
+    sink.endRelist();
     this.resourceVersion = rv;
     this.failures = 0;
-    this.options.events?.listed?.(items.length);
+    this.options.events?.listed?.(count);
   }
 
   private watch(): void {
