@@ -17,6 +17,8 @@ before(async () => {
 });
 after(() => h?.stop());
 
+type Middleware = Parameters<IAMClient['middlewareStack']['add']>[0];
+
 function client(): IAMClient {
   return new IAMClient({ endpoint: h.moto.endpoint, region: h.moto.region, credentials: h.moto.credentials, maxAttempts: 1 });
 }
@@ -25,13 +27,13 @@ function client(): IAMClient {
 function throttle(iam: IAMClient, command: string, times: number): { thrown: () => number } {
   let thrown = 0;
   iam.middlewareStack.add(
-    (next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+    ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
       if (context.commandName === `${command}Command` && thrown < times) {
         thrown++;
         throw Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } });
       }
       return next(args);
-    },
+    }) as unknown as Middleware,
     { step: 'initialize', name: 'testThrottle' },
   );
   return { thrown: () => thrown };
@@ -70,10 +72,10 @@ describe('IAM throttling and the admission budget', () => {
     const iam = client();
     after(() => iam.destroy());
     iam.middlewareStack.add(
-      (next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+      ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
         if (context.commandName === 'CreateRoleCommand') await new Promise((r) => setTimeout(r, 3000));
         return next(args);
-      },
+      }) as unknown as Middleware,
       { step: 'initialize', name: 'testSlowCreate' },
     );
     const admit = createAdmissionHandler({
