@@ -120,7 +120,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     const t0 = Date.now();
     // moto's IAM enforcement departs from AWS in two places that podiam depends on; see the file.
     const motoPatch = path.join(repoRoot, 'demo', 'moto-patch');
-    const [motoR, kubeR] = await Promise.allSettled([startMoto({ enforceIam: true, env: { PYTHONPATH: motoPatch } }), startKube()]);
+    const [motoR, kubeR] = await Promise.allSettled([startMoto({ enforceIam: true, env: { PYTHONPATH: motoPatch, PYTHONDONTWRITEBYTECODE: '1' } }), startKube()]);
     if (motoR.status === 'fulfilled') undo.push(() => motoR.value.stop());
     if (kubeR.status === 'fulfilled') undo.push(() => kubeR.value.stop());
     if (motoR.status === 'rejected') throw motoR.reason;
