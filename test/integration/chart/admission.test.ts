@@ -24,10 +24,12 @@ interface Review {
 }
 
 function podManifest(namespace: string, name: string, role?: string): string {
+  // Every pod carries some other annotation, so the matchCondition's role check (not just has()) is what counts.
+  const annotations: Record<string, string> = { 'example.com/team': namespace, ...(role ? { [ROLE_ANNOTATION]: role } : {}) };
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace, ...(role ? { annotations: { [ROLE_ANNOTATION]: role } } : {}) },
+    metadata: { name, namespace, annotations },
     spec: { containers: [{ name: 'app', image: 'registry.example/app:1.0.0' }] },
   });
 }

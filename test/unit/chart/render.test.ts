@@ -83,6 +83,7 @@ describe('chart with defaults (only clusterName set)', () => {
     assert.equal(pod.hostNetwork, true);
     assert.equal(pod.dnsPolicy, 'ClusterFirstWithHostNet');
     assert.equal(pod.priorityClassName, 'system-node-critical');
+    assert.equal((pod as { automountServiceAccountToken?: boolean }).automountServiceAccountToken, true);
     assert.deepEqual(pod.tolerations, [{ operator: 'Exists' }]);
     assert.equal(ds.spec.updateStrategy.type, 'RollingUpdate');
     assert.equal(ds.spec.updateStrategy.rollingUpdate.maxUnavailable, 1);
@@ -341,6 +342,14 @@ describe('chart value switches', () => {
     const ds = find(objects, 'DaemonSet') as unknown as DaemonSetish;
     assert.ok(!(ds.spec.template.spec.volumes ?? []).some((v) => v.hostPath), 'no hostPath volume');
     assert.equal(parseConfig(resolveEnv(c.env ?? [], node)).iptables, false);
+  });
+
+  it('passes a negated hostInterface and numeric resource quantities through', async () => {
+    const objects = await render({ clusterName: 'prod-eu', hostInterface: '!eth0', resources: { requests: { cpu: 0.05, memory: '128Mi' } } });
+    const c = proxyContainer(objects);
+    assert.equal(parseConfig(resolveEnv(c.env ?? [], node)).hostInterface, '!eth0');
+    assert.deepEqual(c.resources?.requests, { cpu: 0.05, memory: '128Mi' });
+    for (const o of objects) validateObject(o);
   });
 
   it('defaults the webhook failurePolicy to Ignore and renders no webhook without a URL', async () => {
