@@ -3,7 +3,9 @@
 // 410 Gone. moto is STS and the metadata mock the node's IMDS.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { startPeers, type Peers } from '../../peers/index.ts';
 import { startProxy, type RunningProxy } from '../../../proxy/src/proxy.ts';
 import { EVENT_REASON } from '../../../proxy/src/k8s/events.ts';
@@ -117,6 +119,60 @@ describe('pods and namespaces from the Kubernetes API server', () => {
     assert.equal(old.status, 403);
     const fresh = JSON.parse((await call(proxy.port, `${CREDS}test-orders-writer`, { from: '127.0.0.4' })).body) as { AccessKeyId: string };
     assert.notEqual(fresh.AccessKeyId, before.AccessKeyId);
+  });
+
+  it('answers nothing while its watch is cut, and only the new pod after it relists', async () => {
+    // A TCP relay between a second proxy and the API server, which the test can cut.
+    const kubePort = peers.kube!.port;
+    const sockets = new Set<Socket>();
+    let relay: Server = createServer();
+    const serve = (port: number): Promise<number> =>
+      new Promise((resolve) => {
+        relay = createServer((c) => {
+          const up = createConnection({ host: '127.0.0.1', port: kubePort });
+          sockets.add(c).add(up);
+          c.pipe(up).pipe(c);
+          c.on('error', () => up.destroy());
+          up.on('error', () => c.destroy());
+        }).listen(port, '127.0.0.1', () => resolve((relay.address() as AddressInfo).port));
+      });
+    const cut = (): Promise<void> =>
+      new Promise((resolve) => {
+        relay.close(() => resolve());
+        for (const s of sockets) s.destroy();
+        sockets.clear();
+      });
+    const relayPort = await serve(0);
+    const base = peers.kube!.kubeConfig();
+    const kc = new KubeConfig();
+    kc.loadFromOptions({ clusters: base.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${relayPort}` })), users: base.users, contexts: base.contexts, currentContext: base.currentContext });
+    const second = await startProxy(
+      testConfig({ PODIAM_IMDS_UPSTREAM: peers.imds!.endpoint, PODIAM_STS_ENDPOINT: peers.moto!.endpoint, PODIAM_AWS_REGION: 'us-east-1', PODIAM_ACCOUNT_ID: '123456789012', PODIAM_NODE_NAME: 'node-r', PODIAM_EVENTS: 'false' }),
+      { kubeConfig: kc },
+    );
+    try {
+      await second.ready;
+      await runPod('r-first', 'orders', '127.0.0.20', { 'iam.amazonaws.com/role': 'reader' }, 'node-r');
+      await eventually('the first pod', async () => (await call(second.port, CREDS, { from: '127.0.0.20' })).body === 'test-orders-reader');
+
+      await cut();
+      await eventually('the proxy to notice the cut', async () => !second.pods.synced || !second.namespaces.synced);
+      await api.deleteNamespacedPod({ name: 'r-first', namespace: 'orders', gracePeriodSeconds: 0 });
+      await runPod('r-second', 'orders', '127.0.0.20', { 'iam.amazonaws.com/role': 'writer' }, 'node-r');
+      const during = await call(second.port, CREDS, { from: '127.0.0.20' });
+      assert.equal(during.status, 503);
+      assert.equal((JSON.parse(during.body) as { code: string }).code, 'PODIAM_POD_INDEX_NOT_SYNCED');
+
+      await serve(relayPort);
+      const afterRelist = await eventually('the relist', async () => {
+        const a = await call(second.port, CREDS, { from: '127.0.0.20' });
+        return a.status === 200 && a.body;
+      }, 30_000);
+      assert.equal(afterRelist, 'test-orders-writer');
+    } finally {
+      await second.stop();
+      await cut();
+    }
   });
 
   it('lists again after a 410 Gone and keeps answering correctly', async () => {
