@@ -17,7 +17,12 @@ before(async () => {
 });
 after(() => h?.stop());
 
-type Middleware = Parameters<IAMClient['middlewareStack']['add']>[0];
+type Middleware = (next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>;
+
+/** Adds an initialize-step middleware (the SDK's own types want one overload per step). */
+function addMiddleware(iam: IAMClient, middleware: Middleware, name: string): void {
+  (iam.middlewareStack as unknown as { add(m: Middleware, o: { step: 'initialize'; name: string }): void }).add(middleware, { step: 'initialize', name });
+}
 
 function client(): IAMClient {
   return new IAMClient({ endpoint: h.moto.endpoint, region: h.moto.region, credentials: h.moto.credentials, maxAttempts: 1 });
@@ -26,15 +31,16 @@ function client(): IAMClient {
 /** Answers the first `times` calls of `command` with IAM's throttling error. */
 function throttle(iam: IAMClient, command: string, times: number): { thrown: () => number } {
   let thrown = 0;
-  iam.middlewareStack.add(
-    ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+  addMiddleware(
+    iam,
+    (next, context) => async (args) => {
       if (context.commandName === `${command}Command` && thrown < times) {
         thrown++;
         throw Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } });
       }
       return next(args);
-    }) as unknown as Middleware,
-    { step: 'initialize', name: 'testThrottle' },
+    },
+    'testThrottle',
   );
   return { thrown: () => thrown };
 }
@@ -71,12 +77,13 @@ describe('IAM throttling and the admission budget', () => {
   it('answers a retryable denial within its budget when IAM is too slow to create the role', async () => {
     const iam = client();
     after(() => iam.destroy());
-    iam.middlewareStack.add(
-      ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+    addMiddleware(
+      iam,
+      (next, context) => async (args) => {
         if (context.commandName === 'CreateRoleCommand') await new Promise((r) => setTimeout(r, 3000));
         return next(args);
-      }) as unknown as Middleware,
-      { step: 'initialize', name: 'testSlowCreate' },
+      },
+      'testSlowCreate',
     );
     const admit = createAdmissionHandler({
       iam,
