@@ -5,6 +5,10 @@ import { spawnSync } from 'node:child_process';
 import { ensureNodeModules, ensurePeers, repoRoot } from './ensure-setup.mjs';
 
 ensureNodeModules();
+// The demo needs moto, the metadata mock and the API server, not helm or the chart linters.
+process.env.PODIAM_PEERS_SKIP ??= 'helm-kubectl chart-tools';
 ensurePeers();
+// Ctrl-C reaches the demo too (same process group); wait for it to clean up instead of dying first.
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => {});
 const r = spawnSync(process.execPath, ['--disable-warning=NodeVersionSupportWarning', '--import', 'tsx', 'demo/main.ts', ...process.argv.slice(2)], { cwd: repoRoot, stdio: 'inherit' });
 process.exit(r.status ?? (r.signal ? 130 : 1));
