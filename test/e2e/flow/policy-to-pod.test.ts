@@ -284,7 +284,10 @@ describe('from a committed policy file to credentials in a pod', () => {
       return true;
     });
 
-    // The proxy cannot tell that STS sessions were revoked; a restart makes it fetch new ones.
+    // The proxy cannot tell that STS sessions were revoked: it goes on serving what it cached
+    // (said here, not asserted); a restart makes it fetch new ones.
+    const stale = await world.runInPod(pods.reader!, []);
+    t.diagnostic(`before the restart the proxy serves key …${stale.accessKeyIdTail ?? '?'} (the revoked one was …${before.accessKeyIdTail ?? '?'})`);
     await world.stopProxy();
     await world.startProxy();
     const fresh = await world.runInPod(pods.reader!, [readOrders], { exportCredentials: true });
