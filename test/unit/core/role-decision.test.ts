@@ -90,7 +90,8 @@ describe('decideRole: namespace annotations widen what a pod may use (kube2iam a
   });
 
   it('treats a malformed namespace annotation as a denial, not as allow-all', () => {
-    for (const annotations of [{ 'iam.amazonaws.com/allowed-roles': '[*' }, { 'iam.amazonaws.com/allowed-roles': '{"a":1}' }, { 'iam.amazonaws.com/permitted': '(' }]) {
+    const malformed: Record<string, string>[] = [{ 'iam.amazonaws.com/allowed-roles': '[*' }, { 'iam.amazonaws.com/allowed-roles': '{"a":1}' }, { 'iam.amazonaws.com/permitted': '(' }];
+    for (const annotations of malformed) {
       const d = decideRole(pod(role(admin)), ns(annotations), settings);
       assert.equal(d.kind === 'deny' && d.code, 'PODIAM_NAMESPACE_ANNOTATION_INVALID');
     }
