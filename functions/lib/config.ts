@@ -31,6 +31,8 @@ export interface FunctionsConfig {
    * Unset: admission does not know the list and leaves that check to the proxy.
    */
   allowedAccounts?: string[];
+  /** Reconcile's own execution role: its CloudTrail events are not drift. */
+  selfRoleArn?: string;
 }
 
 export interface AdmissionConfig extends FunctionsConfig {
@@ -115,6 +117,7 @@ export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
     ...(endpoint ? { awsEndpoint: endpoint } : {}),
     ...(accountId ? { accountId } : {}),
     ...(allowedAccounts ? { allowedAccounts } : {}),
+    ...(optional(env, 'PODIAM_SELF_ROLE_ARN') ? { selfRoleArn: optional(env, 'PODIAM_SELF_ROLE_ARN')! } : {}),
   };
 }
 

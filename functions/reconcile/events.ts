@@ -21,7 +21,7 @@ export interface CloudTrailDetail {
   eventName: string;
   requestParameters?: { roleName?: string } | null;
   errorCode?: string;
-  userIdentity?: { arn?: string; type?: string };
+  userIdentity?: { arn?: string; type?: string; sessionContext?: { sessionIssuer?: { arn?: string } } };
 }
 
 export type ReconcileEvent =
@@ -32,7 +32,7 @@ export type ReconcileEvent =
 
 export type EventDecision = { run: true; request: ReconcileRequest } | { run: false; reason: string };
 
-export function requestFor(event: unknown, config: Pick<FunctionsConfig, 'cluster' | 'bundleBucket' | 'bundleKey'>): EventDecision {
+export function requestFor(event: unknown, config: Pick<FunctionsConfig, 'cluster' | 'bundleBucket' | 'bundleKey' | 'selfRoleArn'>): EventDecision {
   const e = (event ?? {}) as Record<string, unknown>;
   if (e.action === 'reconcile') {
     const roles = Array.isArray(e.roles) ? e.roles.filter((r): r is string => typeof r === 'string') : undefined;
@@ -57,7 +57,11 @@ export function requestFor(event: unknown, config: Pick<FunctionsConfig, 'cluste
     if (typeof roleName !== 'string' || !roleName.startsWith(`${config.cluster}-`)) {
       return { run: false, reason: `${d.eventName} does not name a role of cluster ${config.cluster}` };
     }
-    // Our own writes come back as events too; the second look finds nothing to change and writes nothing.
+    // Reconcile's own writes come back as events: skip them (a second look would find nothing to
+    // change anyway, but a large run would queue one invocation per write). Writes by the admission
+    // and rotate functions are not skipped: a role admission only half-created gets finished here.
+    const issuer = d.userIdentity?.sessionContext?.sessionIssuer?.arn;
+    if (config.selfRoleArn && issuer === config.selfRoleArn) return { run: false, reason: `${d.eventName} was made by this function` };
     return { run: true, request: { trigger: `drift ${d.eventName}`, scope: [roleName] } };
   }
   return { run: false, reason: `unsupported event (source ${String(e.source)}, detail-type ${String(detailType)})` };

@@ -18,6 +18,13 @@ describe('reconcile events', () => {
     assert.deepEqual(requestFor(event('reconcile-cloudtrail-drift.json'), config), { run: true, request: { trigger: 'drift PutRolePolicy', scope: ['prod-orders-reader'] } });
   });
 
+  it('skips drift events caused by its own role but not by the admission function', () => {
+    const own = event('reconcile-cloudtrail-drift.json');
+    own.detail.userIdentity.sessionContext.sessionIssuer.arn = 'arn:aws:iam::123456789012:role/podiam-ReconcileFunctionRole-ABC';
+    assert.equal(requestFor(own, { ...config, selfRoleArn: 'arn:aws:iam::123456789012:role/podiam-ReconcileFunctionRole-ABC' }).run, false);
+    assert.equal(requestFor(own, { ...config, selfRoleArn: 'arn:aws:iam::123456789012:role/podiam-AdmissionFunctionRole-DEF' }).run, true);
+  });
+
   it('ignores another bucket’s object, another cluster’s role and unknown events', () => {
     const other = event('reconcile-bundle-published.json');
     other.detail.bucket.name = 'elsewhere';
