@@ -55,13 +55,13 @@ async function reconcileBench() {
     const iam = new IAMClient(common);
     const s3 = new S3Client({ ...common, forcePathStyle: true });
     await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
-    await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: 'podiam/bundle.json', Body: JSON.stringify(bundleOf(SERVICES)) }));
+    await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: 'bundle.json', Body: JSON.stringify(bundleOf(SERVICES)) }));
     const proxy = await iam.send(new CreateRoleCommand({ RoleName: 'podiam-bench-node-proxy', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }));
     const calls = countCalls(iam);
     const deps: ReconcileDeps = {
       iam,
       s3,
-      config: { cluster: 'bench', intermediateRoleArns: [proxy.Role!.Arn!], bundleBucket: 'bench', bundleKey: 'podiam/bundle.json', stateKey: 'state/bench/intermediate-rotation.json', requireNamespaceTag: true, region: moto.region, awsEndpoint: moto.endpoint },
+      config: { cluster: 'bench', intermediateRoleArns: [proxy.Role!.Arn!], bundleBucket: 'bench', bundleKey: 'bundle.json', stateKey: 'state/bench/intermediate-rotation.json', requireNamespaceTag: true, region: moto.region, awsEndpoint: moto.endpoint },
       accountId: async () => moto.accountId,
       log: silentLogger,
     };

@@ -114,7 +114,7 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
   };
 
   /** 'exists' | 'created' | a collision message. */
-  const ensureRole = async (role: DesiredRole, deadline: number, dryRun: boolean): Promise<{ state: 'exists' | 'created' | 'would-create' } | { collision: string }> => {
+  const ensureRole = async (role: DesiredRole, deadline: number, dryRun: boolean, retried = false): Promise<{ state: 'exists' | 'created' | 'would-create' } | { collision: string }> => {
     const seen = knownToExist.get(role.name);
     if (seen !== undefined && seen > now()) return { state: 'exists' };
     try {
@@ -133,9 +133,10 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
       await createManagedRole(iam, role, { deadline, maxAttempts: 4, baseMs: 100, capMs: 1000 });
     } catch (err: unknown) {
       // Another admission (or reconcile) created it a moment ago: ours after all if it carries our tags.
-      if (awsErrorName(err) !== 'EntityAlreadyExistsException') throw err;
+      // Once only: IAM's eventual consistency could otherwise bounce between "missing" and "exists".
+      if (awsErrorName(err) !== 'EntityAlreadyExistsException' || retried) throw err;
       knownToExist.delete(role.name);
-      return ensureRole(role, deadline, dryRun);
+      return ensureRole(role, deadline, dryRun, true);
     }
     knownToExist.set(role.name, now() + EXISTS_TTL_MS);
     log('info', 'created role on demand', { role: role.name, file: role.file });

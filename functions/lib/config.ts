@@ -109,7 +109,7 @@ export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
     intermediateRoleArns: [...new Set(arns)],
     ...(boundary ? { permissionsBoundaryArn: boundary } : {}),
     bundleBucket: required(env, 'PODIAM_BUNDLE_BUCKET', 'Set it to the bucket `podiam publish` writes to (the stack output BundleBucketName).'),
-    bundleKey: optional(env, 'PODIAM_BUNDLE_KEY') ?? 'podiam/bundle.json',
+    bundleKey: optional(env, 'PODIAM_BUNDLE_KEY') ?? 'bundle.json',
     stateKey: optional(env, 'PODIAM_STATE_KEY') ?? `state/${cluster}/intermediate-rotation.json`,
     ...(externalId ? { trustExternalId: externalId } : {}),
     requireNamespaceTag: bool(env, 'PODIAM_TRUST_REQUIRE_NAMESPACE_TAG', true),

@@ -13,7 +13,7 @@ import { startMoto, type MotoPeer } from '../../peers/index.ts';
 
 export const CLUSTER = 'prod';
 export const BUCKET = 'podiam-bundles';
-export const BUNDLE_KEY = 'podiam/bundle.json';
+export const BUNDLE_KEY = 'bundle.json';
 export const PROXY_ROLE_NAME = 'podiam-prod-node-proxy';
 
 export interface Harness {

@@ -15,7 +15,7 @@ describe('functions configuration', () => {
   it('reads the settings with their defaults', () => {
     const c = loadFunctionsConfig(env);
     assert.deepEqual(c.intermediateRoleArns, ['arn:aws:iam::123456789012:role/a', 'arn:aws:iam::123456789012:role/b']);
-    assert.equal(c.bundleKey, 'podiam/bundle.json');
+    assert.equal(c.bundleKey, 'bundle.json');
     assert.equal(c.stateKey, 'state/prod/intermediate-rotation.json');
     assert.equal(c.requireNamespaceTag, true);
   });

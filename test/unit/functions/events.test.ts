@@ -6,7 +6,7 @@ import { rotateRequestFor } from '../../../functions/rotate/request.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
 
 const event = (name: string) => JSON.parse(readFileSync(new URL(`../../../events/${name}`, import.meta.url), 'utf8'));
-const config = { cluster: 'prod', bundleBucket: 'podiam-bundles', bundleKey: 'podiam/bundle.json' };
+const config = { cluster: 'prod', bundleBucket: 'podiam-bundles', bundleKey: 'bundle.json' };
 
 describe('reconcile events', () => {
   it('runs the whole cluster for the bundle upload and the schedule', () => {
