@@ -107,6 +107,25 @@ describe('podiam plan', () => {
     assert.match(await plan(), /^No changes\./m);
   });
 
+  it('plans a trust update of every role when a second node proxy role is trusted, showing the added principal', async () => {
+    const second = 'arn:aws:iam::123456789012:role/podiam-node/dev-node-proxy-next';
+    await iam!.send(new CreateRoleCommand({ RoleName: 'dev-node-proxy-next', Path: '/podiam-node/', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }));
+    const doc = JSON.parse(await plan(['--intermediate-role-arn', second, '--json'])) as { changes: Array<{ kind: string; roleName: string }> };
+    assert.deepEqual(doc.changes.map((c) => `${c.kind} ${c.roleName}`), [
+      'update-trust dev-dns-updater',
+      'update-trust dev-orders-ledger',
+      'update-trust dev-orders-reader',
+      'put-intermediate-policy dev-node-proxy-next',
+    ]);
+    const text = await plan(['--intermediate-role-arn', second]);
+    const block = text.slice(text.indexOf('  ~ role dev-orders-reader: trust policy (trust policy differs)'), text.indexOf('  ~ intermediate role'));
+    assert.deepEqual(block.split('\n').filter((l) => /^ {8}[+-] /.test(l)).map((l) => l.trim().replace(/\s+/g, ' ')), [
+      '- "arn:aws:iam::123456789012:role/podiam-node/dev-node-proxy"',
+      '+ "arn:aws:iam::123456789012:role/podiam-node/dev-node-proxy",',
+      '+ "arn:aws:iam::123456789012:role/podiam-node/dev-node-proxy-next"',
+    ]);
+  });
+
   it('plans a deletion when a file is removed, and only for roles it manages', async () => {
     rmSync(path.join(policies, 'dns/updater.json'));
     // A role under the cluster path without podiam's tags is someone else's: never deleted.
