@@ -25,8 +25,11 @@ export function summarize(plan: Plan): PlanSummary {
   };
 }
 
+/** Pretty JSON lines without trailing commas, so adding an element to a list changes one line, not two. */
 function pretty(doc: CanonicalPolicy): string[] {
-  return JSON.stringify(doc, null, 2).split('\n');
+  return JSON.stringify(doc, null, 2)
+    .split('\n')
+    .map((l) => l.replace(/,$/, ''));
 }
 
 function policyDiff(before: CanonicalPolicy | undefined, after: PolicyDocument, partition: string, indent: string): string[] {
