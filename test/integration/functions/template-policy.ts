@@ -1,0 +1,83 @@
+// Reads template.yaml (decoded by cfn-lint's own loader, so intrinsic functions come back as
+// Fn::Sub / Ref / Fn::If objects) and resolves one function's `Policies` statements for given
+// parameters into a plain IAM policy document, to be checked with the reference simulator.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { requireTool } from '../../peers/index.ts';
+
+export interface TemplateParams {
+  ClusterName: string;
+  IntermediateRoleArns: string[];
+  PermissionsBoundaryArn: string;
+  BundleKey: string;
+  /** The bucket's name (BundleBucket resolves to it and to its ARN). */
+  BundleBucketName: string;
+  AccountId: string;
+}
+
+const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+
+export function loadTemplate(): Record<string, unknown> {
+  const python = requireTool('python');
+  const out = execFileSync(python, ['-c', 'import json,sys\nfrom cfnlint.decode import decode\nt,m=decode(sys.argv[1])\nassert not m, m\nprint(json.dumps(t, default=str))', path.join(repo, 'template.yaml')], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return JSON.parse(out) as Record<string, unknown>;
+}
+
+const NO_VALUE = Symbol('AWS::NoValue');
+
+function resolve(value: unknown, p: TemplateParams): unknown {
+  const refs: Record<string, unknown> = {
+    ClusterName: p.ClusterName,
+    IntermediateRoleArns: p.IntermediateRoleArns,
+    PermissionsBoundaryArn: p.PermissionsBoundaryArn,
+    BundleKey: p.BundleKey,
+    BundleBucket: p.BundleBucketName,
+    'AWS::Partition': 'aws',
+    'AWS::AccountId': p.AccountId,
+    'AWS::Region': 'us-east-1',
+    'BundleBucket.Arn': `arn:aws:s3:::${p.BundleBucketName}`,
+  };
+  const conditions: Record<string, boolean> = { HasBoundary: p.PermissionsBoundaryArn !== '' };
+  if (Array.isArray(value)) {
+    return value.map((v) => resolve(v, p)).filter((v) => v !== NO_VALUE).flatMap((v) => (Array.isArray(v) ? v : [v]));
+  }
+  if (value === null || typeof value !== 'object') return value;
+  const o = value as Record<string, unknown>;
+  if ('Ref' in o) {
+    if (o.Ref === 'AWS::NoValue') return NO_VALUE;
+    if (!(String(o.Ref) in refs)) throw new Error(`unresolved Ref ${String(o.Ref)}`);
+    return refs[String(o.Ref)];
+  }
+  if ('Fn::Sub' in o) {
+    return String(o['Fn::Sub']).replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+      if (!(name in refs)) throw new Error(`unresolved \${${name}}`);
+      return String(refs[name]);
+    });
+  }
+  if ('Fn::GetAtt' in o) {
+    const [res, att] = o['Fn::GetAtt'] as [string, string];
+    const key = `${res}.${att}`;
+    if (!(key in refs)) throw new Error(`unresolved GetAtt ${key}`);
+    return refs[key];
+  }
+  if ('Fn::If' in o) {
+    const [cond, yes, no] = o['Fn::If'] as [string, unknown, unknown];
+    return resolve(conditions[cond] ? yes : no, p);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    const r = resolve(v, p);
+    if (r !== NO_VALUE) out[k] = r;
+  }
+  return out;
+}
+
+/** The resolved identity policy of one function (its `Policies` statements). */
+export function functionPolicy(template: Record<string, unknown>, logicalId: string, params: TemplateParams): { Version: string; Statement: unknown[] } {
+  const resources = template.Resources as Record<string, { Properties: { Policies: { Statement: unknown[] }[] } }>;
+  const statements = resources[logicalId]!.Properties.Policies.flatMap((p) => p.Statement);
+  return { Version: '2012-10-17', Statement: resolve(statements, params) as unknown[] };
+}
