@@ -9,11 +9,11 @@
  * role's unique ID: a deleted and recreated intermediate role is a different principal, and
  * IAM shows the old one as AROA…; reconcile rewrites such trust policies.)
  */
-import { GetRoleCommand, ListRolesCommand, PutRolePolicyCommand, type Role } from '@aws-sdk/client-iam';
+import { GetRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { MANAGED_TAG_NAMESPACE, MANAGED_TAG_SERVICE, managedRoleName, managedRolePath, parseRoleArn } from '../../core/src/naming.ts';
 import { PodiamError } from '../../core/src/errors.ts';
 import { IntermediateRolesMissingError, RotateRequestError, isNoSuchEntity } from './errors.ts';
-import { readIntermediates, readRole } from './iam-reader.ts';
+import { listRoleNames, readIntermediates, readRole } from './iam-reader.ts';
 import { isManagedBy } from './plan.ts';
 import { reconcile, type ReconcileDeps, type ReconcileSummary } from './reconcile.ts';
 import { mapLimit, withThrottleRetry } from './retry.ts';
@@ -29,24 +29,12 @@ export interface RotateResult {
   reconcile?: ReconcileSummary;
 }
 
-async function managedRoleNames(deps: ReconcileDeps): Promise<string[]> {
-  const path = managedRolePath(deps.config.cluster);
-  const names: string[] = [];
-  let marker: string | undefined;
-  do {
-    const page = await withThrottleRetry('ListRoles', () => deps.iam.send(new ListRolesCommand({ PathPrefix: path, Marker: marker, MaxItems: 1000 })), deps.retry);
-    names.push(...(page.Roles ?? []).filter((r: Role) => r.Path === path).map((r) => r.RoleName ?? ''));
-    marker = page.IsTruncated ? page.Marker : undefined;
-  } while (marker);
-  return names.filter(Boolean).sort();
-}
-
 /** Writes IAM's revocation policy on one service's role, a namespace's roles, or every managed role of the cluster. */
 export async function revokeSessions(deps: ReconcileDeps, req: Extract<RotateRequest, { action: 'revoke-sessions' }>, now = new Date()): Promise<RotateResult> {
   const { config } = deps;
   const candidates = req.service
     ? [managedRoleName({ cluster: config.cluster, namespace: req.namespace!, service: req.service })]
-    : await managedRoleNames(deps);
+    : await listRoleNames(deps.iam, config.cluster, deps.retry);
   const policy = JSON.stringify(revokeOlderSessionsPolicy(now));
   const revoked = await mapLimit(candidates, 4, async (name) => {
     const role = await readRole(deps.iam, name, config.cluster, deps.retry);
