@@ -40,6 +40,31 @@ export interface CatalogResourceType {
   key: string;
   arnFormat: string;
   arnPattern: RegExp;
+  /** The format as tokens for glob intersection (see arnFormatTokens). */
+  arnTokens: ArnToken[];
+}
+
+/** A literal character, or a variable that matches any run of characters outside `excludes`. */
+export type ArnToken = { ch: string } | { excludes: string };
+
+/** The same reading of a format as arnFormatToRegExp, as tokens. */
+export function arnFormatTokens(format: string): ArnToken[] {
+  const fields = format.split(':');
+  const out: ArnToken[] = [];
+  const push = (text: string, excludes: string) => {
+    for (const part of text.split(/(\$\{[^}]+\})/)) {
+      if (/^\$\{[^}]+\}$/.test(part)) out.push({ excludes });
+      else for (const ch of part) out.push({ ch });
+    }
+  };
+  fields.slice(0, 5).forEach((f, i) => {
+    if (i > 0) out.push({ ch: ':' });
+    push(f, ':');
+  });
+  const resource = fields.slice(5).join(':');
+  out.push({ ch: ':' });
+  push(resource, /^\$\{[^}]+\}$/.test(resource) ? '/' : '');
+  return out;
 }
 
 interface ServiceData {
@@ -132,7 +157,7 @@ export function loadIamCatalog(dir: string = dataDir()): IamCatalog {
       actions.set(lower, { id: `${key}:${a.name}`, accessLevel: a.accessLevel, resourceTypes: a.resourceTypes.map((r) => r.name), conditionKeys: a.conditionKeys });
     }
     const resourceTypes = new Map<string, CatalogResourceType>();
-    for (const t of Object.values(rawTypes)) resourceTypes.set(t.key, { key: t.key, arnFormat: t.arn, arnPattern: arnFormatToRegExp(t.arn) });
+    for (const t of Object.values(rawTypes)) resourceTypes.set(t.key, { key: t.key, arnFormat: t.arn, arnPattern: arnFormatToRegExp(t.arn), arnTokens: arnFormatTokens(t.arn) });
     const conditionKeys = new Map<string, ConditionKeyType>();
     const conditionPatterns: ServiceData['conditionPatterns'] = [];
     const typeOf = new Map<string, string | undefined>();

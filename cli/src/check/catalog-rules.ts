@@ -3,7 +3,7 @@
  * A resource that fits none of an action's resource types grants nothing for that action —
  * the classic `s3:GetObject` on `arn:aws:s3:::bucket` (a bucket, not its objects).
  */
-import type { CatalogAction, CatalogResourceType, IamCatalog } from '../catalog/iam-catalog.ts';
+import type { ArnToken, CatalogAction, CatalogResourceType, IamCatalog } from '../catalog/iam-catalog.ts';
 import { parseOperator } from '../evaluate/operators.ts';
 import { valuesAt, type FileContext, type ValueAt } from './context.ts';
 
@@ -13,17 +13,57 @@ function hasWildcard(s: string): boolean {
   return s.includes('*') || s.includes('?');
 }
 
-/** Policy variables become a plain placeholder; a '*' may stand for text with or without '/'. */
-function resourceVariants(resource: string): string[] {
-  const base = resource.replace(/\$\{[^}]*\}/g, 'x');
-  if (!hasWildcard(base)) return [base];
-  return [base.replace(/[*?]/g, 'x'), base.replace(/\*/g, 'x/x').replace(/\?/g, 'x')];
+/**
+ * Can some ARN match both the resource (a glob: '*' any run, '?' one character; policy variables
+ * count as '*') and the resource type's format? Exact for that reading: a DP over both token lists.
+ * Where both sides have a wildcard, the part both cover can be dropped from a common string
+ * without breaking either match, so a wildcard only ever needs to match nothing or one token of
+ * the other side.
+ */
+export function globIntersectsFormat(resource: string, format: readonly ArnToken[]): boolean {
+  type G = { ch: string } | { any: true } | { one: true };
+  const glob: G[] = [];
+  for (const part of resource.split(/(\$\{[^}]*\})/)) {
+    if (/^\$\{[^}]*\}$/.test(part)) glob.push({ any: true });
+    else for (const ch of part) glob.push(ch === '*' ? { any: true } : ch === '?' ? { one: true } : { ch });
+  }
+  const n = glob.length;
+  const m = format.length;
+  const memo = new Uint8Array((n + 1) * (m + 1)); // 0 unknown, 1 false, 2 true
+  const go = (i: number, j: number): boolean => {
+    const k = i * (m + 1) + j;
+    if (memo[k]) return memo[k] === 2;
+    memo[k] = 1; // cycles cannot occur (every step advances i or j); this only guards re-entry
+    let ok = false;
+    const g = glob[i];
+    const f = format[j];
+    if (!g && !f) ok = true;
+    else {
+      if (g && 'any' in g) ok = go(i + 1, j) || (f !== undefined && ('ch' in f ? go(i, j + 1) : false));
+      if (!ok && f && 'excludes' in f) ok = go(i, j + 1) || (g !== undefined && ('ch' in g ? !f.excludes.includes(g.ch) && go(i + 1, j) : 'one' in g ? go(i + 1, j) : false));
+      if (!ok && g && f && 'ch' in f) ok = ('ch' in g && g.ch === f.ch && go(i + 1, j + 1)) || ('one' in g && go(i + 1, j + 1));
+    }
+    memo[k] = ok ? 2 : 1;
+    return ok;
+  };
+  return go(0, 0);
 }
+
+const fitCache = new Map<string, boolean>();
 
 export function resourceFits(resource: string, types: readonly CatalogResourceType[]): boolean {
   if (resource === '*') return true;
-  const variants = resourceVariants(resource);
-  return types.some((t) => variants.some((v) => t.arnPattern.test(v)));
+  return types.some((t) => {
+    const key = `${t.arnFormat}\u0000${resource}`;
+    let hit = fitCache.get(key);
+    if (hit === undefined) {
+      // A plain ARN is a plain regex test; only wildcards need the intersection.
+      hit = /[*?]|\$\{/.test(resource) ? globIntersectsFormat(resource, t.arnTokens) : t.arnPattern.test(resource);
+      if (fitCache.size > 100_000) fitCache.clear();
+      fitCache.set(key, hit);
+    }
+    return hit;
+  });
 }
 
 function typesOf(catalog: IamCatalog, action: CatalogAction): CatalogResourceType[] {
@@ -130,7 +170,8 @@ export function catalogRules(ctx: FileContext): void {
       if (known.every((k) => !k.wildcard)) {
         for (const r of resources) {
           if (r.value !== '*' && !used.has(r.value)) {
-            ctx.report('PODIAM_CHECK_RESOURCE_UNUSED', r.path, `'${r.value}' fits none of this statement's actions; remove it or fix the ARN (e.g. objects are 'arn:aws:s3:::bucket/*', the bucket itself 'arn:aws:s3:::bucket').`);
+            const formats = example(known.flatMap((k) => k.actions.flatMap((a) => typesOf(catalog, a))));
+            ctx.report('PODIAM_CHECK_RESOURCE_UNUSED', r.path, `'${r.value}' fits none of this statement's actions; remove it or fix the ARN${formats ? ` (they take resources like ${formats})` : ''}.`);
           }
         }
       }

@@ -59,7 +59,10 @@ export function securityRules(ctx: FileContext): void {
       const at = valuesAt(view, 'Action').find((a) => actionMatches(a.value, 'iam:PassRole'));
       ctx.report('PODIAM_CHECK_PASSROLE_STAR', at?.path ?? view.path, `statement ${view.label} allows iam:PassRole on every role, which lets the service hand any role (even an administrator's) to AWS services; name the role ARNs it passes, and add an iam:PassedToService condition.`);
     }
+    // A condition (a namespace, a tag, a region) is how actions like cloudwatch:PutMetricData are
+    // scoped on "*": not a finding then.
     const writes = new Map<string, CatalogAction>();
+    if (view.stmt.Condition !== undefined) continue;
     for (const a of valuesAt(view, 'Action')) {
       if (a.value === '*') continue;
       for (const action of ctx.catalog.expandAction(a.value)) {

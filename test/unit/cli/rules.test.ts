@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { Guardrails } from '../../../core/src/bundle.ts';
 import { arnFormatToRegExp, iamCatalog } from '../../../cli/src/catalog/iam-catalog.ts';
 import { operatorTypeProblem, resourceFits } from '../../../cli/src/check/catalog-rules.ts';
-import { checkFileText } from '../../../cli/src/check/check.ts';
+import { checkFileText, checkPolicies } from '../../../cli/src/check/check.ts';
 import type { Finding } from '../../../cli/src/check/finding.ts';
 import { parseGuardrails } from '../../../cli/src/check/guardrails.ts';
 import { SourceFile } from '../../../cli/src/check/source.ts';
@@ -116,5 +116,21 @@ describe('condition operators and key types', () => {
     assert.equal(operatorTypeProblem('Null', 'Date'), undefined);
     assert.match(operatorTypeProblem('Bool', 'Date') ?? '', /DateGreaterThan/);
     assert.equal(operatorTypeProblem('NumericLessThanIfExists', 'Numeric'), undefined);
+  });
+});
+
+describe('no false alarms', () => {
+  it('raise nothing on a realistic multi-service policy (logs streams, SQS wildcards, conditions, Deny with NotAction)', () => {
+    const root = path.join(repo, 'test/fixtures/policies-realistic');
+    const r = checkPolicies({ root, cluster: 'dev', cwd: root });
+    assert.equal(r.filesChecked, 1);
+    assert.deepEqual(r.findings, []);
+  });
+
+  it('still tell a log group pattern that reaches streams from one that does not', () => {
+    const stream = iamCatalog().resourceType('logs', 'log-stream')!;
+    assert.equal(resourceFits('arn:aws:logs:us-east-1:123456789012:log-group:/aws/eks/orders:*', [stream]), true);
+    assert.equal(resourceFits('arn:aws:logs:us-east-1:123456789012:log-group:/aws/eks/orders', [stream]), false);
+    assert.equal(resourceFits('arn:aws:logs:us-east-1:123456789012:destination:*', [stream]), false);
   });
 });
