@@ -1,0 +1,117 @@
+// What the user-facing docs tell people to type exists: npm scripts in package.json, podiam CLI
+// options in its usage text, chart values in chart/values.yaml, stack parameters and outputs in
+// template.yaml. The docs name chart values as "chart value `x`" / "chart values `x` and `y`",
+// "the chart's `x`" or `--set x=…`, and stack names as "the stack's `X`", "`X` output", "parameter
+// `X`"; those phrases are what this test reads.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { chartValueKeys, cliOptions, packageScripts, read, templateSection } from './sources.ts';
+
+const DOCS = ['README.md', 'docs/operations.md', 'docs/troubleshooting.md', 'docs/architecture.md', 'docs/security.md'] as const;
+
+function docs(): Array<{ file: string; text: string }> {
+  return DOCS.map((file) => ({ file, text: read(file) }));
+}
+
+function backticked(list: string): string[] {
+  return [...list.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+}
+
+/** Shell commands in fenced blocks and inline code, with `\`-continued lines joined. */
+function commandLines(text: string): string[] {
+  const lines: string[] = [];
+  for (const block of text.matchAll(/```[a-z]*\n([\s\S]*?)```/g)) {
+    lines.push(...block[1]!.replace(/\\\n\s*/g, ' ').split('\n'));
+  }
+  for (const inline of text.matchAll(/`([^`\n]+)`/g)) lines.push(inline[1]!);
+  return lines;
+}
+
+describe('documented commands exist', () => {
+  it('every `npm run X` and `npm test` is a package.json script', () => {
+    const scripts = packageScripts();
+    const missing: string[] = [];
+    let seen = 0;
+    for (const { file, text } of docs()) {
+      for (const m of text.matchAll(/npm run ([a-z0-9:_-]+)(\*?)/g)) {
+        seen++;
+        // `npm run bench:*` names a family: at least one script must start with it.
+        const found = m[2] ? [...scripts].some((s) => s.startsWith(m[1]!)) : scripts.has(m[1]!);
+        if (!found) missing.push(`${file}: npm run ${m[1]}${m[2]}`);
+      }
+      if (/npm test\b/.test(text) && !scripts.has('test')) missing.push(`${file}: npm test`);
+    }
+    assert.ok(seen >= 5, 'the README should name the npm scripts');
+    assert.deepEqual(missing, []);
+  });
+
+  it('every podiam CLI option used in the docs is one its usage text lists for that command', async () => {
+    const options = await cliOptions();
+    assert.ok(options.get('publish')?.has('--bucket'), 'could not read the CLI usage text');
+    const wrong: string[] = [];
+    for (const { file, text } of docs()) {
+      for (const line of commandLines(text)) {
+        const m = /(?:podiam(?:\.js)?|npx podiam) (check|publish|plan)\b(.*)$/.exec(line);
+        if (!m) continue;
+        const allowed = options.get(m[1]!) ?? new Set<string>();
+        for (const flag of m[2]!.matchAll(/(?<![\w-])--[a-z][a-z-]*/g)) {
+          if (!allowed.has(flag[0])) wrong.push(`${file}: podiam ${m[1]} ${flag[0]}`);
+        }
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it('every chart value the docs name is a key of chart/values.yaml', () => {
+    const keys = chartValueKeys();
+    const missing: string[] = [];
+    let seen = 0;
+    for (const { file, text } of docs()) {
+      const named = [
+        ...[...text.matchAll(/chart values? ((?:`[^`]+`(?:,\s*|\s+(?:and|or)\s+)?)+)/g)].flatMap((m) => backticked(m[1]!)),
+        ...[...text.matchAll(/chart's `([^`]+)`/g)].map((m) => m[1]!),
+        ...[...text.matchAll(/--set ([A-Za-z0-9_.]+)=/g)].map((m) => m[1]!),
+      ];
+      for (const raw of named) {
+        const key = raw.split(/[:=\s]/)[0]!;
+        seen++;
+        if (!keys.has(key)) missing.push(`${file}: ${key}`);
+      }
+    }
+    assert.ok(seen >= 10, 'operations.md should name chart values');
+    assert.deepEqual(missing, []);
+  });
+
+  it('every stack parameter and output the docs name is in template.yaml', () => {
+    const known = new Set([...templateSection('Parameters'), ...templateSection('Outputs')]);
+    assert.ok(known.has('ClusterName') && known.has('WebhookUrlPrefix'), 'could not read template.yaml');
+    const missing: string[] = [];
+    for (const { file, text } of docs()) {
+      const named = [
+        ...[...text.matchAll(/stack's `([A-Za-z0-9]+)`/g)].map((m) => m[1]!),
+        ...[...text.matchAll(/`([A-Z][A-Za-z0-9]+)` (?:output|parameter)/g)].map((m) => m[1]!),
+        ...[...text.matchAll(/(?:parameter|output) `([A-Z][A-Za-z0-9]+)`/g)].map((m) => m[1]!),
+        ...[...text.matchAll(/\bout ([A-Z][A-Za-z0-9]+)\b/g)].map((m) => m[1]!),
+        ...commandLines(text)
+          .filter((line) => line.includes('--parameter-overrides'))
+          .flatMap((line) => [...line.split('--parameter-overrides')[1]!.matchAll(/(?:^|\s)([A-Z][A-Za-z0-9]+)=/g)].map((m) => m[1]!)),
+      ];
+      for (const name of named) if (!known.has(name)) missing.push(`${file}: ${name}`);
+    }
+    assert.deepEqual(missing, []);
+  });
+
+  it("operations.md's parameter and output tables list exactly the template's", () => {
+    const text = read('docs/operations.md');
+    const table = (heading: string): Set<string> => {
+      const start = text.indexOf(`### ${heading}\n`);
+      assert.ok(start !== -1, `operations.md has no "### ${heading}" section`);
+      const body = text.slice(start).split('\n').slice(1);
+      const end = body.findIndex((line) => line.startsWith('#'));
+      const rows = body.slice(0, end === -1 ? undefined : end).filter((line) => line.startsWith('| `'));
+      return new Set(rows.flatMap((row) => backticked(row.split('|')[1]!)));
+    };
+    assert.deepEqual([...table('Parameters')].sort(), [...templateSection('Parameters')].sort());
+    assert.deepEqual([...table('Outputs')].sort(), [...templateSection('Outputs')].sort());
+  });
+});
