@@ -201,7 +201,12 @@ export type AdmissionHandler = ReturnType<typeof createAdmissionHandler>;
 export function createAdmissionHandlerFromEnv(env: Record<string, string | undefined> = process.env, log: Logger = jsonLogger): AdmissionHandler {
   const config = loadAdmissionConfig(env);
   const { iam, s3, sts } = createAwsClients(config, env);
-  return createAdmissionHandler({ iam, s3, config, accountId: accountIdResolver(sts, config.accountId), log });
+  const accountId = accountIdResolver(sts, config.accountId);
+  const handle = createAdmissionHandler({ iam, s3, config, accountId, log });
+  return (event, context) => {
+    accountId.learn(context?.invokedFunctionArn);
+    return handle(event, context);
+  };
 }
 
 // Built once per cold start; a configuration error is thrown on every invocation with its message.

@@ -34,13 +34,23 @@ export function createAwsClients(config: Pick<FunctionsConfig, 'region' | 'awsEn
   };
 }
 
+export interface AccountResolver {
+  (): Promise<string>;
+  /** Learns the account from the invoked function's ARN (Lambda's context), so no STS call is needed. */
+  learn(invokedFunctionArn: string | undefined): void;
+}
+
+const LAMBDA_ARN = /^arn:[\w-]+:lambda:[\w-]+:(\d{12}):function:/;
+
 /**
- * The account this function runs in, asked once (the Promise is cached; a failure is evicted
- * so the next invocation asks again).
+ * The account this function runs in: configured (PODIAM_ACCOUNT_ID), learnt from the Lambda
+ * context's invokedFunctionArn, or else asked of STS once (the Promise is cached; a failure is
+ * evicted so the next invocation asks again). In Lambda the context answers, which keeps an STS
+ * round trip out of the admission webhook's first answer.
  */
-export function accountIdResolver(sts: STSClient, configured?: string): () => Promise<string> {
+export function accountIdResolver(sts: STSClient, configured?: string): AccountResolver {
   let pending: Promise<string> | undefined = configured ? Promise.resolve(configured) : undefined;
-  return () => {
+  const resolve = (() => {
     pending ??= sts.send(new GetCallerIdentityCommand({})).then((r) => {
       if (!r.Account) throw new Error('sts:GetCallerIdentity returned no Account');
       return r.Account;
@@ -49,5 +59,10 @@ export function accountIdResolver(sts: STSClient, configured?: string): () => Pr
       pending = undefined;
     });
     return pending;
+  }) as AccountResolver;
+  resolve.learn = (arn) => {
+    const account = arn ? LAMBDA_ARN.exec(arn)?.[1] : undefined;
+    if (account && !pending) pending = Promise.resolve(account);
   };
+  return resolve;
 }

@@ -4,7 +4,7 @@
  * A failed run throws: Lambda retries it, then EventBridge's DLQ keeps it; runs are idempotent.
  */
 import type { Context } from 'aws-lambda';
-import { accountIdResolver, createAwsClients } from '../lib/aws-clients.ts';
+import { accountIdResolver, createAwsClients, type AccountResolver } from '../lib/aws-clients.ts';
 import { loadFunctionsConfig } from '../lib/config.ts';
 import { jsonLogger, type Logger } from '../lib/log.ts';
 import { reconcile, type ReconcileDeps, type ReconcileSummary } from '../lib/reconcile.ts';
@@ -23,10 +23,13 @@ export function createReconcileHandler(deps: ReconcileDeps) {
   };
 }
 
+const account: { resolver?: AccountResolver } = {};
+
 function depsFromEnv(log: Logger): ReconcileDeps {
   const config = loadFunctionsConfig();
   const { iam, s3, sts } = createAwsClients(config);
-  return { iam, s3, config, accountId: accountIdResolver(sts, config.accountId), log };
+  account.resolver = accountIdResolver(sts, config.accountId);
+  return { iam, s3, config, accountId: account.resolver, log };
 }
 
 // Built once per cold start. A configuration error is kept and thrown on every invocation,
@@ -41,5 +44,6 @@ try {
 
 export const handler = async (event: unknown, context?: Context): Promise<ReconcileResult> => {
   if (!built) throw initError;
+  account.resolver?.learn(context?.invokedFunctionArn);
   return built(event, context);
 };

@@ -6,7 +6,7 @@
  */
 import type { Context } from 'aws-lambda';
 import { PodiamError } from '../../core/src/errors.ts';
-import { accountIdResolver, createAwsClients } from '../lib/aws-clients.ts';
+import { accountIdResolver, createAwsClients, type AccountResolver } from '../lib/aws-clients.ts';
 import { loadFunctionsConfig } from '../lib/config.ts';
 import { jsonLogger, type Logger } from '../lib/log.ts';
 import type { ReconcileDeps } from '../lib/reconcile.ts';
@@ -29,10 +29,13 @@ export function createRotateHandler(deps: ReconcileDeps) {
   };
 }
 
+const account: { resolver?: AccountResolver } = {};
+
 function depsFromEnv(log: Logger): ReconcileDeps {
   const config = loadFunctionsConfig();
   const { iam, s3, sts } = createAwsClients(config);
-  return { iam, s3, config, accountId: accountIdResolver(sts, config.accountId), log };
+  account.resolver = accountIdResolver(sts, config.accountId);
+  return { iam, s3, config, accountId: account.resolver, log };
 }
 
 let built: ReturnType<typeof createRotateHandler> | undefined;
@@ -45,5 +48,6 @@ try {
 
 export const handler = async (event: unknown, context?: Context): Promise<RotateAnswer> => {
   if (!built) throw initError;
+  account.resolver?.learn(context?.invokedFunctionArn);
   return built(event, context);
 };
