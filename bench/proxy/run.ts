@@ -68,6 +68,22 @@ function startTarget(args: string[]): Promise<{ port: number; rssBytes?: number;
   });
 }
 
+/** The target's CPU time (user + system) in microseconds, via SIGUSR2. */
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no CPU report within 5 s')), 5000);
+    const onData = (d: Buffer): void => {
+      const line = d.toString().split('\n').find((l) => l.includes('cpuMicros'));
+      if (!line) return;
+      clearTimeout(timer);
+      child.stdout!.off('data', onData);
+      resolve((JSON.parse(line) as { cpuMicros: number }).cpuMicros);
+    };
+    child.stdout!.on('data', onData);
+    child.kill('SIGUSR2');
+  });
+}
+
 function stopChild(child: ChildProcess): void {
   if (child.exitCode === null) child.kill('SIGTERM');
 }
@@ -243,14 +259,21 @@ async function main(): Promise<void> {
     await Promise.all(warm.map((c) => c.close()));
     await maxThroughput(proxyT.port, false, 2);
     await maxThroughput(bareT.port, true, 2);
+    const proxyCpu0 = await cpuOf(proxyT.child);
     const proxyRps = await maxThroughput(proxyT.port, false, SECONDS);
+    const proxyCpuPerReq = (await cpuOf(proxyT.child)) - proxyCpu0;
+    const bareCpu0 = await cpuOf(bareT.child);
     const bareRps = await maxThroughput(bareT.port, true, SECONDS);
+    const bareCpuPerReq = (await cpuOf(bareT.child)) - bareCpu0;
+    const proxyUs = proxyCpuPerReq / (proxyRps * SECONDS);
+    const bareUs = bareCpuPerReq / (bareRps * SECONDS);
     const proxyLat = await fixedRate(proxyT.port, false, 1000, SECONDS);
     const bareLat = await fixedRate(bareT.port, true, 1000, SECONDS);
     stopChild(proxyT.child);
     stopChild(bareT.child);
     results.push(
       `| Max throughput, ${PODS} source addresses, ${SECONDS} s | proxy ${proxyRps.toFixed(0)} req/s, bare node:http ${bareRps.toFixed(0)} req/s, **ratio ${f(proxyRps / bareRps)}** | ratio ≥ 0.8 | ${proxyRps / bareRps >= 0.8 ? 'met' : 'not met'} |`,
+      `| Server CPU per request (user + system, same runs) | proxy ${proxyUs.toFixed(1)} µs, bare ${bareUs.toFixed(1)} µs: capacity per core **ratio ${f(bareUs / proxyUs)}** | (ratio ≥ 0.8) | ${bareUs / proxyUs >= 0.8 ? 'met' : 'not met'} |`,
       `| Latency at 1,000 req/s (${proxyLat.length} requests) | proxy p50 ${f(pct(proxyLat, 50))} ms, **p99 ${f(pct(proxyLat, 99))} ms**; bare p50 ${f(pct(bareLat, 50))} ms, p99 ${f(pct(bareLat, 99))} ms | p99 ≤ 2 ms | ${pct(proxyLat, 99) <= 2 ? 'met' : 'not met'} |`,
     );
 

@@ -95,5 +95,7 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ ready: true, port: proxy.port, rssBytes: process.memoryUsage().rss, heapUsedBytes: process.memoryUsage().heapUsed, pods: proxy.pods.size }));
 }
 
+// SIGUSR2: print the CPU time used so far, so the benchmark can compute CPU per request.
+process.on('SIGUSR2', () => console.log(JSON.stringify({ cpuMicros: process.cpuUsage().user + process.cpuUsage().system })));
 process.once('SIGTERM', () => process.exit(0)); // exit cleanly, so --cpu-prof can write its profile
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -19,6 +19,19 @@ export class ProxyMetrics {
   readonly relists = new Counter({ name: 'podiam_proxy_kube_relists_total', help: 'Pod or namespace lists after a broken watch or 410 Gone.', labelNames: ['resource'] as const, registers: [this.registry] });
   readonly iptablesRestored = new Counter({ name: 'podiam_proxy_iptables_rule_restored_total', help: 'Times the DNAT rule was found missing and added again.', registers: [this.registry] });
 
+  private readonly latencyChildren = new Map<string, { observe(v: number): void }>();
+
+  /** requestSeconds.observe without prom-client hashing the labels on every request. */
+  observeRequest(route: string, status: number, seconds: number): void {
+    const key = `${route} ${status}`;
+    let child = this.latencyChildren.get(key);
+    if (!child) {
+      child = this.requestSeconds.labels(route, String(status));
+      this.latencyChildren.set(key, child);
+    }
+    child.observe(seconds);
+  }
+
   constructor(defaultMetrics = true) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'podiam_proxy_' });
   }

@@ -87,9 +87,14 @@ async function route(req: IncomingMessage, deps: ServerDeps): Promise<Routed> {
 }
 
 function write(res: ServerResponse, reply: Reply): void {
-  const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
+  // A string body goes out in one write together with the headers (a Buffer would need two).
+  const body = reply.body;
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   // Headers first, then the body: a client must never see JSON typed as something else.
-  res.writeHead(reply.status, { ...reply.headers, 'content-type': reply.contentType, 'content-length': String(body.length), server: 'podiam' });
+  const headers: Record<string, string> = reply.headers ? { ...reply.headers } : {};
+  headers['content-type'] = reply.contentType;
+  headers['content-length'] = String(length);
+  res.writeHead(reply.status, headers);
   res.end(body);
 }
 
@@ -100,19 +105,19 @@ function errorReply(err: unknown): Reply {
 
 export function handler(deps: ServerDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     // No request here has a body worth reading; drain it so the socket can be reused.
     req.resume();
     route(req, deps).then(
       ({ route: name, reply }) => {
         write(res, reply);
-        deps.metrics.requestSeconds.observe({ route: name, status: String(reply.status) }, Number(process.hrtime.bigint() - started) / 1e9);
+        deps.metrics.observeRequest(name, reply.status, (performance.now() - started) / 1000);
       },
       (err: unknown) => {
         const reply = errorReply(err);
         write(res, reply);
         const { code, message } = describeError(err);
-        deps.metrics.requestSeconds.observe({ route: 'error', status: String(reply.status) }, Number(process.hrtime.bigint() - started) / 1e9);
+        deps.metrics.observeRequest('error', reply.status, (performance.now() - started) / 1000);
         deps.metrics.denials.inc({ code: err instanceof PodiamError ? String(err.code) : 'PODIAM_INTERNAL' });
         const fields = { ip: callerIp(req), method: req.method, path: req.url?.slice(0, 200), status: reply.status, code };
         if (reply.status >= 500) deps.logger.error({ ...fields, err: err instanceof PodiamError ? describeError(err.cause) : message }, message);

@@ -11,7 +11,7 @@ export function text(body: string, status = 200, headers?: Record<string, string
 }
 
 export function json(value: unknown, status = 200): Reply {
-  return { status, contentType: 'application/json', body: Buffer.from(JSON.stringify(value, null, 2)) };
+  return { status, contentType: 'application/json', body: JSON.stringify(value, null, 2) };
 }
 
 /** IMDS's time format: ISO 8601 to the second, UTC, 'Z'. */

@@ -61,6 +61,9 @@ function iamAnnotations(all: Record<string, string> | undefined): Record<string,
   return out ?? NONE;
 }
 
+const UNKNOWN: PodLookupResult = Object.freeze({ kind: 'unknown' });
+const NOT_SYNCED: PodLookupResult = Object.freeze({ kind: 'not-synced' });
+
 export class PodIndex implements PodLookup {
   private readonly byUid = new Map<string, PodRecord>();
   private readonly byIp = new Map<string, string[]>();
@@ -145,11 +148,11 @@ export class PodIndex implements PodLookup {
   }
 
   lookupNow(ip: string): PodLookupResult {
-    if (!this.syncedFlag) return { kind: 'not-synced' };
+    if (!this.syncedFlag) return NOT_SYNCED;
     const uids = this.byIp.get(ip);
-    if (!uids || uids.length === 0) return { kind: 'unknown' };
-    const pods = uids.map((u) => this.byUid.get(u)!);
-    return pods.length === 1 ? { kind: 'pod', pod: pods[0]! } : { kind: 'conflict', pods };
+    if (!uids || uids.length === 0) return UNKNOWN;
+    if (uids.length === 1) return { kind: 'pod', pod: this.byUid.get(uids[0]!)! };
+    return { kind: 'conflict', pods: uids.map((u) => this.byUid.get(u)!) };
   }
 
   /** A pod that has just started may not be indexed yet: wait (bounded) for it to appear. */

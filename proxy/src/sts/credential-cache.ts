@@ -162,8 +162,10 @@ export class CredentialCache {
   }
 
   private entryFor(uid: string, request: AssumeRequest): Entry {
-    const key = cacheKey(uid, request);
     const existing = this.entries.get(uid);
+    // Hot path: the caller hands back the same (memoised) request object for an unchanged pod.
+    if (existing && existing.request === request) return existing;
+    const key = cacheKey(uid, request);
     if (existing && existing.key === key) return existing;
     // Same pod, different role (annotations are mutable): nothing of the old role carries over.
     if (existing) this.evict(uid);
