@@ -4,8 +4,18 @@
 // "the chart's `x`" or `--set x=…`, and stack names as "the stack's `X`", "`X` output", "parameter
 // `X`"; those phrases are what this test reads.
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
-import { chartValueKeys, cliOptions, packageScripts, read, templateSection } from './sources.ts';
+import { chartValueKeys, cliOptions, packageScripts, read, repoRoot, templateSection } from './sources.ts';
+
+function existsDir(relative: string): boolean {
+  try {
+    return statSync(path.join(repoRoot, relative)).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 const DOCS = ['README.md', 'docs/operations.md', 'docs/troubleshooting.md', 'docs/architecture.md', 'docs/security.md'] as const;
 
@@ -113,5 +123,54 @@ describe('documented commands exist', () => {
     };
     assert.deepEqual([...table('Parameters')].sort(), [...templateSection('Parameters')].sort());
     assert.deepEqual([...table('Outputs')].sort(), [...templateSection('Outputs')].sort());
+  });
+});
+
+/** GitHub's heading anchors: lower case, punctuation other than '-' and '_' dropped, spaces to '-'. */
+function slug(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+}
+
+function anchors(markdown: string): Set<string> {
+  const out = new Set<string>();
+  let fenced = false;
+  for (const line of markdown.split('\n')) {
+    if (line.startsWith('```')) fenced = !fenced;
+    const m = !fenced && /^#{1,6}\s+(.*)$/.exec(line);
+    if (m) out.add(slug(m[1]!));
+  }
+  return out;
+}
+
+describe('the docs hold together', () => {
+  it('the README gives the two set-up commands, and .ci/run runs exactly its test command', () => {
+    const readme = read('README.md');
+    const setup = readme.slice(readme.indexOf('## Set-up on a fresh machine'));
+    const block = /```sh\n([\s\S]*?)```/.exec(setup)?.[1] ?? '';
+    assert.deepEqual(block.split('\n').filter(Boolean).map((l) => l.split('#')[0]!.trim()), ['npm run demo', 'npm test']);
+    const ci = read('.ci/run').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
+    assert.equal(ci.at(-1), 'npm test');
+  });
+
+  it('every relative link and anchor in the docs points at something that exists', () => {
+    const broken: string[] = [];
+    for (const { file, text } of docs()) {
+      for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const target = m[1]!;
+        if (/^[a-z]+:/.test(target)) continue;
+        const [pathPart, anchor] = target.split('#') as [string, string | undefined];
+        const resolved = pathPart === '' ? file : path.normalize(path.join(path.dirname(file), pathPart));
+        let content: string;
+        try {
+          content = read(resolved);
+        } catch {
+          if (anchor === undefined && existsDir(resolved)) continue;
+          broken.push(`${file}: ${target}`);
+          continue;
+        }
+        if (anchor !== undefined && !anchors(content).has(anchor)) broken.push(`${file}: ${target} (no such heading)`);
+      }
+    }
+    assert.deepEqual(broken, []);
   });
 });
