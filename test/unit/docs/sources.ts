@@ -71,11 +71,6 @@ export function isTestOnlyCode(code: string): boolean {
   return code.startsWith('PODIAM_TEST_');
 }
 
-/** True when `text` names `code` as a whole word (PODIAM_ROLE_NAME is not PODIAM_ROLE_NAME_INVALID). */
-export function mentions(text: string, code: string): boolean {
-  return new RegExp(`(?<![A-Z0-9_])${code}(?![A-Z0-9_])`).test(text);
-}
-
 /**
  * The policy checker's finding codes as policies/README.md's table lists them: a row may
  * abbreviate siblings (`PODIAM_CHECK_SID_INVALID / _SID_DUPLICATE`), which expand here.
