@@ -152,6 +152,17 @@ describe('the docs hold together', () => {
     assert.equal(ci.at(-1), 'npm test');
   });
 
+  it("mermaid sequence diagrams use no ';' or '#' in their text (either one ends a message in mermaid's grammar)", () => {
+    const bad: string[] = [];
+    for (const { file, text } of docs()) {
+      for (const block of text.matchAll(/```mermaid\n([\s\S]*?)```/g)) {
+        if (!/^\s*sequenceDiagram/.test(block[1]!)) continue;
+        for (const line of block[1]!.split('\n')) if (/[;#]/.test(line)) bad.push(`${file}: ${line.trim()}`);
+      }
+    }
+    assert.deepEqual(bad, []);
+  });
+
   it('every relative link and anchor in the docs points at something that exists', () => {
     const broken: string[] = [];
     for (const { file, text } of docs()) {
