@@ -111,6 +111,15 @@ describe('documented commands exist', () => {
     assert.deepEqual(missing, []);
   });
 
+  it("the stack's default BundleKey is where `podiam publish` uploads by default, as the docs say", async () => {
+    const { DEFAULT_BUNDLE_KEY } = await import('../../../cli/src/bundle/publish.ts');
+    const template = read('template.yaml');
+    const m = /^ {2}BundleKey:\n(?: {4}.*\n)*? {4}Default: *['"]?([^'"\n]+)['"]?$/m.exec(template);
+    assert.ok(m, 'template.yaml has no BundleKey default');
+    assert.equal(m[1], DEFAULT_BUNDLE_KEY);
+    assert.match(read('docs/operations.md'), new RegExp(`\\| \`BundleKey\` \\| \`${DEFAULT_BUNDLE_KEY.replace('.', '\\.')}\``));
+  });
+
   it("operations.md's parameter and output tables list exactly the template's", () => {
     const text = read('docs/operations.md');
     const table = (heading: string): Set<string> => {
