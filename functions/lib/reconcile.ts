@@ -8,13 +8,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { applyPlan } from './apply.ts';
 import { loadBundle } from './bundle-source.ts';
 import type { FunctionsConfig } from './config.ts';
-import { buildDesiredState } from './desired-state.ts';
-import { IntermediateRolesMissingError, ReconcileFailedError } from './errors.ts';
-import { existingIntermediateArns, readCurrentState } from './iam-reader.ts';
+import { ReconcileFailedError } from './errors.ts';
 import type { Logger } from './log.ts';
-import { countByKind, planChanges, type ChangeKind, type Collision } from './plan.ts';
+import { countByKind, type ChangeKind, type Collision } from './plan.ts';
+import { planCluster } from './plan-cluster.ts';
 import type { RetryOptions } from './retry.ts';
-import { managedRoleName } from '../../core/src/naming.ts';
 import { readRotationState, trustedIntermediateArns } from './rotation-state.ts';
 
 export interface ReconcileDeps {
@@ -54,30 +52,18 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
   ]);
   const bundle = loaded!.bundle;
   const wanted = trustedIntermediateArns(config.intermediateRoleArns, rotation);
-  const current = await readCurrentState(iam, {
+  const { plan } = await planCluster(iam, bundle, {
     cluster: config.cluster,
     accountId,
     intermediateRoleArns: wanted,
     managedIntermediateArns: config.intermediateRoleArns,
-    ...(request.scope ? { roleNames: request.scope } : {}),
-    ...(deps.readStrategy ? { strategy: deps.readStrategy } : {}),
-    // Desired names found elsewhere in the account are collisions, reported from this read.
-    lookupNames: bundle.services.map((s) => managedRoleName({ cluster: config.cluster, namespace: s.namespace, service: s.service })),
-    ...(deps.retry ? { retry: deps.retry } : {}),
-  });
-  // IAM refuses a trust policy that names a role that does not exist.
-  const trusted = existingIntermediateArns(current.intermediates);
-  if (trusted.length === 0) throw new IntermediateRolesMissingError(wanted);
-  const desired = buildDesiredState(bundle, {
-    cluster: config.cluster,
-    accountId,
-    intermediateRoleArns: trusted,
-    managedIntermediateArns: config.intermediateRoleArns,
     permissionsBoundaryArn: config.permissionsBoundaryArn,
     trustExternalId: config.trustExternalId,
     requireNamespaceTag: config.requireNamespaceTag,
+    scope: request.scope,
+    readStrategy: deps.readStrategy,
+    retry: deps.retry,
   });
-  const plan = planChanges(desired, current, request.scope ? { scope: new Set(request.scope) } : {});
   for (const note of plan.notes) log('warn', note, { cluster: config.cluster });
   const result = await applyPlan(iam, plan.changes, {
     cluster: config.cluster,

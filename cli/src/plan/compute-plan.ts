@@ -1,14 +1,14 @@
 /**
- * What `podiam plan` compares: the desired state built from the policies folder by the same code
- * the reconcile function runs (functions/lib: buildDesiredState, readCurrentState, planChanges),
- * against what IAM holds now. Read-only: only Get/List calls reach IAM.
+ * What `podiam plan` compares: the desired state built from the policies folder against what IAM
+ * holds now, through functions/lib/plan-cluster.ts — the very function the reconcile function
+ * runs before it applies, so plan shows what reconcile would do. Read-only.
  */
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { Bundle } from '../../../core/src/bundle.ts';
-import { buildDesiredState, type DesiredState } from '../../../functions/lib/desired-state.ts';
-import { existingIntermediateArns, readCurrentState } from '../../../functions/lib/iam-reader.ts';
-import { planChanges, type Plan } from '../../../functions/lib/plan.ts';
-import { managedRoleName } from '../../../core/src/naming.ts';
+import { PodiamError } from '../../../core/src/errors.ts';
+import type { DesiredState } from '../../../functions/lib/desired-state.ts';
+import { planCluster } from '../../../functions/lib/plan-cluster.ts';
+import type { Plan } from '../../../functions/lib/plan.ts';
 import { CliError } from '../errors.ts';
 
 export interface PlanSettings {
@@ -18,6 +18,8 @@ export interface PlanSettings {
   intermediateRoleArns: readonly string[];
   permissionsBoundaryArn?: string | undefined;
   trustExternalId?: string | undefined;
+  /** As the stack's RequireNamespaceSessionTag; default true, like the functions. */
+  requireNamespaceTag?: boolean;
 }
 
 export interface ComputedPlan {
@@ -26,35 +28,15 @@ export interface ComputedPlan {
 }
 
 export async function computePlan(iam: IAMClient, bundle: Bundle, settings: PlanSettings): Promise<ComputedPlan> {
-  let current;
   try {
-    // The same read as the reconcile function's (functions/lib/reconcile.ts), so plan shows what reconcile would do.
-    current = await readCurrentState(iam, {
-      cluster: settings.cluster,
-      accountId: settings.accountId,
-      intermediateRoleArns: settings.intermediateRoleArns,
-      managedIntermediateArns: settings.intermediateRoleArns,
-      // Desired names found elsewhere in the account are collisions, reported from this read.
-      lookupNames: bundle.services.map((s) => managedRoleName({ cluster: settings.cluster, namespace: s.namespace, service: s.service })),
-    });
+    const { desired, plan } = await planCluster(iam, bundle, settings);
+    return { desired, plan };
   } catch (err: unknown) {
+    if (err instanceof PodiamError && err.code === 'PODIAM_INTERMEDIATE_ROLES_MISSING') {
+      throw new CliError('PODIAM_PLAN_FAILED', `none of the intermediate roles (${settings.intermediateRoleArns.join(', ')}) exists in IAM; deploy the stack first or fix --intermediate-role-arn.`, { cause: err });
+    }
+    if (err instanceof PodiamError) throw err;
     const name = err instanceof Error ? err.name : 'Error';
     throw new CliError('PODIAM_PLAN_FAILED', `reading IAM failed (${name}: ${err instanceof Error ? err.message : String(err)}).`, { cause: err });
   }
-  // As reconcile does: IAM refuses a trust policy naming a role that does not exist, so only
-  // existing intermediate roles are trusted.
-  const trusted = existingIntermediateArns(current.intermediates);
-  if (trusted.length === 0) {
-    throw new CliError('PODIAM_PLAN_FAILED', `none of the intermediate roles (${settings.intermediateRoleArns.join(', ')}) exists in IAM; deploy the stack first or fix --intermediate-role-arn.`);
-  }
-  const desired = buildDesiredState(bundle, {
-    cluster: settings.cluster,
-    accountId: settings.accountId,
-    ...(settings.partition ? { partition: settings.partition } : {}),
-    intermediateRoleArns: trusted,
-    managedIntermediateArns: settings.intermediateRoleArns,
-    permissionsBoundaryArn: settings.permissionsBoundaryArn,
-    trustExternalId: settings.trustExternalId,
-  });
-  return { desired, plan: planChanges(desired, current) };
 }
