@@ -50,8 +50,8 @@ async function buildTarget(): Promise<string> {
   return out;
 }
 
-function startTarget(args: string[]): Promise<{ port: number; rssBytes?: number; heapUsedBytes?: number; pods?: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--expose-gc', targetBundle, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function startTarget(args: string[], nodeFlags: string[] = []): Promise<{ port: number; rssBytes?: number; heapUsedBytes?: number; pods?: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--expose-gc', ...nodeFlags, targetBundle, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -267,14 +267,20 @@ async function main(): Promise<void> {
     const bareCpuPerReq = (await cpuOf(bareT.child)) - bareCpu0;
     const proxyUs = proxyCpuPerReq / (proxyRps * SECONDS);
     const bareUs = bareCpuPerReq / (bareRps * SECONDS);
-    const proxyLat = await fixedRate(proxyT.port, false, 1000, SECONDS);
-    const bareLat = await fixedRate(bareT.port, true, 1000, SECONDS);
+    // Three alternating rounds: on a shared 2-core machine one round can catch another job's burst.
+    const rounds: Array<{ proxy: number[]; bare: number[] }> = [];
+    for (let r = 0; r < 3; r++) rounds.push({ proxy: await fixedRate(proxyT.port, false, 1000, SECONDS), bare: await fixedRate(bareT.port, true, 1000, SECONDS) });
+    const proxyP99s = rounds.map((r) => pct(r.proxy, 99));
+    const bareP99s = rounds.map((r) => pct(r.bare, 99));
+    const medianRound = rounds[[0, 1, 2].sort((a, b) => proxyP99s[a]! - proxyP99s[b]!)[1]!]!;
+    const proxyLat = medianRound.proxy;
+    const bareLat = medianRound.bare;
     stopChild(proxyT.child);
     stopChild(bareT.child);
     results.push(
       `| Max throughput, ${PODS} source addresses, ${SECONDS} s | proxy ${proxyRps.toFixed(0)} req/s, bare node:http ${bareRps.toFixed(0)} req/s, **ratio ${f(proxyRps / bareRps)}** | ratio ≥ 0.8 | ${proxyRps / bareRps >= 0.8 ? 'met' : 'not met'} |`,
       `| Server CPU per request (user + system, same runs) | proxy ${proxyUs.toFixed(1)} µs, bare ${bareUs.toFixed(1)} µs: capacity per core **ratio ${f(bareUs / proxyUs)}** | (ratio ≥ 0.8) | ${bareUs / proxyUs >= 0.8 ? 'met' : 'not met'} |`,
-      `| Latency at 1,000 req/s (${proxyLat.length} requests) | proxy p50 ${f(pct(proxyLat, 50))} ms, **p99 ${f(pct(proxyLat, 99))} ms**; bare p50 ${f(pct(bareLat, 50))} ms, p99 ${f(pct(bareLat, 99))} ms | p99 ≤ 2 ms | ${pct(proxyLat, 99) <= 2 ? 'met' : 'not met'} |`,
+      `| Latency at 1,000 req/s, 3 rounds of ${proxyLat.length} requests (median round shown) | proxy p50 ${f(pct(proxyLat, 50))} ms, **p99 ${f(pct(proxyLat, 99))} ms**; bare p50 ${f(pct(bareLat, 50))} ms, p99 ${f(pct(bareLat, 99))} ms. p99 of each round: proxy ${proxyP99s.map(f).join(', ')} ms; bare ${bareP99s.map(f).join(', ')} ms | p99 ≤ 2 ms | ${pct(proxyLat, 99) <= 2 ? 'met' : 'not met'} |`,
     );
 
     // 2. Time to first credential after the pod is indexed.
@@ -299,9 +305,19 @@ async function main(): Promise<void> {
     const rssT = await startTarget(['rss', '10000', imds, sts]);
     stopChild(rssT.child);
     const rssMb = (rssT.rssBytes ?? 0) / 1024 / 1024;
-    results.push(`| RSS of the proxy process with ${rssT.pods} pods indexed (after GC) | **${rssMb.toFixed(1)} MB** (heap used ${((rssT.heapUsedBytes ?? 0) / 1024 / 1024).toFixed(1)} MB; the same process with no pods: ${((baseT.rssBytes ?? 0) / 1024 / 1024).toFixed(1)} MB) | ≤ 100 MB | ${rssMb <= 100 ? 'met' : 'not met'} |`);
+    results.push(`| RSS of the proxy process with ${rssT.pods} pods indexed (after GC), node defaults | **${rssMb.toFixed(1)} MB** (heap used ${((rssT.heapUsedBytes ?? 0) / 1024 / 1024).toFixed(1)} MB; the same process with no pods: ${((baseT.rssBytes ?? 0) / 1024 / 1024).toFixed(1)} MB) | ≤ 100 MB | ${rssMb <= 100 ? 'met' : 'not met'} |`);
+    // A smaller young generation: the proxy allocates little per request, so 2 MB semi-spaces
+    // cost it nothing measurable and keep the list's garbage from staying resident.
+    const small = ['--max-semi-space-size=2'];
+    const baseS = await startTarget(['rss', '0', imds, sts], small);
+    stopChild(baseS.child);
+    const rssS = await startTarget(['rss', '10000', imds, sts], small);
+    stopChild(rssS.child);
+    const rssSMb = (rssS.rssBytes ?? 0) / 1024 / 1024;
+    results.push(`| Same, with NODE_OPTIONS=--max-semi-space-size=2 | **${rssSMb.toFixed(1)} MB** (no pods: ${((baseS.rssBytes ?? 0) / 1024 / 1024).toFixed(1)} MB) | ≤ 100 MB | ${rssSMb <= 100 ? 'met' : 'not met'} |`);
 
-    console.log(['', '| What | Measured | Target | |', '| --- | --- | --- | --- |', ...results].join('\n'));
+    const load = (await import('node:os')).loadavg()[0]!.toFixed(2);
+    console.log([`Measured ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, load average ${load} at the end.`, '', '| What | Measured | Target | |', '| --- | --- | --- | --- |', ...results].join('\n'));
   } finally {
     for (const c of children) stopChild(c);
     await peers.stop();
