@@ -18,7 +18,7 @@ import { ImdsUpstream } from './imds/upstream.ts';
 import { IptablesRule, execIptables, type IptablesRunner } from './iptables.ts';
 import { KubeDenialEvents, type DenialEvents } from './k8s/events.ts';
 import { NamespaceIndex, type NamespaceObject } from './k8s/namespace-index.ts';
-import { PodIndex, type PodObject } from './k8s/pod-index.ts';
+import { PodIndex, type PodObject, type PodRecord } from './k8s/pod-index.ts';
 import { Reflector } from './k8s/reflector.ts';
 import { createLogger, type Logger } from './log.ts';
 import { ProxyMetrics } from './metrics.ts';
@@ -179,13 +179,19 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     logger,
   });
 
+  // Prefetch for pods that may have a role; forget credentials of pods that may not (any more).
+  const reconsider = (pod: PodRecord): void => {
+    const decision = roles.decide(pod);
+    if (decision.kind !== 'allow') cache.evict(pod.uid);
+    else if (config.prefetch) cache.prefetch(pod.uid, roles.assumeRequest(pod, decision));
+  };
   pods.onChange((change) => {
     metrics.podsIndexed.set(pods.size);
-    if (change.type === 'delete') return cache.evict(change.uid);
-    if (!config.prefetch) return;
-    const decision = roles.decide(change.pod);
-    if (decision.kind === 'allow') cache.prefetch(change.pod.uid, roles.assumeRequest(change.pod, decision));
-    else cache.evict(change.pod.uid);
+    if (change.type === 'delete') cache.evict(change.uid);
+    else reconsider(change.pod);
+  });
+  namespaces.onChange((name) => {
+    for (const pod of pods.all()) if (pod.namespace === name) reconsider(pod);
   });
 
   const rule = config.iptables

@@ -9,7 +9,14 @@ const NO_ANNOTATIONS: Record<string, string> = Object.freeze({}) as Record<strin
 
 export class NamespaceIndex {
   private readonly byName = new Map<string, Record<string, string>>();
+  private readonly listeners = new Set<(name: string) => void>();
   private syncedFlag = false;
+
+  /** Called with a namespace's name when its annotations may have changed. */
+  onChange(listener: (name: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   get synced(): boolean {
     return this.syncedFlag;
@@ -26,8 +33,12 @@ export class NamespaceIndex {
   apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: NamespaceObject): void {
     const name = obj.metadata?.name;
     if (!name) return;
+    const before = this.byName.get(name);
     if (type === 'DELETED') this.byName.delete(name);
     else this.byName.set(name, { ...(obj.metadata?.annotations ?? {}) });
+    if (before === undefined || JSON.stringify(before) !== JSON.stringify(this.byName.get(name))) {
+      for (const l of this.listeners) l(name);
+    }
   }
 
   replaceAll(objects: Iterable<NamespaceObject>): void {

@@ -87,6 +87,19 @@ describe('pods and namespaces from the Kubernetes API server', () => {
     assert.equal(r.body, 'legacy-app');
   });
 
+  it('stops serving a role as soon as the namespace withdraws its permission', async () => {
+    await eventually('the legacy pod served', async () => (await call(proxy.port, CREDS, { from: '127.0.0.7' })).status === 200);
+    const sizeBefore = proxy.cache.size;
+    await api.patchNamespace({ name: 'legacy', body: [{ op: 'remove', path: '/metadata/annotations/iam.amazonaws.com~1allowed-roles' }] });
+    const r = await eventually('the withdrawal', async () => {
+      const a = await call(proxy.port, '/latest/meta-data/iam/security-credentials/legacy-app', { from: '127.0.0.7' });
+      return a.status === 403 && a;
+    });
+    assert.equal((JSON.parse(r.body) as { code: string }).code, 'PODIAM_ROLE_NOT_PERMITTED');
+    // Its credentials are dropped from the cache, not just withheld.
+    await eventually('the eviction', async () => sizeBefore - proxy.cache.size === 1);
+  });
+
   it('denies a role the namespace does not permit and records an Event on the pod', async () => {
     await runPod('sneaky', 'orders', '127.0.0.3', { 'iam.amazonaws.com/role': 'arn:aws:iam::123456789012:role/admin' });
     const r = await eventually('the denial', async () => {
