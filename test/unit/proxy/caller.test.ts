@@ -1,0 +1,70 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { CallerRoles, type AllowDecision } from '../../../proxy/src/imds/caller.ts';
+import { PodIndex, type PodObject } from '../../../proxy/src/k8s/pod-index.ts';
+import { NamespaceIndex } from '../../../proxy/src/k8s/namespace-index.ts';
+import { PodiamError } from '../../../core/src/errors.ts';
+
+function setup(annotations: Record<string, string>, opts: { sessionTags?: boolean; defaultRole?: string } = {}) {
+  const pods = new PodIndex();
+  const namespaces = new NamespaceIndex();
+  namespaces.replaceAll([{ metadata: { name: 'orders' } }]);
+  const obj: PodObject = { metadata: { uid: 'u-1', name: 'web-1', namespace: 'orders', annotations }, spec: { serviceAccountName: 'web' }, status: { phase: 'Running', podIP: '192.0.2.10' } };
+  pods.replaceAll([obj]);
+  const denied: string[] = [];
+  const roles = new CallerRoles({
+    pods,
+    namespaces,
+    settings: { cluster: 'prod', accountId: '123456789012', defaultRole: opts.defaultRole },
+    indexWaitMs: 0,
+    sessionTags: opts.sessionTags ?? true,
+    sessionDurationSeconds: 3600,
+    denials: { denied: async (_pod, d) => void denied.push(d.code) },
+    logger: pino({ level: 'silent' }),
+  });
+  return { roles, pods, namespaces, denied };
+}
+
+describe('caller roles', () => {
+  it('asks STS for the pod\'s managed role with its session name, the contract\'s tags, external ID and TTL', async () => {
+    const { roles } = setup({ 'iam.amazonaws.com/role': 'reader', 'iam.amazonaws.com/external-id': 'ext-42', 'iam.amazonaws.com/session-ttl': '2h' });
+    const { pod, decision } = await roles.resolve('192.0.2.10');
+    const req = roles.assumeRequest(pod, decision);
+    assert.equal(req.roleArn, 'arn:aws:iam::123456789012:role/podiam/prod/prod-orders-reader');
+    assert.equal(req.sessionName, 'orders.web-1');
+    assert.equal(req.externalId, 'ext-42');
+    assert.equal(req.durationSeconds, 3600, 'role chaining caps sessions at one hour');
+    assert.deepEqual(
+      Object.fromEntries(req.tags.map((t) => [t.Key, t.Value])),
+      { 'eks-cluster-name': 'prod', 'kubernetes-namespace': 'orders', 'kubernetes-pod-name': 'web-1', 'kubernetes-pod-uid': 'u-1', 'kubernetes-service-account': 'web' },
+    );
+  });
+
+  it('sends no tags when session tagging is switched off', async () => {
+    const { roles } = setup({ 'iam.amazonaws.com/role': 'reader' }, { sessionTags: false });
+    const { pod, decision } = await roles.resolve('192.0.2.10');
+    assert.deepEqual(roles.assumeRequest(pod, decision).tags, []);
+  });
+
+  it('turns no role into 404 and a denial into 403 with the decision\'s code, reported once per request', async () => {
+    const none = setup({});
+    await assert.rejects(none.roles.resolve('192.0.2.10'), (e: unknown) => e instanceof PodiamError && e.code === 'PODIAM_NO_ROLE' && e.status === 404);
+    const denied = setup({ 'iam.amazonaws.com/role': 'arn:aws:iam::999999999999:role/x' });
+    await assert.rejects(denied.roles.resolve('192.0.2.10'), (e: unknown) => e instanceof PodiamError && e.code === 'PODIAM_ROLE_NOT_PERMITTED' && e.status === 403);
+    assert.deepEqual(denied.denied, ['PODIAM_ROLE_NOT_PERMITTED']);
+  });
+
+  it('puts the default role through the same rules', async () => {
+    const { roles } = setup({}, { defaultRole: 'arn:aws:iam::123456789012:role/podiam/prod/prod-billing-writer' });
+    await assert.rejects(roles.resolve('192.0.2.10'), (e: unknown) => e instanceof PodiamError && e.code === 'PODIAM_ROLE_OF_OTHER_NAMESPACE');
+  });
+
+  it('decides afresh when the namespace\'s annotations change', async () => {
+    const { roles, namespaces } = setup({ 'iam.amazonaws.com/role': 'arn:aws:iam::123456789012:role/legacy' });
+    await assert.rejects(roles.resolve('192.0.2.10'));
+    namespaces.apply('MODIFIED', { metadata: { name: 'orders', annotations: { 'iam.amazonaws.com/allowed-roles': '["legacy"]' } } });
+    const { decision } = await roles.resolve('192.0.2.10');
+    assert.equal((decision as AllowDecision).role.arn, 'arn:aws:iam::123456789012:role/legacy');
+  });
+});
