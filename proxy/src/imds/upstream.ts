@@ -31,6 +31,7 @@ export class ImdsUpstream {
   private token: { value: string; expiresAt: number } | undefined;
   private tokenInflight: Promise<string> | undefined;
   private creds: NodeCredentials | undefined;
+  private credsInflight: Promise<NodeCredentials> | undefined;
 
   constructor(readonly origin: string, options: UpstreamOptions = {}) {
     const timeout = options.timeoutMs ?? 1000;
@@ -89,9 +90,19 @@ export class ImdsUpstream {
     return JSON.parse(await this.getText('/latest/dynamic/instance-identity/document')) as { accountId: string; region: string };
   }
 
-  /** The proxy's own credentials (the node role), cached until 5 minutes before they expire. */
+  /**
+   * The proxy's own credentials (the node role), cached until 5 minutes before they expire and
+   * fetched once for any number of concurrent callers (a burst of prefetches at start-up).
+   */
   async nodeCredentials(): Promise<NodeCredentials> {
     if (this.creds && this.creds.expiration.getTime() - Date.now() > 5 * 60_000) return this.creds;
+    this.credsInflight ??= this.fetchNodeCredentials().finally(() => {
+      this.credsInflight = undefined;
+    });
+    return this.credsInflight;
+  }
+
+  private async fetchNodeCredentials(): Promise<NodeCredentials> {
     const names = (await this.getText('/latest/meta-data/iam/security-credentials/')).split('\n').map((s) => s.trim()).filter(Boolean);
     if (!names[0]) throw new ProxyError('PODIAM_UPSTREAM_UNAVAILABLE', 'the node has no instance profile role');
     const doc = JSON.parse(await this.getText(`/latest/meta-data/iam/security-credentials/${names[0]}`)) as Record<string, string>;
