@@ -54,11 +54,21 @@ export class Reflector<T extends { metadata?: { resourceVersion?: string } }> {
     this.clock = options.clock ?? systemClock;
   }
 
-  /** Starts listing and watching; resolves after the first complete list (or rejects if it fails). */
-  async start(): Promise<void> {
+  private resolveFirstSync: () => void = () => undefined;
+  /** Resolves after the first complete list. */
+  readonly firstSync: Promise<void> = new Promise((resolve) => {
+    this.resolveFirstSync = resolve;
+  });
+
+  /**
+   * Starts listing and watching; resolves after the first complete list. An API server that is
+   * not reachable yet is retried with backoff, never given up on: a proxy that stopped trying
+   * would stay unready while its liveness probe still passed.
+   */
+  start(): Promise<void> {
     this.stopped = false;
-    await this.list();
-    this.watch();
+    this.relist();
+    return this.firstSync;
   }
 
   stop(): void {
@@ -88,6 +98,7 @@ export class Reflector<T extends { metadata?: { resourceVersion?: string } }> {
     sink.endRelist();
     this.resourceVersion = rv;
     this.failures = 0;
+    this.resolveFirstSync();
     this.options.events?.listed?.(count);
   }
 

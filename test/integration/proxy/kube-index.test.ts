@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { startPeers, type Peers } from '../../peers/index.ts';
+import { freePort, startPeers, type Peers } from '../../peers/index.ts';
 import { startProxy, type RunningProxy } from '../../../proxy/src/proxy.ts';
 import { EVENT_REASON } from '../../../proxy/src/k8s/events.ts';
 import { call, testConfig } from './helpers.ts';
@@ -185,6 +185,40 @@ describe('pods and namespaces from the Kubernetes API server', () => {
     } finally {
       await second.stop();
       await cut();
+    }
+  });
+
+  it('keeps trying an API server that is not reachable at start, and becomes ready when it is', async () => {
+    const kubePort = peers.kube!.port;
+    const port = await freePort();
+    const base = peers.kube!.kubeConfig();
+    const kc = new KubeConfig();
+    kc.loadFromOptions({ clusters: base.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${port}` })), users: base.users, contexts: base.contexts, currentContext: base.currentContext });
+    const late = await startProxy(
+      testConfig({ PODIAM_IMDS_UPSTREAM: peers.imds!.endpoint, PODIAM_STS_ENDPOINT: peers.moto!.endpoint, PODIAM_AWS_REGION: 'us-east-1', PODIAM_ACCOUNT_ID: '123456789012', PODIAM_NODE_NAME: 'node-late', PODIAM_EVENTS: 'false' }),
+      { kubeConfig: kc },
+    );
+    const open = new Set<Socket>();
+    const relay = createServer((c) => {
+      const up = createConnection({ host: '127.0.0.1', port: kubePort });
+      open.add(c).add(up);
+      c.pipe(up).pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+    });
+    try {
+      let ready = false;
+      void late.ready.then(() => (ready = true));
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(ready, false);
+      assert.equal((await call(late.metricsPort!, '/readyz')).status, 503);
+      await new Promise<void>((resolve) => relay.listen(port, '127.0.0.1', () => resolve()));
+      await eventually('readiness', async () => ready && (await call(late.metricsPort!, '/readyz')).status === 200, 30_000);
+    } finally {
+      await late.stop();
+      // Keep-alive connections of the client would hold close() open: end them.
+      for (const sock of open) sock.destroy();
+      await new Promise((r) => relay.close(r));
     }
   });
 
