@@ -222,10 +222,21 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
   const metricsServer = config.metricsPort >= 0 ? createMetricsServer(metrics, isReady) : undefined;
   const metricsPort = metricsServer ? await listen(metricsServer, config.metricsPort, config.listenAddress) : undefined;
 
+  let stopped = false;
   const ready = (async () => {
     if (rule) {
-      await rule.ensure();
       rule.start(config.iptablesCheckIntervalMs);
+      // Keep trying (e.g. the xtables lock is busy, or NET_ADMIN is missing and gets fixed):
+      // the proxy is not ready without its rule, and must not give up while it runs.
+      for (let attempt = 0; !stopped; attempt++) {
+        try {
+          await rule.ensure();
+          break;
+        } catch (err) {
+          logger.error({ err: describeError(err), attempt }, 'could not add the iptables DNAT rule; retrying');
+          await clock.sleep(Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)));
+        }
+      }
     }
     await kubeSync;
     if (deps.indexes) await Promise.all([pods.whenSynced()]);
@@ -237,6 +248,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      stopped = true;
       readyFlag = false;
       await Promise.all([closeServer(server, config.shutdownGraceMs), metricsServer ? closeServer(metricsServer, 0) : undefined]);
       if (rule) {
