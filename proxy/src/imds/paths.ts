@@ -8,13 +8,13 @@ import { ProxyError } from '../errors.ts';
 
 // Role names may hold + = , . @ _ - (IAM's set); nothing else is legal in any IMDS path we serve.
 const PLAIN_PATH = /^\/[A-Za-z0-9_+=,.@/-]*$/;
+/** A '.' or '..' segment anywhere. */
+const DOT_SEGMENT = /\/\.{1,2}(?:\/|$)/;
 
 /** Returns the path unchanged when it is plain; throws PODIAM_PATH_INVALID otherwise. */
 export function plainPath(rawUrl: string | undefined): string {
   const url = rawUrl ?? '';
-  if (url.length > 1024 || !PLAIN_PATH.test(url) || url.includes('//')) throw new ProxyError('PODIAM_PATH_INVALID');
-  const segments = url.split('/');
-  if (segments.some((s) => s === '.' || s === '..')) throw new ProxyError('PODIAM_PATH_INVALID');
+  if (url.length > 1024 || !PLAIN_PATH.test(url) || url.includes('//') || DOT_SEGMENT.test(url)) throw new ProxyError('PODIAM_PATH_INVALID');
   return url;
 }
 
