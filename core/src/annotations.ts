@@ -19,3 +19,10 @@ export const SESSION_TAG_KEYS = {
 /** STS: a role assumed by another role (role chaining) gets at most one hour. */
 export const MAX_CHAINED_SESSION_SECONDS = 3600;
 export const MIN_SESSION_SECONDS = 900;
+
+/**
+ * Namespace: an RFC 3339 time. Credentials the proxies cached for the namespace's pods before it
+ * are dropped and fetched anew — set it right after revoking the roles' older sessions, so pods
+ * get working credentials at once instead of at the next refresh.
+ */
+export const SESSIONS_REVOKED_AT_ANNOTATION = 'podiam.io/sessions-revoked-at';

@@ -20,6 +20,7 @@ import { KubeDenialEvents, type DenialEvents } from './k8s/events.ts';
 import { NamespaceIndex, type NamespaceObject } from './k8s/namespace-index.ts';
 import { PodIndex, type PodObject, type PodRecord } from './k8s/pod-index.ts';
 import { Reflector } from './k8s/reflector.ts';
+import { revocationCutoff } from './k8s/revocation.ts';
 import { createLogger, type Logger } from './log.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { createImdsServer, createMetricsServer } from './server.ts';
@@ -182,8 +183,13 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
   // Prefetch for pods that may have a role; forget credentials of pods that may not (any more).
   const reconsider = (pod: PodRecord): void => {
     const decision = roles.decide(pod);
-    if (decision.kind !== 'allow') cache.evict(pod.uid);
-    else if (config.prefetch) cache.prefetch(pod.uid, roles.assumeRequest(pod, decision));
+    if (decision.kind !== 'allow') return cache.evict(pod.uid);
+    const revocation = revocationCutoff(namespaces.facts(pod.namespace).annotations, clock.now());
+    if (revocation.kind === 'cutoff' && cache.evictIssuedBefore(pod.uid, revocation.atMs)) {
+      metrics.revokedEvictions.inc();
+      logger.info({ namespace: pod.namespace, pod: pod.name }, 'dropped credentials issued before the namespace revoked its sessions');
+    }
+    if (config.prefetch) cache.prefetch(pod.uid, roles.assumeRequest(pod, decision));
   };
   pods.onChange((change) => {
     metrics.podsIndexed.set(pods.size);
@@ -191,6 +197,8 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     else reconsider(change.pod);
   });
   namespaces.onChange((name) => {
+    const revocation = revocationCutoff(namespaces.facts(name).annotations, clock.now());
+    if (revocation.kind === 'invalid') logger.warn({ namespace: name, code: 'PODIAM_NAMESPACE_ANNOTATION_INVALID' }, revocation.reason);
     for (const pod of pods.all()) if (pod.namespace === name) reconsider(pod);
   });
 

@@ -91,6 +91,8 @@ export function windowFor(c: IssuedCredentials, t: CacheTiming): { refreshAt: nu
 
 export class CredentialCache {
   private readonly entries = new Map<string, Entry>();
+  /** Pods whose next AssumeRole must wait until this time (after a revocation cut-off). */
+  private readonly holds = new Map<string, number>();
   private readonly source: CredentialSource;
   private readonly clock: Clock;
   private readonly timing: CacheTiming;
@@ -155,6 +157,25 @@ export class CredentialCache {
     if (!entry) return;
     entry.cancelTimer?.();
     this.entries.delete(uid);
+    this.holds.delete(uid);
+  }
+
+  /**
+   * Sessions issued before `beforeMs` were revoked: forget them (and any fetch under way, which
+   * may have been issued before the cut too) so the next prefetch or request gets fresh ones.
+   * Returns whether anything was dropped.
+   */
+  evictIssuedBefore(uid: string, beforeMs: number): boolean {
+    const entry = this.entries.get(uid);
+    if (!entry) return false;
+    if (entry.current && entry.current.issuedAt.getTime() >= beforeMs) return false;
+    if (!entry.current && !entry.inflight) return false;
+    this.evict(uid);
+    // IAM compares aws:TokenIssueTime with the revocation time in whole seconds: a session
+    // issued within the cut-off's second may still count as revoked, so wait for the next one.
+    const holdUntil = Math.floor(beforeMs / 1000) * 1000 + 1000;
+    if (holdUntil > this.clock.now()) this.holds.set(uid, holdUntil);
+    return true;
   }
 
   clear(): void {
@@ -224,6 +245,11 @@ export class CredentialCache {
   }
 
   private async fetchWithRetry(entry: Entry): Promise<IssuedCredentials> {
+    const hold = this.holds.get(entry.uid);
+    if (hold !== undefined) {
+      this.holds.delete(entry.uid);
+      if (hold > this.clock.now()) await this.clock.sleep(hold - this.clock.now());
+    }
     const deadline = this.clock.now() + this.timing.retryDeadlineMs;
     for (let attempt = 0; ; attempt++) {
       try {
