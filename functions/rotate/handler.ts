@@ -6,9 +6,7 @@
  */
 import type { Context } from 'aws-lambda';
 import { PodiamError } from '../../core/src/errors.ts';
-import { accountIdResolver, createAwsClients, type AccountResolver } from '../lib/aws-clients.ts';
-import { loadFunctionsConfig } from '../lib/config.ts';
-import { jsonLogger, type Logger } from '../lib/log.ts';
+import { lambdaEntry } from '../lib/lambda-entry.ts';
 import type { ReconcileDeps } from '../lib/reconcile.ts';
 import { rotate, type RotateResult } from '../lib/rotate.ts';
 import { rotateRequestFor } from './request.ts';
@@ -29,25 +27,4 @@ export function createRotateHandler(deps: ReconcileDeps) {
   };
 }
 
-const account: { resolver?: AccountResolver } = {};
-
-function depsFromEnv(log: Logger): ReconcileDeps {
-  const config = loadFunctionsConfig();
-  const { iam, s3, sts } = createAwsClients(config);
-  account.resolver = accountIdResolver(sts, config.accountId);
-  return { iam, s3, config, accountId: account.resolver, log };
-}
-
-let built: ReturnType<typeof createRotateHandler> | undefined;
-let initError: unknown;
-try {
-  built = createRotateHandler(depsFromEnv(jsonLogger));
-} catch (err: unknown) {
-  initError = err;
-}
-
-export const handler = async (event: unknown, context?: Context): Promise<RotateAnswer> => {
-  if (!built) throw initError;
-  account.resolver?.learn(context?.invokedFunctionArn);
-  return built(event, context);
-};
+export const handler = lambdaEntry(createRotateHandler);
