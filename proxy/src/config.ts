@@ -30,6 +30,8 @@ export interface ProxyConfig {
   accountId: string | undefined;
   allowedAccounts: string[];
   defaultRole: string | undefined;
+  /** sts:ExternalId sent for pods without iam.amazonaws.com/external-id (the stack's TrustExternalId). */
+  externalId: string | undefined;
   sessionTags: boolean;
   /** Session length asked of STS when the pod does not set iam.amazonaws.com/session-ttl. */
   sessionDurationSeconds: number;
@@ -191,6 +193,11 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
     throw new ConfigError('PODIAM_DEFAULT_ROLE', `'${defaultRole}' is not an IAM role ARN`, 'Use a service name of the pod\'s namespace or a full role ARN, or unset it.');
   }
 
+  const externalId = r.string('PODIAM_EXTERNAL_ID');
+  if (externalId !== undefined && !/^[\w+=,.@:/-]{2,1224}$/.test(externalId)) {
+    throw new ConfigError('PODIAM_EXTERNAL_ID', 'is not a valid sts:ExternalId', "Use 2-1224 characters of letters, digits and _+=,.@:/- — the same value as the stack's TrustExternalId — or unset it.");
+  }
+
   const imdsUpstream = r.string('PODIAM_IMDS_UPSTREAM') ?? 'http://169.254.169.254';
   let upstreamUrl: URL;
   try {
@@ -238,6 +245,7 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
     accountId,
     allowedAccounts,
     defaultRole,
+    externalId,
     sessionTags: r.bool('PODIAM_SESSION_TAGS', true),
     sessionDurationSeconds: r.int('PODIAM_SESSION_DURATION_SECONDS', MAX_CHAINED_SESSION_SECONDS, MIN_SESSION_SECONDS, MAX_CHAINED_SESSION_SECONDS),
     requireImdsV2: r.bool('PODIAM_REQUIRE_IMDSV2', false),
@@ -263,7 +271,7 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
 export const CONFIG_VARIABLES = [
   'PODIAM_CLUSTER_NAME', 'PODIAM_NODE_NAME', 'PODIAM_HOST_IP', 'PODIAM_LISTEN_ADDRESS', 'PODIAM_PORT', 'PODIAM_METRICS_PORT',
   'PODIAM_HOST_INTERFACE', 'PODIAM_IPTABLES', 'PODIAM_IPTABLES_CHECK_INTERVAL_MS', 'PODIAM_AWS_REGION', 'PODIAM_ACCOUNT_ID',
-  'PODIAM_ALLOWED_ACCOUNTS', 'PODIAM_DEFAULT_ROLE', 'PODIAM_SESSION_TAGS', 'PODIAM_SESSION_DURATION_SECONDS',
+  'PODIAM_ALLOWED_ACCOUNTS', 'PODIAM_DEFAULT_ROLE', 'PODIAM_EXTERNAL_ID', 'PODIAM_SESSION_TAGS', 'PODIAM_SESSION_DURATION_SECONDS',
   'PODIAM_REQUIRE_IMDSV2', 'PODIAM_IMDS_UPSTREAM', 'PODIAM_PASSTHROUGH_PATHS', 'PODIAM_STS_ENDPOINT', 'PODIAM_INDEX_WAIT_MS',
   'PODIAM_CREDENTIALS_WAIT_MS', 'PODIAM_PREFETCH', 'PODIAM_EVENTS', 'PODIAM_LOG_LEVEL', 'PODIAM_KUBECONFIG', 'PODIAM_SHUTDOWN_GRACE_MS',
 ] as const;

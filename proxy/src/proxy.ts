@@ -175,6 +175,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     settings,
     indexWaitMs: config.indexWaitMs,
     sessionTags: config.sessionTags,
+    defaultExternalId: config.externalId,
     sessionDurationSeconds: config.sessionDurationSeconds,
     denials,
     logger,

@@ -26,6 +26,8 @@ export interface CallerRolesOptions {
   indexWaitMs: number;
   sessionTags: boolean;
   sessionDurationSeconds: number;
+  /** Sent for pods that do not set iam.amazonaws.com/external-id; the pod's own value wins. */
+  defaultExternalId?: string | undefined;
   denials?: DenialEvents | undefined;
   logger: Logger;
 }
@@ -112,7 +114,7 @@ export class CallerRoles {
     return {
       roleArn: decision.role.arn,
       sessionName: podSessionName(pod.namespace, pod.name),
-      externalId: decision.externalId,
+      externalId: decision.externalId ?? this.o.defaultExternalId,
       durationSeconds: decision.sessionSeconds ?? this.o.sessionDurationSeconds,
       tags,
     };

@@ -42,6 +42,7 @@ export const allOptionalValues = {
   accountId: '111122223333',
   allowedAccounts: ['444455556666', '777788889999'],
   defaultRole: 'default-reader',
+  externalId: 'cluster-external-id',
   passthroughPaths: ['/latest/meta-data/instance-id', '/latest/meta-data/placement/'],
   stsEndpoint: 'https://sts.eu-west-1.amazonaws.com',
   listenAddress: '0.0.0.0',

@@ -257,6 +257,7 @@ describe('chart with every optional block on', () => {
     assert.equal(config.accountId, '111122223333');
     assert.deepEqual(config.allowedAccounts, ['444455556666', '777788889999']);
     assert.equal(config.defaultRole, 'default-reader');
+    assert.equal(config.externalId, 'cluster-external-id');
     assert.deepEqual(config.passthroughPaths, ['/latest/meta-data/instance-id', '/latest/meta-data/placement/']);
     assert.equal(config.stsEndpoint, 'https://sts.eu-west-1.amazonaws.com');
     assert.equal(config.listenAddress, '0.0.0.0');

@@ -6,7 +6,7 @@ import { PodIndex, type PodObject } from '../../../proxy/src/k8s/pod-index.ts';
 import { NamespaceIndex } from '../../../proxy/src/k8s/namespace-index.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
 
-function setup(annotations: Record<string, string>, opts: { sessionTags?: boolean; defaultRole?: string } = {}) {
+function setup(annotations: Record<string, string>, opts: { sessionTags?: boolean; defaultRole?: string; defaultExternalId?: string } = {}) {
   const pods = new PodIndex();
   const namespaces = new NamespaceIndex();
   namespaces.replaceAll([{ metadata: { name: 'orders' } }]);
@@ -20,6 +20,7 @@ function setup(annotations: Record<string, string>, opts: { sessionTags?: boolea
     indexWaitMs: 0,
     sessionTags: opts.sessionTags ?? true,
     sessionDurationSeconds: 3600,
+    defaultExternalId: opts.defaultExternalId,
     denials: { denied: async (_pod, d) => void denied.push(d.code) },
     logger: pino({ level: 'silent' }),
   });
@@ -39,6 +40,15 @@ describe('caller roles', () => {
       Object.fromEntries(req.tags.map((t) => [t.Key, t.Value])),
       { 'eks-cluster-name': 'prod', 'kubernetes-namespace': 'orders', 'kubernetes-pod-name': 'web-1', 'kubernetes-pod-uid': 'u-1', 'kubernetes-service-account': 'web' },
     );
+  });
+
+  it('sends the cluster-wide external ID for pods without their own, and the pod\'s own where it has one', async () => {
+    const plain = setup({ 'iam.amazonaws.com/role': 'reader' }, { defaultExternalId: 'cluster-ext' });
+    const a = await plain.roles.resolve('192.0.2.10');
+    assert.equal(plain.roles.assumeRequest(a.pod, a.decision).externalId, 'cluster-ext');
+    const own = setup({ 'iam.amazonaws.com/role': 'reader', 'iam.amazonaws.com/external-id': 'pod-ext' }, { defaultExternalId: 'cluster-ext' });
+    const b = await own.roles.resolve('192.0.2.10');
+    assert.equal(own.roles.assumeRequest(b.pod, b.decision).externalId, 'pod-ext');
   });
 
   it('sends no tags when session tagging is switched off', async () => {

@@ -22,6 +22,7 @@ describe('proxy configuration', () => {
     assert.equal(c.nodeName, 'node-1');
     assert.equal(c.hostIp, '192.0.2.1');
     assert.equal(c.defaultRole, undefined);
+    assert.equal(c.externalId, undefined);
     assert.ok(c.passthroughPaths.includes('/latest/meta-data/instance-id'));
     assert.ok(Object.isFrozen(c));
   });
@@ -46,6 +47,7 @@ describe('proxy configuration', () => {
     assert.throws(() => parseConfig({ ...base, PODIAM_ACCOUNT_ID: 'x' }), configError('PODIAM_ACCOUNT_ID'));
     assert.throws(() => parseConfig({ ...base, PODIAM_IMDS_UPSTREAM: 'https://x/y' }), configError('PODIAM_IMDS_UPSTREAM'));
     assert.throws(() => parseConfig({ ...base, PODIAM_LOG_LEVEL: 'loud' }), configError('PODIAM_LOG_LEVEL'));
+    assert.throws(() => parseConfig({ ...base, PODIAM_EXTERNAL_ID: 'has spaces in it' }), configError('PODIAM_EXTERNAL_ID'));
     assert.throws(() => parseConfig({ ...base, PODIAM_INDEX_WAIT_MS: '900', PODIAM_CREDENTIALS_WAIT_MS: '900' }), configError('PODIAM_INDEX_WAIT_MS'));
     assert.throws(() => parseConfig(base, ['positional']), (e: unknown) => e instanceof ConfigError);
   });
