@@ -186,6 +186,11 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
       log('info', 'admission', { uid, allowed: answer.response.allowed, ms: now() - started, message: answer.response.status?.message });
       return json(200, answer);
     } catch (err: unknown) {
+      // No (valid) bundle yet: say so and how to publish one, rather than blame role creation.
+      if (err instanceof PodiamError && (err.code === 'PODIAM_BUNDLE_NOT_FOUND' || err.code === 'PODIAM_BUNDLE_INVALID')) {
+        log('error', 'admission has no bundle to decide by', { uid, code: err.code });
+        return json(200, denyResponse(uid, String(err.code), err.message, 503));
+      }
       // Out of budget or IAM failed: deny with a retryable answer rather than admit a pod
       // whose role does not exist; the pod's controller retries, reconcile creates the role.
       const detail = err instanceof Deadline ? `the role could not be created within ${config.budgetMs} ms` : describeError(err).message;

@@ -79,6 +79,17 @@ describe('admission webhook (Function URL) against moto', () => {
     assert.equal((await answer(podReview({ operation: 'UPDATE', annotations: gone, oldAnnotations: {} }))).body.response?.allowed, false);
   });
 
+  it('refuses with PODIAM_BUNDLE_NOT_FOUND and says how to publish when no bundle has been published yet', async () => {
+    const config: AdmissionConfig = { ...h.config, bundleKey: 'never-published.json', webhookSecret: WEBHOOK_SECRET, budgetMs: 4500, bundleCacheMs: 30000 };
+    const unpublished = createAdmissionHandler({ iam: h.deps.iam, s3: h.deps.s3, config, accountId: h.deps.accountId, log: h.deps.log });
+    const res = (await unpublished(urlEvent(podReview({ annotations: { 'iam.amazonaws.com/role': 'reader' } })))) as { statusCode: number; body: string };
+    const body = JSON.parse(res.body) as { response?: { allowed: boolean; status?: { message: string; code: number } } };
+    assert.equal(res.statusCode, 200);
+    assert.equal(body.response?.allowed, false);
+    assert.match(body.response!.status!.message, /^PODIAM_BUNDLE_NOT_FOUND: .*podiam publish --bucket/);
+    assert.equal(h.calls.writes(), 0);
+  });
+
   it('answers 400 to a malformed review', async () => {
     for (const bad of ['not json', '{}', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { kind: { kind: 'Pod' }, operation: 'CREATE', object: {} } })]) {
       const { status, body } = await answer(bad);
