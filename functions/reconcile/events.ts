@@ -3,11 +3,14 @@
  *   - S3 "Object Created" for the bundle key (EventBridge notifications of the bundle bucket)
  *   - the hourly ScheduledEvent
  *   - CloudTrail "AWS API Call via CloudTrail" from aws.iam naming one role: drift, repaired
- *     for that role only
+ *     for that role only; a change of the intermediate (node proxy) role's assume policy, the
+ *     other half of every trust link, repairs the whole cluster
  *   - a manual `{"action": "reconcile"}` (aws lambda invoke, the demo)
  */
 import type { EventBridgeEvent, ScheduledEvent } from 'aws-lambda';
 import type { FunctionsConfig } from '../lib/config.ts';
+import { INTERMEDIATE_POLICY_NAME } from '../lib/trust.ts';
+import { parseRoleArn } from '../../core/src/naming.ts';
 import type { ReconcileRequest } from '../lib/reconcile.ts';
 
 export interface S3ObjectCreatedDetail {
@@ -19,7 +22,7 @@ export interface S3ObjectCreatedDetail {
 export interface CloudTrailDetail {
   eventSource: string;
   eventName: string;
-  requestParameters?: { roleName?: string } | null;
+  requestParameters?: { roleName?: string; policyName?: string } | null;
   errorCode?: string;
   userIdentity?: { arn?: string; type?: string; sessionContext?: { sessionIssuer?: { arn?: string } } };
 }
@@ -32,7 +35,10 @@ export type ReconcileEvent =
 
 export type EventDecision = { run: true; request: ReconcileRequest } | { run: false; reason: string };
 
-export function requestFor(event: unknown, config: Pick<FunctionsConfig, 'cluster' | 'bundleBucket' | 'bundleKey' | 'selfRoleArn'>): EventDecision {
+export function requestFor(
+  event: unknown,
+  config: Pick<FunctionsConfig, 'cluster' | 'bundleBucket' | 'bundleKey' | 'selfRoleArn'> & Partial<Pick<FunctionsConfig, 'intermediateRoleArns'>>,
+): EventDecision {
   const e = (event ?? {}) as Record<string, unknown>;
   if (e.action === 'reconcile') {
     const roles = Array.isArray(e.roles) ? e.roles.filter((r): r is string => typeof r === 'string') : undefined;
@@ -53,16 +59,23 @@ export function requestFor(event: unknown, config: Pick<FunctionsConfig, 'cluste
   if (detailType === 'AWS API Call via CloudTrail' && e.source === 'aws.iam') {
     const d = detail as unknown as CloudTrailDetail;
     if (d.errorCode) return { run: false, reason: `${d.eventName} failed (${d.errorCode}); nothing changed` };
-    const roleName = d.requestParameters?.roleName;
-    if (typeof roleName !== 'string' || !roleName.startsWith(`${config.cluster}-`)) {
-      return { run: false, reason: `${d.eventName} does not name a role of cluster ${config.cluster}` };
-    }
+    const roleName = d.requestParameters?.roleName ?? '';
+    const intermediateNames = (config.intermediateRoleArns ?? []).map((arn) => parseRoleArn(arn)?.name);
+    // The intermediate role's assume policy is the other half of every trust link: its drift
+    // is repaired by a whole-cluster run; a managed role's drift by a run for that role alone.
+    const request: ReconcileRequest | undefined =
+      d.requestParameters?.policyName === INTERMEDIATE_POLICY_NAME && intermediateNames.includes(roleName)
+        ? { trigger: `drift ${d.eventName} on the intermediate role ${roleName}` }
+        : roleName.startsWith(`${config.cluster}-`)
+          ? { trigger: `drift ${d.eventName}`, scope: [roleName] }
+          : undefined;
+    if (!request) return { run: false, reason: `${d.eventName} does not name a role of cluster ${config.cluster}` };
     // Reconcile's own writes come back as events: skip them (a second look would find nothing to
     // change anyway, but a large run would queue one invocation per write). Writes by the admission
     // and rotate functions are not skipped: a role admission only half-created gets finished here.
     const issuer = d.userIdentity?.sessionContext?.sessionIssuer?.arn;
     if (config.selfRoleArn && issuer === config.selfRoleArn) return { run: false, reason: `${d.eventName} was made by this function` };
-    return { run: true, request: { trigger: `drift ${d.eventName}`, scope: [roleName] } };
+    return { run: true, request };
   }
   return { run: false, reason: `unsupported event (source ${String(e.source)}, detail-type ${String(detailType)})` };
 }

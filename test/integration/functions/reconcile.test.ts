@@ -16,7 +16,7 @@ import { reconcile } from '../../../functions/lib/reconcile.ts';
 import { readCurrentState } from '../../../functions/lib/iam-reader.ts';
 import { policiesEqual } from '../../../functions/lib/policy-compare.ts';
 import { bundleOf, exampleBundle, service, XRAY_POLICY_ARN } from '../../unit/functions/fixtures.ts';
-import { startHarness, type Harness } from './harness.ts';
+import { PROXY_ROLE_NAME, startHarness, type Harness } from './harness.ts';
 
 const event = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(`../../../events/${name}`, import.meta.url), 'utf8'));
 
@@ -78,6 +78,23 @@ describe('reconcile against moto', () => {
     h.calls.reset();
     await reconcile(h.deps, { trigger: 'test' });
     assert.equal(h.calls.writes(), 0, 'repaired state is stable');
+  });
+
+  it('repairs the intermediate role\'s assume policy, the other half of the trust link, from its CloudTrail event', async () => {
+    const widened = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }] };
+    await h.iam.send(new PutRolePolicyCommand({ RoleName: PROXY_ROLE_NAME, PolicyName: 'podiam-assume-managed-roles', PolicyDocument: JSON.stringify(widened) }));
+    const e = event('reconcile-cloudtrail-drift.json') as { detail: { requestParameters: Record<string, string> } };
+    e.detail.requestParameters = { roleName: PROXY_ROLE_NAME, policyName: 'podiam-assume-managed-roles' };
+    h.calls.reset();
+
+    const summary = await createReconcileHandler(h.deps)(e);
+
+    assert.ok(!('ignored' in summary), JSON.stringify(summary));
+    assert.equal(summary.scope, 'cluster');
+    assert.deepEqual(summary.planned, { 'put-intermediate-policy': 1 });
+    const repaired = await h.iam.send(new GetRolePolicyCommand({ RoleName: PROXY_ROLE_NAME, PolicyName: 'podiam-assume-managed-roles' }));
+    assert.match(decodeURIComponent(repaired.PolicyDocument!), /role\/podiam\/prod\/\*/);
+    assert.ok(!policiesEqual(JSON.parse(decodeURIComponent(repaired.PolicyDocument!)), widened));
   });
 
   it('ignores drift events of other clusters and failed calls', async () => {

@@ -18,6 +18,17 @@ describe('reconcile events', () => {
     assert.deepEqual(requestFor(event('reconcile-cloudtrail-drift.json'), config), { run: true, request: { trigger: 'drift PutRolePolicy', scope: ['prod-orders-reader'] } });
   });
 
+  it('runs the whole cluster when the intermediate role\'s assume policy is changed by hand', () => {
+    const drift = event('reconcile-cloudtrail-drift.json');
+    drift.detail.requestParameters = { roleName: 'podiam-prod-node-proxy', policyName: 'podiam-assume-managed-roles' };
+    const withIntermediate = { ...config, intermediateRoleArns: ['arn:aws:iam::123456789012:role/podiam-prod-node-proxy'] };
+    assert.deepEqual(requestFor(drift, withIntermediate), { run: true, request: { trigger: 'drift PutRolePolicy on the intermediate role podiam-prod-node-proxy' } });
+    drift.detail.requestParameters = { roleName: 'some-other-role', policyName: 'podiam-assume-managed-roles' };
+    assert.equal(requestFor(drift, withIntermediate).run, false, 'a role that is not an intermediate role of this stack');
+    drift.detail.requestParameters = { roleName: 'podiam-prod-node-proxy', policyName: 'unrelated' };
+    assert.equal(requestFor(drift, withIntermediate).run, false, 'another policy of the node role');
+  });
+
   it('skips drift events caused by its own role but not by the admission function', () => {
     const own = event('reconcile-cloudtrail-drift.json');
     own.detail.userIdentity.sessionContext.sessionIssuer.arn = 'arn:aws:iam::123456789012:role/podiam-ReconcileFunctionRole-ABC';
