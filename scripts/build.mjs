@@ -4,19 +4,9 @@ import { build } from 'esbuild';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './ensure-setup.mjs';
+import { cliBundleOptions, nodeBundleOptions } from './esbuild-options.mjs';
 
-const common = {
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  sourcemap: true,
-  minify: true,
-  legalComments: 'linked',
-  logLevel: 'warning',
-  // ESM bundles of CommonJS dependencies need require(); give them one.
-  banner: { js: "import { createRequire as __podiamCreateRequire } from 'node:module'; const require = __podiamCreateRequire(import.meta.url);" },
-};
+const common = { ...nodeBundleOptions, sourcemap: true, legalComments: 'linked' };
 
 const entries = [];
 const proxyMain = path.join(repoRoot, 'proxy/src/main.ts');
@@ -35,9 +25,7 @@ const started = Date.now();
 // Targets follow the runtimes: the proxy image and the CLI run on Node 20+, the functions on
 // template.yaml's nodejs22.x (nodejs20.x is past end of life, and cfn-lint refuses it).
 for (const { target, ...entry } of entries) {
-  // The CLI: jsonc-parser's UMD "main" loads its modules with a runtime require() that esbuild
-  // cannot follow; its ESM build ("module") bundles cleanly.
-  const extra = entry.out === 'cli/podiam' ? { mainFields: ['module', 'main'] } : {};
+  const extra = entry.out === 'cli/podiam' ? { mainFields: cliBundleOptions.mainFields } : {};
   await build({ ...common, ...extra, ...(target ? { target } : {}), entryPoints: [entry], outdir: path.join(repoRoot, 'dist'), outExtension: { '.js': '.mjs' }, metafile: false });
 }
 console.log(`podiam build: ${entries.length} bundles in ${Date.now() - started} ms -> dist/`);

@@ -4,6 +4,7 @@
 // times, and prints the wall times. Cleans up the temp dir.
 import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
+import { cliBundleOptions } from '../../scripts/esbuild-options.mjs';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -55,14 +56,7 @@ try {
     entryPoints: [{ in: path.join(repo, 'cli/src/main.ts'), out: 'podiam' }],
     outdir: bundleDir,
     outExtension: { '.js': '.mjs' },
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    minify: true,
-    mainFields: ['module', 'main'],
-    logLevel: 'warning',
-    banner: { js: "import { createRequire as __podiamCreateRequire } from 'node:module'; const require = __podiamCreateRequire(import.meta.url);" },
+    ...cliBundleOptions,
   });
   const modes: Array<{ name: string; entry: string; env: NodeJS.ProcessEnv }> = [
     { name: 'esbuild bundle', entry: path.join(bundleDir, 'podiam.mjs'), env: {} },

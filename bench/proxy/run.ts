@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
+import { nodeBundleOptions } from '../../scripts/esbuild-options.mjs';
 import { Agent, request } from 'node:http';
 import { startPeers } from '../../test/peers/index.ts';
 import { ManualClock } from '../../test/unit/proxy/manual-clock.ts';
@@ -39,13 +40,7 @@ async function buildTarget(): Promise<string> {
   await build({
     entryPoints: ['bench/proxy/target.ts'],
     outfile: out,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    minify: true,
-    logLevel: 'warning',
-    banner: { js: "import { createRequire as __podiamCreateRequire } from 'node:module'; const require = __podiamCreateRequire(import.meta.url);" },
+    ...nodeBundleOptions,
   });
   return out;
 }

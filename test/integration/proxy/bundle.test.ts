@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { nodeBundleOptions } from '../../../scripts/esbuild-options.mjs';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { freePort, startPeers, type Peers } from '../../peers/index.ts';
 import { waitForLine } from '../../peers/netns.ts';
@@ -32,13 +33,7 @@ describe('the bundled proxy as a process', () => {
     await build({
       entryPoints: [path.join(repo, 'proxy/src/main.ts')],
       outfile: bundle,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      minify: true,
-      logLevel: 'warning',
-      banner: { js: "import { createRequire as __podiamCreateRequire } from 'node:module'; const require = __podiamCreateRequire(import.meta.url);" },
+      ...nodeBundleOptions,
     });
     peers = await startPeers({ moto: true, imds: { role: { name: 'node-role' } }, kube: true });
   });

@@ -1,0 +1,4 @@
+import type { BuildOptions } from 'esbuild';
+
+export declare const nodeBundleOptions: BuildOptions;
+export declare const cliBundleOptions: BuildOptions;
