@@ -27,7 +27,7 @@ function newestSource(dirs) {
 function useBuilt() {
   if (process.env.PODIAM_CLI_FROM_SOURCE === '1' || !existsSync(built)) return false;
   if (!existsSync(source)) return true;
-  const sources = ['cli/src', 'core/src', 'functions/lib', 'policies/schema.json'].map((p) => path.join(root, p));
+  const sources = ['cli/src', 'core/src', 'iam-model/src', 'policies/schema.json'].map((p) => path.join(root, p));
   const schema = sources.pop();
   const newest = Math.max(newestSource(sources), existsSync(schema) ? statSync(schema).mtimeMs : 0);
   return statSync(built).mtimeMs >= newest;

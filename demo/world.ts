@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
-import type { Bundle } from '../core/src/bundle.ts';
+import type { Bundle } from '../iam-model/src/bundle/bundle.ts';
 import { ROLE_ANNOTATION } from '../core/src/annotations.ts';
 import { uploadBundle } from '../cli/src/bundle/publish.ts';
 import { checkedBundle } from '../cli/src/commands/publish-command.ts';

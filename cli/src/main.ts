@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { PodiamError, describeError } from '../../core/src/errors.ts';
+import { PodiamError, describeError, exitCodeOf } from '../../core/src/errors.ts';
 import { runCheck } from './commands/check-command.ts';
 import { clusterName, outputFormat, type Env } from './commands/options.ts';
 import { DEFAULT_BUNDLE_OUT, runPublish } from './commands/publish-command.ts';
@@ -119,7 +119,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const known = err instanceof PodiamError ? err : new CliError('PODIAM_CLI_UNEXPECTED', `${describeError(err).code}: ${describeError(err).message}.`, { cause: err });
     const { code, message } = describeError(known);
     io.stderr(`podiam: ${code} ${message}\n`);
-    return known instanceof CliError ? known.exitCode : 1;
+    return known instanceof CliError ? known.exitCode : exitCodeOf(known.code);
   }
 }
 

@@ -45,7 +45,22 @@ export const errorCodes = {
   PODIAM_EVENT_UNSUPPORTED: { status: 400, fix: 'Send an event the function understands (see events/ in the repository for each shape).' },
   PODIAM_ROTATE_REQUEST_INVALID: { status: 400, fix: "Send detail {cluster, action: 'revoke-sessions' | 'begin-intermediate-rotation' | 'finish-intermediate-rotation' | 'prune-intermediates', ...} as events/rotate-*.json show." },
   PODIAM_INTERMEDIATE_ROLES_MISSING: { status: 500, fix: 'None of the intermediate role ARNs (IntermediateRoleArns / PODIAM_INTERMEDIATE_ROLE_ARNS) exists; create the node proxy role or correct the parameter.' },
-} as const satisfies Record<string, { status: number; fix: string }>;
+  // The podiam CLI (cli/): `exit` is the process exit code (2: the command line is wrong; 1: the
+  // files, the bundle or AWS are). Codes above that reach the CLI exit 1.
+  PODIAM_CLI_USAGE: { status: 400, exit: 2, fix: 'Run `podiam help` for the commands and their options.' },
+  PODIAM_POLICIES_DIR_NOT_FOUND: { status: 400, exit: 2, fix: 'Pass the policies folder, e.g. `podiam check policies`.' },
+  PODIAM_GUARDRAILS_INVALID: { status: 400, exit: 1, fix: 'Fix policies/guardrails.json (see the message), or pass another file with --guardrails.' },
+  PODIAM_CHECK_FAILED: { status: 400, exit: 1, fix: 'Fix the errors that `podiam check` lists, then publish again.' },
+  PODIAM_PUBLISH_FAILED: { status: 500, exit: 1, fix: 'Check the bucket name, its region and the AWS credentials in the environment.' },
+  PODIAM_CLI_UNEXPECTED: { status: 500, exit: 1, fix: 'The cause is named above; if it is not a file permission or disk problem, report it as a podiam bug.' },
+  PODIAM_PLAN_FAILED: { status: 500, exit: 1, fix: 'Check the AWS credentials in the environment: plan needs IAM read access (iam:Get*, iam:List*, including iam:GetAccountAuthorizationDetails) and sts:GetCallerIdentity, nothing more.' },
+} as const satisfies Record<string, { status: number; fix: string; exit?: number }>;
+
+/** The exit code of the podiam CLI for a code: its own where the table gives one, else 1. */
+export function exitCodeOf(code: ErrorCode): number {
+  const entry = (errorCodes as Record<string, { exit?: number }>)[code];
+  return entry?.exit ?? 1;
+}
 
 export type ErrorCode = keyof typeof errorCodes | (string & {});
 

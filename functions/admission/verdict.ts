@@ -19,7 +19,7 @@
 import { ALLOWED_ROLES_ANNOTATION, ROLE_ANNOTATION } from '../../core/src/annotations.ts';
 import { decideRole, type ClusterSettings, type RoleDecision } from '../../core/src/role-decision.ts';
 import { parseRoleArn } from '../../core/src/naming.ts';
-import { findDesiredRole, type DesiredRole, type DesiredState } from '../lib/desired-state.ts';
+import { findDesiredRole, type DesiredRole, type DesiredState } from '../../iam-model/src/desired-state.ts';
 import type { ReviewRequest } from './review.ts';
 
 export type Verdict =

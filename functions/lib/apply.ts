@@ -18,11 +18,12 @@ import {
   type IAMClient,
 } from '@aws-sdk/client-iam';
 import { describeError } from '../../core/src/errors.ts';
-import type { DesiredRole } from './desired-state.ts';
-import { awsErrorName, isNoSuchEntity, type RoleFailure } from './errors.ts';
-import { readRole } from './iam-reader.ts';
-import { isManagedBy, planRoleChanges, type Change, type Collision } from './plan.ts';
-import { mapLimit, withThrottleRetry, type RetryOptions } from './retry.ts';
+import type { DesiredRole } from '../../iam-model/src/desired-state.ts';
+import { awsErrorName, isNoSuchEntity } from '../../iam-model/src/errors.ts';
+import type { RoleFailure } from './errors.ts';
+import { readRole } from '../../iam-model/src/iam-reader.ts';
+import { isManagedBy, planRoleChanges, type Change, type Collision } from '../../iam-model/src/plan.ts';
+import { mapLimit, withThrottleRetry, type RetryOptions } from '../../iam-model/src/retry.ts';
 
 export interface ApplyOptions {
   cluster: string;

@@ -4,9 +4,9 @@
  * functions check exactly what `podiam publish` wrote.
  */
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { parseBundle } from '../../cli/src/bundle/load-bundle.ts';
-import type { Bundle } from '../../core/src/bundle.ts';
-import { BundleError, awsErrorName } from './errors.ts';
+import { parseBundle } from '../../iam-model/src/bundle/parse-bundle.ts';
+import type { Bundle } from '../../iam-model/src/bundle/bundle.ts';
+import { BundleError, awsErrorName } from '../../iam-model/src/errors.ts';
 
 export { parseBundle };
 

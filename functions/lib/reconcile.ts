@@ -10,9 +10,9 @@ import { loadBundle } from './bundle-source.ts';
 import type { FunctionsConfig } from './config.ts';
 import { ReconcileFailedError } from './errors.ts';
 import type { Logger } from './log.ts';
-import { countByKind, type ChangeKind, type Collision } from './plan.ts';
-import { planCluster } from './plan-cluster.ts';
-import type { RetryOptions } from './retry.ts';
+import { countByKind, type ChangeKind, type Collision } from '../../iam-model/src/plan.ts';
+import { planCluster } from '../../iam-model/src/plan-cluster.ts';
+import type { RetryOptions } from '../../iam-model/src/retry.ts';
 import { readRotationState, trustedIntermediateArns } from './rotation-state.ts';
 
 export interface ReconcileDeps {

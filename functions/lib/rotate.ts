@@ -12,13 +12,14 @@
 import { GetRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { MANAGED_TAG_NAMESPACE, MANAGED_TAG_SERVICE, managedRoleName, managedRolePath, parseRoleArn } from '../../core/src/naming.ts';
 import { PodiamError } from '../../core/src/errors.ts';
-import { IntermediateRolesMissingError, RotateRequestError, isNoSuchEntity } from './errors.ts';
-import { listRoleNames, readIntermediates, readRole } from './iam-reader.ts';
-import { isManagedBy } from './plan.ts';
+import { IntermediateRolesMissingError, isNoSuchEntity } from '../../iam-model/src/errors.ts';
+import { RotateRequestError } from './errors.ts';
+import { listRoleNames, readIntermediates, readRole } from '../../iam-model/src/iam-reader.ts';
+import { isManagedBy } from '../../iam-model/src/plan.ts';
 import { reconcile, type ReconcileDeps, type ReconcileSummary } from './reconcile.ts';
-import { mapLimit, withThrottleRetry } from './retry.ts';
+import { mapLimit, withThrottleRetry } from '../../iam-model/src/retry.ts';
 import { readRotationState, trustedIntermediateArns, writeRotationState, type RotationState } from './rotation-state.ts';
-import { REVOKE_POLICY_NAME, revokeOlderSessionsPolicy } from './trust.ts';
+import { REVOKE_POLICY_NAME, revokeOlderSessionsPolicy } from '../../iam-model/src/trust.ts';
 import type { RotateRequest } from '../rotate/request.ts';
 
 export interface RotateResult {

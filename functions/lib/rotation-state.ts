@@ -7,7 +7,7 @@
  */
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { parseRoleArn } from '../../core/src/naming.ts';
-import { BundleError, awsErrorName } from './errors.ts';
+import { BundleError, awsErrorName } from '../../iam-model/src/errors.ts';
 
 export interface RotationState {
   /** ARNs trusted in addition to the configured ones (the new role while proxies switch). */

@@ -9,7 +9,7 @@
  */
 import type { EventBridgeEvent, ScheduledEvent } from 'aws-lambda';
 import type { FunctionsConfig } from '../lib/config.ts';
-import { INTERMEDIATE_POLICY_NAME } from '../lib/trust.ts';
+import { INTERMEDIATE_POLICY_NAME } from '../../iam-model/src/trust.ts';
 import { parseRoleArn } from '../../core/src/naming.ts';
 import type { ReconcileRequest } from '../lib/reconcile.ts';
 

@@ -1,8 +1,8 @@
 /** Uploads a bundle to S3; the object-created event is what starts the reconcile function. */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Bundle } from '../../../core/src/bundle.ts';
+import type { Bundle } from '../../../iam-model/src/bundle/bundle.ts';
 import { CliError } from '../errors.ts';
-import { serializeBundle } from './build-bundle.ts';
+import { serializeBundle } from '../../../iam-model/src/bundle/build-bundle.ts';
 
 export const DEFAULT_BUNDLE_KEY = 'bundle.json';
 /** Object metadata (x-amz-meta-podiam-bundle-sha256) so the hash is visible without downloading. */

@@ -1,5 +1,5 @@
 /** `podiam check [DIR]`: exit 0 when no errors (warnings allowed), 1 when errors. */
-import { checkPolicies } from '../check/check.ts';
+import { checkPolicies } from '../../../iam-model/src/check/check.ts';
 import { renderGithub } from '../output/github.ts';
 import { renderHuman } from '../output/human.ts';
 import { renderJson } from '../output/json.ts';

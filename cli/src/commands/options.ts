@@ -1,6 +1,6 @@
 /** Settings shared by the commands, with their environment defaults. */
 import { UsageError } from '../errors.ts';
-import { DEFAULT_CLUSTER } from '../check/check.ts';
+import { DEFAULT_CLUSTER } from '../../../iam-model/src/check/check.ts';
 import { isDnsLabel } from '../../../core/src/naming.ts';
 
 export type Env = Record<string, string | undefined>;

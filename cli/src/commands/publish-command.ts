@@ -2,10 +2,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Bundle } from '../../../core/src/bundle.ts';
-import { buildBundle, serializeBundle } from '../bundle/build-bundle.ts';
+import type { Bundle } from '../../../iam-model/src/bundle/bundle.ts';
+import { buildBundle, serializeBundle } from '../../../iam-model/src/bundle/build-bundle.ts';
 import { uploadBundle, DEFAULT_BUNDLE_KEY } from '../bundle/publish.ts';
-import { checkPolicies } from '../check/check.ts';
+import { checkPolicies } from '../../../iam-model/src/check/check.ts';
 import { CliError } from '../errors.ts';
 import { renderHuman } from '../output/human.ts';
 

@@ -2,8 +2,8 @@
  * GitHub Actions workflow commands: each finding becomes an annotation on the pull request's diff.
  * https://docs.github.com/en/actions/reference/workflow-commands-for-github-actions
  */
-import type { CheckResult } from '../check/check.ts';
-import type { Severity } from '../check/finding.ts';
+import type { CheckResult } from '../../../iam-model/src/check/check.ts';
+import type { Severity } from '../../../iam-model/src/check/finding.ts';
 
 const level: Record<Severity, string> = { error: 'error', warning: 'warning', suggestion: 'notice' };
 

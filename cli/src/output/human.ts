@@ -1,5 +1,5 @@
 /** Findings for people: `file:line:column severity CODE message`, then a summary line. */
-import type { CheckResult } from '../check/check.ts';
+import type { CheckResult } from '../../../iam-model/src/check/check.ts';
 
 export function renderHuman(result: CheckResult, elapsedMs?: number): string {
   const lines = result.findings.map((f) => `${f.file}:${f.line}:${f.column} ${f.severity} ${f.code} ${f.path}\n    ${f.message}`);

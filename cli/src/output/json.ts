@@ -1,5 +1,5 @@
 /** Findings for machines: one JSON document, stable field names. */
-import type { CheckResult } from '../check/check.ts';
+import type { CheckResult } from '../../../iam-model/src/check/check.ts';
 
 export function renderJson(result: CheckResult): string {
   return `${JSON.stringify(

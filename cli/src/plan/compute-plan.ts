@@ -4,11 +4,11 @@
  * runs before it applies, so plan shows what reconcile would do. Read-only.
  */
 import type { IAMClient } from '@aws-sdk/client-iam';
-import type { Bundle } from '../../../core/src/bundle.ts';
+import type { Bundle } from '../../../iam-model/src/bundle/bundle.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
-import type { DesiredState } from '../../../functions/lib/desired-state.ts';
-import { planCluster } from '../../../functions/lib/plan-cluster.ts';
-import type { Plan } from '../../../functions/lib/plan.ts';
+import type { DesiredState } from '../../../iam-model/src/desired-state.ts';
+import { planCluster } from '../../../iam-model/src/plan-cluster.ts';
+import type { Plan } from '../../../iam-model/src/plan.ts';
 import { CliError } from '../errors.ts';
 
 export interface PlanSettings {

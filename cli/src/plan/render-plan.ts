@@ -2,10 +2,10 @@
  * A plan for people, terraform-like: `+` create, `~` update (with a line diff of the policy in
  * its canonical form, so only semantic changes show), `-` delete. And the same for machines.
  */
-import type { PolicyDocument } from '../../../core/src/bundle.ts';
-import type { DesiredState } from '../../../functions/lib/desired-state.ts';
-import type { Change, Plan } from '../../../functions/lib/plan.ts';
-import { canonicalPolicy, type CanonicalPolicy } from '../../../functions/lib/policy-compare.ts';
+import type { PolicyDocument } from '../../../iam-model/src/bundle/bundle.ts';
+import type { DesiredState } from '../../../iam-model/src/desired-state.ts';
+import type { Change, Plan } from '../../../iam-model/src/plan.ts';
+import { canonicalPolicy, type CanonicalPolicy } from '../../../iam-model/src/policy-compare.ts';
 import { diffLines } from './line-diff.ts';
 
 export interface PlanSummary {

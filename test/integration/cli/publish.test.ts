@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { parseBundle } from '../../../cli/src/bundle/load-bundle.ts';
+import { parseBundle } from '../../../iam-model/src/bundle/parse-bundle.ts';
 import { run } from '../../../cli/src/main.ts';
 import { startMoto, type MotoPeer } from '../../peers/index.ts';
 

@@ -4,7 +4,7 @@
 import { CreatePolicyCommand, CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
-import type { Bundle } from '../../../core/src/bundle.ts';
+import type { Bundle } from '../../../iam-model/src/bundle/bundle.ts';
 import { countCalls, type CallCounts } from '../../../functions/lib/call-counter.ts';
 import type { FunctionsConfig } from '../../../functions/lib/config.ts';
 import { silentLogger } from '../../../functions/lib/log.ts';

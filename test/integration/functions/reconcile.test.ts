@@ -13,8 +13,8 @@ import {
 } from '@aws-sdk/client-iam';
 import { createReconcileHandler } from '../../../functions/reconcile/handler.ts';
 import { reconcile } from '../../../functions/lib/reconcile.ts';
-import { readCurrentState } from '../../../functions/lib/iam-reader.ts';
-import { policiesEqual } from '../../../functions/lib/policy-compare.ts';
+import { readCurrentState } from '../../../iam-model/src/iam-reader.ts';
+import { policiesEqual } from '../../../iam-model/src/policy-compare.ts';
 import { bundleOf, exampleBundle, service, XRAY_POLICY_ARN } from '../../unit/functions/fixtures.ts';
 import { PROXY_ROLE_NAME, startHarness, type Harness } from './harness.ts';
 

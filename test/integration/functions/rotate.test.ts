@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { CreateRoleCommand, DeleteRoleCommand, DeleteRolePolicyCommand, PutRolePolicyCommand, GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { createRotateHandler } from '../../../functions/rotate/handler.ts';
 import { reconcile } from '../../../functions/lib/reconcile.ts';
-import { intermediateRolePolicy } from '../../../functions/lib/trust.ts';
+import { intermediateRolePolicy } from '../../../iam-model/src/trust.ts';
 import { exampleBundle } from '../../unit/functions/fixtures.ts';
 import { startHarness, type Harness } from './harness.ts';
 import { canAssume } from './trust-simulation.ts';

@@ -8,7 +8,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { createAdmissionHandler } from '../../../functions/admission/handler.ts';
 import { reconcile } from '../../../functions/lib/reconcile.ts';
-import { intermediateRolePolicy } from '../../../functions/lib/trust.ts';
+import { intermediateRolePolicy } from '../../../iam-model/src/trust.ts';
 import { createRotateHandler } from '../../../functions/rotate/handler.ts';
 import type { ReconcileDeps } from '../../../functions/lib/reconcile.ts';
 import { bundleOf, exampleBundle, service, XRAY_POLICY_ARN } from '../../unit/functions/fixtures.ts';

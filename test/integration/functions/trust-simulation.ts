@@ -3,7 +3,7 @@
 // another role, given both roles' policies as IAM holds them.
 import { GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { parseIamDocument } from '../../../functions/lib/policy-compare.ts';
+import { parseIamDocument } from '../../../iam-model/src/policy-compare.ts';
 import { parseRoleArn } from '../../../core/src/naming.ts';
 
 async function identityPolicies(iam: IAMClient, roleName: string) {

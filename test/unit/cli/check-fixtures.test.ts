@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { checkPolicies } from '../../../cli/src/check/check.ts';
-import { findingCodes, type FindingCode } from '../../../cli/src/check/finding.ts';
+import { checkPolicies } from '../../../iam-model/src/check/check.ts';
+import { findingCodes, type FindingCode } from '../../../iam-model/src/check/finding.ts';
 
 const repo = path.resolve(import.meta.dirname, '../../..');
 const fixtures = path.join(repo, 'test/fixtures/policies');

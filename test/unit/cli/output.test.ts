@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { CheckResult } from '../../../cli/src/check/check.ts';
+import type { CheckResult } from '../../../iam-model/src/check/check.ts';
 import { renderGithub } from '../../../cli/src/output/github.ts';
 import { renderHuman } from '../../../cli/src/output/human.ts';
 import { renderJson } from '../../../cli/src/output/json.ts';

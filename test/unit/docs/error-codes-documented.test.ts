@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { errorCodes } from '../../../core/src/errors.ts';
-import { cliErrorCodes } from '../../../cli/src/errors.ts';
-import { findingCodesIn, isTestOnlyCode, podiamLiterals, read, settingNames } from './sources.ts';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { findingCodesIn, isTestOnlyCode, podiamLiterals, read, repoRoot, settingNames, shippedSourceFiles } from './sources.ts';
 
 const TROUBLESHOOTING = 'docs/troubleshooting.md';
 const FINDINGS_DOC = 'policies/README.md';
@@ -24,8 +25,8 @@ async function inventory(): Promise<Inventory> {
     codes.set(name, files);
   }
   // The tables are the contract even if a code is not thrown anywhere yet.
-  for (const name of [...Object.keys(errorCodes), ...Object.keys(cliErrorCodes)]) {
-    if (!codes.has(name)) codes.set(name, [name in errorCodes ? 'core/src/errors.ts' : 'cli/src/errors.ts']);
+  for (const name of Object.keys(errorCodes)) {
+    if (!codes.has(name)) codes.set(name, ['core/src/errors.ts']);
   }
   return { codes, settings };
 }
@@ -41,7 +42,31 @@ function undocumented(codes: Iterable<string>, troubleshooting: string, findings
     .sort();
 }
 
+/** Codes of the table that no shipped file other than the table itself names: dead entries. */
+function unused(table: Iterable<string>, literals: Map<string, string[]>, tableFile = read('core/src/errors.ts')): string[] {
+  // A code thrown by a class of the table's own file (ConfigError) names it in quotes (the table's keys are bare).
+  const usedBesideTable = (code: string) => tableFile.includes(`'${code}'`);
+  return [...table].filter((code) => !usedBesideTable(code) && !(literals.get(code) ?? []).some((file) => file !== 'core/src/errors.ts')).sort();
+}
+
 describe('error codes are documented', () => {
+  it('uses every code of the one table (core/src/errors.ts) somewhere in the shipped code', () => {
+    assert.deepEqual(unused(Object.keys(errorCodes), podiamLiterals()), [], 'remove the entry, or throw the code where it applies');
+  });
+
+  it('reports a table code that no shipped file uses', () => {
+    const literals = podiamLiterals();
+    literals.set('PODIAM_NO_ROLE', ['core/src/errors.ts']);
+    assert.deepEqual(unused(['PODIAM_NO_ROLE', 'PODIAM_STS_FAILED'], literals), ['PODIAM_NO_ROLE']);
+  });
+
+  it('keeps one table: no other file defines a table of PODIAM_ codes', () => {
+    const tables = shippedSourceFiles()
+      .filter((file) => /^\s+PODIAM_[A-Z0-9_]+: \{ (status|exit):/m.test(readFileSync(file, 'utf8')))
+      .map((file) => path.relative(repoRoot, file));
+    assert.deepEqual(tables, ['core/src/errors.ts']);
+  });
+
   it('finds the codes of every part, and tells them from settings', async () => {
     const { codes, settings } = await inventory();
     for (const sample of ['PODIAM_NO_ROLE', 'PODIAM_ROLE_NOT_IN_BUNDLE', 'PODIAM_CLI_USAGE', 'PODIAM_CHECK_SCHEMA', 'PODIAM_CONFIG_INVALID']) {

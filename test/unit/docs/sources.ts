@@ -11,7 +11,7 @@ export function read(relative: string): string {
 }
 
 /** The shipped code: what runs in a cluster, in Lambda, or as the CLI (no tests, demo or benches). */
-export const SHIPPED_SOURCE_DIRS = ['core', 'proxy/src', 'functions', 'cli/src'] as const;
+export const SHIPPED_SOURCE_DIRS = ['core', 'iam-model', 'proxy/src', 'functions', 'cli/src'] as const;
 
 function walk(dir: string, out: string[]): string[] {
   for (const entry of readdirSync(dir).sort()) {

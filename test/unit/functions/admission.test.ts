@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { secretMatches } from '../../../functions/admission/handler.ts';
 import { parseReview } from '../../../functions/admission/review.ts';
 import { admissionVerdict } from '../../../functions/admission/verdict.ts';
-import { buildDesiredState } from '../../../functions/lib/desired-state.ts';
+import { buildDesiredState } from '../../../iam-model/src/desired-state.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
 import { ACCOUNT_ID, PROXY_ROLE, exampleBundle } from './fixtures.ts';
 

@@ -1,6 +1,6 @@
 // Shared fixtures for the functions' tests: a small, realistic bundle (two namespaces, three services).
-import type { Bundle, Guardrails, ServicePolicy } from '../../../core/src/bundle.ts';
-import { bundleHash } from '../../../cli/src/bundle/canonical.ts';
+import type { Bundle, Guardrails, ServicePolicy } from '../../../iam-model/src/bundle/bundle.ts';
+import { bundleHash } from '../../../iam-model/src/bundle/canonical-json.ts';
 
 export const ACCOUNT_ID = '123456789012';
 export const PROXY_ROLE = `arn:aws:iam::${ACCOUNT_ID}:role/podiam-prod-node-proxy`;

@@ -1,5 +1,5 @@
 /** What each rule gets for one file: the parsed policy, where its parts sit, and a way to report. */
-import type { Guardrails, PolicyStatement, ServicePolicy } from '../../../core/src/bundle.ts';
+import type { Guardrails, PolicyStatement, ServicePolicy } from '../bundle/bundle.ts';
 import type { IamCatalog } from '../catalog/iam-catalog.ts';
 import { findingCodes, jsonPath, type Finding, type FindingCode, type PathSegment } from './finding.ts';
 import type { SourceFile } from './source.ts';

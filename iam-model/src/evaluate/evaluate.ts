@@ -6,7 +6,7 @@
  * Anything it cannot decide — a condition key or policy variable the request context does not
  * give, an unknown operator, an unparsable value — is 'undecided', never guessed.
  */
-import type { PolicyDocument, PolicyStatement } from '../../../core/src/bundle.ts';
+import type { PolicyDocument, PolicyStatement } from '../bundle/bundle.ts';
 import { RequestContext, substituteVariables, type ContextValue } from './context.ts';
 import { actionMatches, globToRegExp } from './glob.ts';
 import { matchValue, parseOperator } from './operators.ts';

@@ -3,10 +3,10 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { buildBundle, serializeBundle } from '../../../cli/src/bundle/build-bundle.ts';
-import { canonicalJson } from '../../../cli/src/bundle/canonical.ts';
-import { BundleInvalidError, parseBundle } from '../../../cli/src/bundle/load-bundle.ts';
-import { checkPolicies } from '../../../cli/src/check/check.ts';
+import { buildBundle, serializeBundle } from '../../../iam-model/src/bundle/build-bundle.ts';
+import { canonicalJson } from '../../../iam-model/src/bundle/canonical-json.ts';
+import { BundleInvalidError, parseBundle } from '../../../iam-model/src/bundle/parse-bundle.ts';
+import { checkPolicies } from '../../../iam-model/src/check/check.ts';
 
 const repo = path.resolve(import.meta.dirname, '../../..');
 const tmp = mkdtempSync(path.join(tmpdir(), 'podiam-bundle-'));

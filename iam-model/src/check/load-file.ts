@@ -1,5 +1,5 @@
 /** One policies/<namespace>/<service>.json: text → ServicePolicy, or the findings that stop it. */
-import type { ExpectCase, PolicyDocument, ServicePolicy } from '../../../core/src/bundle.ts';
+import type { ExpectCase, PolicyDocument, ServicePolicy } from '../bundle/bundle.ts';
 import type { PathSegment } from './finding.ts';
 import { validateSchema, type SchemaProblem } from './schema.ts';
 import { SourceFile, type SyntaxProblem } from './source.ts';

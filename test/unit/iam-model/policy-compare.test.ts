@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalPolicy, parseIamDocument, policiesEqual } from '../../../functions/lib/policy-compare.ts';
+import { canonicalPolicy, parseIamDocument, policiesEqual } from '../../../iam-model/src/policy-compare.ts';
 
 const written = {
   Version: '2012-10-17',

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
-import type { PolicyDocument, PolicyStatement } from '../../../core/src/bundle.ts';
-import { evaluate, type Decision } from '../../../cli/src/evaluate/evaluate.ts';
+import type { PolicyDocument, PolicyStatement } from '../../../iam-model/src/bundle/bundle.ts';
+import { evaluate, type Decision } from '../../../iam-model/src/evaluate/evaluate.ts';
 
 /** mulberry32: a small seeded PRNG, so a failure reproduces. */
 function prng(seed: number) {

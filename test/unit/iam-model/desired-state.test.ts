@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildDesiredState, findDesiredRole } from '../../../functions/lib/desired-state.ts';
+import { buildDesiredState, findDesiredRole } from '../../../iam-model/src/desired-state.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
-import { ACCOUNT_ID, PROXY_ROLE, XRAY_POLICY_ARN, bundleOf, exampleBundle, service } from './fixtures.ts';
+import { ACCOUNT_ID, PROXY_ROLE, XRAY_POLICY_ARN, bundleOf, exampleBundle, service } from '../functions/fixtures.ts';
 
 const settings = { cluster: 'prod', accountId: ACCOUNT_ID, intermediateRoleArns: [PROXY_ROLE] };
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { intermediateRolePolicy, revokeOlderSessionsPolicy, serviceRoleTrustPolicy } from '../../../functions/lib/trust.ts';
+import { intermediateRolePolicy, revokeOlderSessionsPolicy, serviceRoleTrustPolicy } from '../../../iam-model/src/trust.ts';
 
 const proxyRole = 'arn:aws:iam::123456789012:role/podiam-prod-node-proxy';
 

@@ -3,7 +3,7 @@
  * the stack's settings. Pure, so `podiam plan` (cli/) and the reconcile and admission functions
  * build exactly the same roles.
  */
-import type { Bundle, PolicyDocument, ServicePolicy } from '../../core/src/bundle.ts';
+import type { Bundle, PolicyDocument, ServicePolicy } from './bundle/bundle.ts';
 import {
   MANAGED_TAG_CLUSTER,
   MANAGED_TAG_NAMESPACE,

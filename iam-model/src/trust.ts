@@ -3,7 +3,7 @@
  * service roles, and IAM's session revocation policy. Pure: documents in, documents out.
  */
 import { SESSION_TAG_KEYS } from '../../core/src/annotations.ts';
-import type { PolicyDocument } from '../../core/src/bundle.ts';
+import type { PolicyDocument } from './bundle/bundle.ts';
 import { managedRoleArnPattern, type AccountRef } from '../../core/src/naming.ts';
 
 export const POLICY_VERSION = '2012-10-17';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PolicyDocument } from '../../../core/src/bundle.ts';
-import { evaluate, type PolicyLayer } from '../../../cli/src/evaluate/evaluate.ts';
+import type { PolicyDocument } from '../../../iam-model/src/bundle/bundle.ts';
+import { evaluate, type PolicyLayer } from '../../../iam-model/src/evaluate/evaluate.ts';
 
 const reader: PolicyDocument = {
   Version: '2012-10-17',

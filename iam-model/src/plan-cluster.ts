@@ -4,7 +4,7 @@
  * Read-only: only Get/List calls reach IAM.
  */
 import type { IAMClient } from '@aws-sdk/client-iam';
-import type { Bundle } from '../../core/src/bundle.ts';
+import type { Bundle } from './bundle/bundle.ts';
 import { managedRoleName } from '../../core/src/naming.ts';
 import { buildDesiredState, type DesiredState, type DesiredStateSettings } from './desired-state.ts';
 import { IntermediateRolesMissingError } from './errors.ts';

@@ -4,7 +4,7 @@
  * semantic difference, so a run with nothing to change makes zero IAM writes.
  */
 import { MANAGED_TAG_CLUSTER, MANAGED_TAG_NAMESPACE, MANAGED_TAG_SERVICE } from '../../core/src/naming.ts';
-import type { PolicyDocument } from '../../core/src/bundle.ts';
+import type { PolicyDocument } from './bundle/bundle.ts';
 import type { DesiredRole, DesiredState } from './desired-state.ts';
 import { canonicalPolicy, policiesEqual, type CanonicalPolicy } from './policy-compare.ts';
 import { REVOKE_POLICY_NAME } from './trust.ts';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffDelay, isThrottling, mapLimit, withThrottleRetry } from '../../../functions/lib/retry.ts';
+import { backoffDelay, isThrottling, mapLimit, withThrottleRetry } from '../../../iam-model/src/retry.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
 
 function throttled(): Error {

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildDesiredState, type DesiredRole } from '../../../functions/lib/desired-state.ts';
-import { planChanges, type CurrentRole, type CurrentState } from '../../../functions/lib/plan.ts';
-import { ACCOUNT_ID, PROXY_ROLE, exampleBundle } from './fixtures.ts';
+import { buildDesiredState, type DesiredRole } from '../../../iam-model/src/desired-state.ts';
+import { planChanges, type CurrentRole, type CurrentState } from '../../../iam-model/src/plan.ts';
+import { ACCOUNT_ID, PROXY_ROLE, exampleBundle } from '../functions/fixtures.ts';
 
 const desired = buildDesiredState(exampleBundle(), { cluster: 'prod', accountId: ACCOUNT_ID, intermediateRoleArns: [PROXY_ROLE] });
 const intermediateOk = { arn: PROXY_ROLE, exists: true, policy: encodeURIComponent(JSON.stringify(desired.intermediates[0]!.policy)) };

@@ -1,12 +1,12 @@
 /** Reads and validates policies/guardrails.json; errors name the member and the fix. */
 import { readFileSync } from 'node:fs';
-import type { Guardrails } from '../../../core/src/bundle.ts';
-import { CliError } from '../errors.ts';
+import type { Guardrails } from '../bundle/bundle.ts';
+import { CheckInputError } from '../errors.ts';
 
 export const DEFAULT_LIMITS: Guardrails['limits'] = { maxInlinePolicyChars: 10240, maxTrustPolicyChars: 2048, maxManagedPolicies: 10 };
 
 function fail(file: string, problem: string, cause?: unknown): never {
-  throw new CliError('PODIAM_GUARDRAILS_INVALID', `${file}: ${problem}.`, cause === undefined ? {} : { cause });
+  throw new CheckInputError('PODIAM_GUARDRAILS_INVALID', `${file}: ${problem}.`, cause === undefined ? {} : { cause });
 }
 
 export function parseGuardrails(raw: unknown, file = 'guardrails.json'): Guardrails {

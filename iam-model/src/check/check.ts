@@ -4,10 +4,10 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Guardrails, ServicePolicy } from '../../../core/src/bundle.ts';
-import { serviceRoleTrustPolicy } from '../../../functions/lib/trust.ts';
+import type { Guardrails, ServicePolicy } from '../bundle/bundle.ts';
+import { serviceRoleTrustPolicy } from '../trust.ts';
 import { iamCatalog, type IamCatalog } from '../catalog/iam-catalog.ts';
-import { CliError } from '../errors.ts';
+import { CheckInputError } from '../errors.ts';
 import { catalogRules } from './catalog-rules.ts';
 import { makeReporter, statementViews, type FileContext } from './context.ts';
 import { expectRules } from './expect-rules.ts';
@@ -148,7 +148,7 @@ export function checkFileText(
 export function checkPolicies(options: CheckOptions): CheckResult {
   const root = path.resolve(options.root);
   if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new CliError('PODIAM_POLICIES_DIR_NOT_FOUND', `${options.root} is not a folder.`);
+    throw new CheckInputError('PODIAM_POLICIES_DIR_NOT_FOUND', `${options.root} is not a folder.`);
   }
   const cwd = options.cwd ?? process.cwd();
   const display = (abs: string) => toPosix(path.relative(cwd, abs)) || '.';

@@ -7,10 +7,10 @@ import { build } from 'esbuild';
 
 const repo = path.resolve(import.meta.dirname, '../../..');
 
-describe('cli/src/bundle/load-bundle.ts', () => {
+describe('iam-model/src/bundle/parse-bundle.ts', () => {
   it('bundles to a few kilobytes with no catalog, schema validator or AWS SDK inside', async () => {
     const result = await build({
-      entryPoints: [path.join(repo, 'cli/src/bundle/load-bundle.ts')],
+      entryPoints: [path.join(repo, 'iam-model/src/bundle/parse-bundle.ts')],
       bundle: true,
       platform: 'node',
       format: 'esm',
@@ -22,7 +22,7 @@ describe('cli/src/bundle/load-bundle.ts', () => {
     });
     const inputs = Object.keys(result.metafile.inputs);
     assert.deepEqual(inputs.filter((i) => i.includes('node_modules')), []);
-    assert.ok(inputs.every((i) => /^(cli\/src\/bundle|core\/src)\//.test(i)), inputs.join(', '));
+    assert.ok(inputs.every((i) => /^(iam-model\/src\/bundle|core\/src)\//.test(i)), inputs.join(', '));
     const bytes = result.outputFiles[0]!.contents.length;
     assert.ok(bytes < 30_000, `${bytes} bytes`);
   });

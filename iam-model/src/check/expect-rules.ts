@@ -2,7 +2,7 @@
  * `expect` cases, evaluated against the file's policy with the guardrails' unconditional
  * denied actions acting as a boundary-style deny (what the organisation will never grant).
  */
-import type { Guardrails, PolicyDocument, ServicePolicy } from '../../../core/src/bundle.ts';
+import type { Guardrails, PolicyDocument, ServicePolicy } from '../bundle/bundle.ts';
 import { evaluate, type PolicyLayer } from '../evaluate/evaluate.ts';
 import { resourceFits } from './catalog-rules.ts';
 import type { FileContext } from './context.ts';

@@ -1,6 +1,6 @@
 /** The published bundle from checked policies: sorted, hashed, nothing time-dependent inside. */
-import type { Bundle, Guardrails, ServicePolicy } from '../../../core/src/bundle.ts';
-import { bundleHash, canonicalJson } from './canonical.ts';
+import type { Bundle, Guardrails, ServicePolicy } from './bundle.ts';
+import { bundleHash, canonicalJson } from './canonical-json.ts';
 
 function byNamespaceThenService(a: ServicePolicy, b: ServicePolicy): number {
   const ka = `${a.namespace}\u0000${a.service}`;

@@ -3,13 +3,13 @@
  * download. Light on purpose (node:crypto and core only; no catalog, no ajv), so function bundles
  * stay small. It checks structure and the content hash; the policy rules were checked at publish.
  *
- *   import { parseBundle } from '../../cli/src/bundle/load-bundle.ts';
+ *   import { parseBundle } from '../../../cli/cli/src/bundle/load-bundle.ts';
  *   const bundle = parseBundle(await body.transformToString());   // throws BundleInvalidError
  */
-import type { Bundle, ExpectCase, Guardrails, PolicyDocument, ServicePolicy } from '../../../core/src/bundle.ts';
+import type { Bundle, ExpectCase, Guardrails, PolicyDocument, ServicePolicy } from './bundle.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
 import { isDnsLabel } from '../../../core/src/naming.ts';
-import { bundleHash } from './canonical.ts';
+import { bundleHash } from './canonical-json.ts';
 
 export class BundleInvalidError extends PodiamError {
   constructor(problem: string, options: { cause?: unknown } = {}) {
