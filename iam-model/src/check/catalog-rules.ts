@@ -167,7 +167,7 @@ export function catalogRules(ctx: FileContext): void {
             : `${what} applies to none of this statement's resources, so it grants nothing; use resources like ${example(types) || '"*"'}.`);
         }
       }
-      if (known.every((k) => !k.wildcard)) {
+      if (known.every((k) => !k.wildcard) && !view.broken.has('Action')) {
         for (const r of resources) {
           if (r.value !== '*' && !used.has(r.value)) {
             const formats = example(known.flatMap((k) => k.actions.flatMap((a) => typesOf(catalog, a))));
@@ -179,7 +179,8 @@ export function catalogRules(ctx: FileContext): void {
 
     // Service keys (not aws:…) must be documented for at least one of the statement's actions,
     // or the key is never in the request and the condition never holds (or, with IfExists, always).
-    const checkApplies = view.stmt.Action !== undefined && !valuesAt(view, 'Action').some((a) => a.value === '*') && known.length === valuesAt(view, 'Action').length;
+    // (Not with a broken Action: the actions it was meant to list are unknown.)
+    const checkApplies = view.stmt.Action !== undefined && !view.broken.has('Action') && !valuesAt(view, 'Action').some((a) => a.value === '*') && known.length === valuesAt(view, 'Action').length;
     const statementActions = known.flatMap((k) => k.actions);
     for (const [op, block] of Object.entries(view.stmt.Condition ?? {})) {
       for (const key of Object.keys(block)) {

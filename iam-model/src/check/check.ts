@@ -122,16 +122,25 @@ export function checkFileText(
     const at = loaded.source.position(dup.offset);
     findings.push({ code: 'PODIAM_CHECK_DUPLICATE_KEY', severity: 'error', file, path: jsonPath(dup.path), line: at.line, column: at.column, message: `'${dup.key}' appears twice in the same object, and only the last one counts; merge them into one member.` });
   }
+  // A file that fails the schema is still checked as far as its shape allows, so one run reports
+  // every problem of every file; it never reaches the bundle.
+  let policyIntact = true;
   if (loaded.kind === 'schema') {
     for (const p of loaded.problems) report('PODIAM_CHECK_SCHEMA', p.path, `${p.message}.`);
-    return out;
+    if (!loaded.partial) return out;
+    // Evaluating the expect cases needs every statement as written: a problem in, or above, the
+    // statements (a dropped Condition would widen what they allow) rules that out.
+    const statementsPath = [...loaded.partial.policyPath, 'Statement'];
+    policyIntact = !loaded.problems.some((p) => p.path.slice(0, statementsPath.length).every((seg, i) => seg === statementsPath[i]));
   }
+  const checked = loaded.kind === 'schema' ? loaded.partial! : loaded;
   const ctx: FileContext = {
     file,
     source: loaded.source,
-    service: loaded.service,
-    policyPath: loaded.policyPath,
-    statements: statementViews(loaded.service, loaded.policyPath),
+    service: checked.service,
+    policyPath: checked.policyPath,
+    statements: statementViews(checked.service.policy, checked.policyPath),
+    policyIntact,
     guardrails: settings.guardrails,
     catalog,
     report,
@@ -142,7 +151,7 @@ export function checkFileText(
   sizeRules(ctx, roleName ? trustPolicySizeFor(namespace, settings.cluster) : undefined);
   securityRules(ctx);
   expectRules(ctx);
-  return { ...out, service: loaded.service };
+  return loaded.kind === 'ok' ? { ...out, service: loaded.service } : out;
 }
 
 export function checkPolicies(options: CheckOptions): CheckResult {

@@ -2,7 +2,7 @@
  * `expect` cases, evaluated against the file's policy with the guardrails' unconditional
  * denied actions acting as a boundary-style deny (what the organisation will never grant).
  */
-import type { Guardrails, PolicyDocument, ServicePolicy } from '../bundle/bundle.ts';
+import type { ExpectCase, Guardrails, PolicyDocument, ServicePolicy } from '../bundle/bundle.ts';
 import { evaluate, type PolicyLayer } from '../evaluate/evaluate.ts';
 import { resourceFits } from './catalog-rules.ts';
 import type { FileContext } from './context.ts';
@@ -33,12 +33,23 @@ function caseProblem(ctx: FileContext, action: string, resource: string): string
   return resourceFits(resource, types) ? undefined : `'${resource}' is not a resource '${found.id}' acts on, so this case proves nothing; use an ARN like ${types[0]!.arnFormat.replace('${Partition}', 'aws')}.`;
 }
 
+/** A case of the right shape; in a file that fails the schema, the others are the schema's findings. */
+function isExpectCase(c: unknown): c is ExpectCase {
+  if (typeof c !== 'object' || c === null) return false;
+  const { action, resource, context } = c as Record<string, unknown>;
+  if (typeof action !== 'string' || !action.includes(':') || typeof resource !== 'string') return false;
+  if (context === undefined) return true;
+  return typeof context === 'object' && context !== null && !Array.isArray(context)
+    && Object.values(context).every((v) => typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string')));
+}
+
 export function expectRules(ctx: FileContext): void {
   const expect = ctx.service.expect;
   if (!expect) return;
   const layers = expectLayers(ctx.service, ctx.guardrails);
   for (const want of ['allow', 'deny'] as const) {
-    (expect[want] ?? []).forEach((c, i) => {
+    (expect[want] ?? []).forEach((c: unknown, i) => {
+      if (!isExpectCase(c)) return;
       const path = ['expect', want, i];
       const invalid = caseProblem(ctx, c.action, c.resource);
       if (invalid) {
@@ -46,6 +57,8 @@ export function expectRules(ctx: FileContext): void {
         ctx.report('PODIAM_CHECK_EXPECT_INVALID', path, invalid);
         return;
       }
+      // A policy the schema rejects in its statements cannot be evaluated as written.
+      if (!ctx.policyIntact) return;
       const result = evaluate(layers, c);
       const what = `${c.action} on ${c.resource}`;
       if (result.decision === 'undecided') {

@@ -28,6 +28,20 @@ export function actionsOverlap(catalog: IamCatalog, a: string, b: string): boole
   return hit;
 }
 
+/**
+ * Says which side contains which: the guardrails' pattern may contain the granted action
+ * ('organizations:*' denies 'organizations:ListAccounts'), the granted wildcard may contain the
+ * denied action ('sts:Assume*' grants 'sts:AssumeRole'), or two wildcards may only overlap.
+ */
+function deniedMessage(granted: string, denied: string, scope: string): string {
+  if (actionMatches(denied, granted)) {
+    const rule = granted.toLowerCase() === denied.toLowerCase() ? `the guardrails${scope}` : `the guardrails' rule '${denied}'${scope}`;
+    return `'${granted}' is denied by ${rule}; remove it from this statement.`;
+  }
+  if (actionMatches(granted, denied)) return `'${granted}' includes '${denied}'${scope}, which the guardrails deny; narrow the wildcard so it leaves that out, or remove it.`;
+  return `'${granted}' includes actions of '${denied}'${scope}, which the guardrails deny; narrow the wildcard so it leaves them out, or remove it.`;
+}
+
 const ACCOUNT_ARN = /^arn:[^:]*:[^:]*:[^:]*:(\d{12}):/;
 
 export function guardrailRules(ctx: FileContext): void {
@@ -42,16 +56,15 @@ export function guardrailRules(ctx: FileContext): void {
       const because = rule.reason ? ` ${rule.reason}` : '';
       const scope = rule.resource ? ` on "${rule.resource}"` : '';
       if (view.stmt.NotAction !== undefined) {
+        if (view.broken.has('NotAction')) continue; // the schema reports it; what it excludes is unknown
         const excluded = valuesAt(view, 'NotAction').some((n) => actionMatches(n.value, rule.action));
         if (!excluded) {
-          ctx.report('PODIAM_CHECK_GUARDRAIL_ACTION', [...view.path, 'NotAction'], `statement ${view.label} allows everything except its NotAction list, which includes '${rule.action}'${scope}, denied by the guardrails; list the allowed actions with Action instead.${because}`);
+          ctx.report('PODIAM_CHECK_GUARDRAIL_ACTION', [...view.path, 'NotAction'], `statement ${view.label} allows every action its NotAction list leaves out, '${rule.action}'${scope} among them, which the guardrails deny; list the allowed actions with Action instead.${because}`);
         }
         continue;
       }
       for (const a of valuesAt(view, 'Action')) {
-        if (actionsOverlap(catalog, a.value, rule.action)) {
-          ctx.report('PODIAM_CHECK_GUARDRAIL_ACTION', a.path, `'${a.value}' allows '${rule.action}'${scope}, which the guardrails deny; remove it${a.value.includes('*') ? ' or narrow the wildcard' : ''}.${because}`);
-        }
+        if (actionsOverlap(catalog, a.value, rule.action)) ctx.report('PODIAM_CHECK_GUARDRAIL_ACTION', a.path, `${deniedMessage(a.value, rule.action, scope)}${because}`);
       }
     }
   }

@@ -44,20 +44,25 @@ function describe(e: ErrorObject): string {
 
 /**
  * Only the most specific errors: ajv reports a failed `oneOf` at the parent and each branch's
- * failures below it; the deepest ones say what to change.
+ * failures below it; the deepest ones say what to change. An unknown or missing member is a
+ * problem of its own object whatever fails deeper, so it is always kept; where a `oneOf` failed
+ * (a statement object, or an array of them), it is what to change rather than "must be an array".
  */
 export function validateSchema(value: unknown): SchemaProblem[] {
   const validate = compiled();
   if (validate(value)) return [];
   const errors = (validate.errors ?? []).filter((e) => e.keyword !== 'if');
   const paths = errors.map((e) => e.instancePath);
-  const deepest = errors.filter((e) => !paths.some((p) => p !== e.instancePath && p.startsWith(`${e.instancePath}/`)));
+  const ownObject = (e: ErrorObject) => e.keyword === 'additionalProperties' || e.keyword === 'required';
+  const deepest = errors.filter((e) => ownObject(e) || !paths.some((p) => p !== e.instancePath && p.startsWith(`${e.instancePath}/`)));
   const byPath = new Map<string, ErrorObject[]>();
   for (const e of deepest) byPath.set(e.instancePath, [...(byPath.get(e.instancePath) ?? []), e]);
   const out: SchemaProblem[] = [];
   for (const [pointer, errs] of byPath) {
     const specific = errs.filter((e) => e.keyword !== 'oneOf');
-    const chosen = specific.length === 1 ? specific : specific.length > 1 && errs.some((e) => e.keyword === 'oneOf') ? errs.filter((e) => e.keyword === 'oneOf') : specific.length ? specific : errs;
+    const failedOneOf = errs.some((e) => e.keyword === 'oneOf');
+    const ofItsType = specific.filter(ownObject);
+    const chosen = specific.length === 1 ? specific : failedOneOf && ofItsType.length ? ofItsType : failedOneOf ? errs.filter((e) => e.keyword === 'oneOf') : specific.length ? specific : errs;
     const seen = new Set<string>();
     for (const e of chosen) {
       const message = describe(e);

@@ -38,6 +38,8 @@ const WRITE_LEVELS = new Set(['Write', 'Permissions management', 'Tagging']);
 function allowsAction(view: StatementView, action: string): boolean {
   if (view.stmt.Effect !== 'Allow') return false;
   if (view.stmt.Action !== undefined) return valuesAt(view, 'Action').some((a) => actionMatches(a.value, action));
+  // A broken NotAction list (the schema reports it) cannot tell what it leaves allowed.
+  if (view.broken.has('NotAction')) return false;
   return !valuesAt(view, 'NotAction').some((a) => actionMatches(a.value, action));
 }
 

@@ -3,7 +3,7 @@
  * jsonc-parser gives offsets even for broken files; strict JSON is enforced by reporting comments
  * and trailing commas as syntax errors (IAM accepts neither).
  */
-import { findNodeAtLocation, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import type { PathSegment } from './finding.ts';
 
 export interface Position {
@@ -49,7 +49,7 @@ export class SourceFile {
   locate(path: readonly PathSegment[]): Position {
     if (!this.tree) return { line: 1, column: 1 };
     for (let n = path.length; n >= 0; n--) {
-      const node = findNodeAtLocation(this.tree, path.slice(0, n) as PathSegment[]);
+      const node = nodeAt(this.tree, path.slice(0, n));
       if (node) {
         // Point at the key of an object member (`"Action": …`) rather than at its value.
         const at = node.parent?.type === 'property' ? node.parent : node;
@@ -58,6 +58,26 @@ export class SourceFile {
     }
     return { line: 1, column: 1 };
   }
+}
+
+/**
+ * The node at `path`, read as JSON.parse reads the text: of a member given twice, the later copy
+ * counts (jsonc-parser's findNodeAtLocation takes the first), so a finding about the value the
+ * rules saw points at that copy.
+ */
+function nodeAt(root: Node, path: readonly PathSegment[]): Node | undefined {
+  let node: Node | undefined = root;
+  for (const segment of path) {
+    if (typeof segment === 'string') {
+      if (node.type !== 'object') return undefined;
+      const member: Node | undefined = (node.children ?? []).findLast((p) => p.children?.length === 2 && p.children[0]!.value === segment);
+      node = member?.children?.[1];
+    } else {
+      node = node.type === 'array' ? node.children?.[segment] : undefined;
+    }
+    if (!node) return undefined;
+  }
+  return node;
 }
 
 function describeParseError(code: string): string {

@@ -48,7 +48,7 @@ describe('podiam check (CLI)', () => {
     assert.equal(r.code, 1);
     const line = r.stdout.split('\n').find((l) => l.startsWith('::error '));
     assert.ok(line, r.stdout);
-    assert.match(line, /^::error file=[^,]*team\/app\.json,line=\d+,col=\d+,title=PODIAM_CHECK_GUARDRAIL_ACTION::\$\.Statement\[1\]\.Action: 'organizations:ListAccounts' allows 'organizations:\*'/);
+    assert.match(line, /^::error file=[^,]*team\/app\.json,line=\d+,col=\d+,title=PODIAM_CHECK_GUARDRAIL_ACTION::\$\.Statement\[1\]\.Action: 'organizations:ListAccounts' is denied by the guardrails' rule 'organizations:\*'/);
   });
 
   it('takes the cluster name from --cluster, else PODIAM_CLUSTER_NAME, for the 64-character rule', async () => {
