@@ -105,7 +105,7 @@ function coldInit(bundle: string): InitTimes {
     PODIAM_CLUSTER_NAME: 'bench',
     PODIAM_INTERMEDIATE_ROLE_ARNS: 'arn:aws:iam::123456789012:role/podiam-bench-node-proxy',
     PODIAM_BUNDLE_BUCKET: 'bench',
-    PODIAM_WEBHOOK_SECRET: 'x'.repeat(40),
+    PODIAM_WEBHOOK_SECRET_SHA256: '0'.repeat(64),
     PODIAM_ACCOUNT_ID: '123456789012',
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',

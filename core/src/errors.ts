@@ -39,7 +39,7 @@ export const errorCodes = {
   PODIAM_ROLE_NOT_IN_BUNDLE: { status: 403, fix: 'Add policies/<namespace>/<service>.json, merge it and run `podiam publish`; then create the pod again.' },
   PODIAM_ROLE_CREATE_PENDING: { status: 503, fix: 'The role could not be created within the admission budget; the controller will retry the pod, and the reconcile function creates the role meanwhile.' },
   PODIAM_ADMISSION_REVIEW_INVALID: { status: 400, fix: 'Send a JSON AdmissionReview (admission.k8s.io/v1) with request.uid and request.object; check the ValidatingWebhookConfiguration (admissionReviewVersions: ["v1"]).' },
-  PODIAM_WEBHOOK_SECRET_INVALID: { status: 403, fix: "Use the webhook URL the chart was given: the stack's WebhookUrlPrefix followed by its WebhookSecret." },
+  PODIAM_WEBHOOK_SECRET_INVALID: { status: 403, fix: "Put the stack's WebhookUrlPrefix followed by the secret whose SHA-256 is the stack's WebhookSecretSha256 into the Secret named by the chart's webhook.urlSecret, then helm upgrade." },
   PODIAM_IAM_THROTTLED: { status: 503, fix: 'IAM kept throttling after every retry; the run fails so EventBridge retries it later. Reduce other IAM traffic in the account if it persists.' },
   PODIAM_RECONCILE_FAILED: { status: 500, fix: "Some roles could not be brought to their desired state; the run fails so EventBridge retries it. See each role's error in the log." },
   PODIAM_EVENT_UNSUPPORTED: { status: 400, fix: 'Send an event the function understands (see events/ in the repository for each shape).' },

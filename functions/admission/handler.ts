@@ -42,13 +42,15 @@ function digest(text: string): Buffer {
 }
 
 /**
- * Constant-time check of the path's secret. Both sides are hashed first, so the comparison
- * takes the same time whatever the length or content of the guess (timingSafeEqual itself
- * needs equal lengths, and an early length check would leak the length).
+ * Constant-time check of the path's secret against the configured SHA-256 of the secret (the
+ * function never holds the secret itself). The guess is hashed first, so the comparison takes the
+ * same time whatever the length or content of the guess (timingSafeEqual needs equal lengths, and
+ * an early length check would leak the length).
  */
-export function secretMatches(rawPath: string, secret: string): boolean {
+export function secretMatches(rawPath: string, secretSha256Hex: string): boolean {
   const given = rawPath.startsWith(ADMIT_PATH_PREFIX) ? rawPath.slice(ADMIT_PATH_PREFIX.length).replace(/\/+$/, '') : '';
-  return timingSafeEqual(digest(given), digest(secret));
+  const expected = Buffer.from(secretSha256Hex, 'hex');
+  return expected.length === 32 && timingSafeEqual(digest(given), expected);
 }
 
 function json(statusCode: number, body: unknown): LambdaFunctionURLResult {
@@ -147,9 +149,9 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
     const started = now();
     const rawPath = event.rawPath ?? '/';
     // Checked before the method and the body, and logged without the path: it holds the secret.
-    if (!secretMatches(rawPath, config.webhookSecret)) {
+    if (!secretMatches(rawPath, config.webhookSecretSha256)) {
       log('warn', 'webhook call with a wrong secret', { code: 'PODIAM_WEBHOOK_SECRET_INVALID', sourceIp: event.requestContext?.http?.sourceIp });
-      return errorAnswer(new PodiamError('PODIAM_WEBHOOK_SECRET_INVALID', "the URL's secret is wrong; use the stack's WebhookUrlPrefix followed by its WebhookSecret.", { status: 403 }));
+      return errorAnswer(new PodiamError('PODIAM_WEBHOOK_SECRET_INVALID', "the URL's secret is wrong; use the stack's WebhookUrlPrefix followed by the secret whose SHA-256 is the stack's WebhookSecretSha256.", { status: 403 }));
     }
     if ((event.requestContext?.http?.method ?? 'POST') !== 'POST') return json(405, { code: 'PODIAM_ADMISSION_REVIEW_INVALID', message: 'use POST with an AdmissionReview body.' });
 

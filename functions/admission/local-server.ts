@@ -4,6 +4,9 @@
  * local demo only: a real kube-apiserver can call it as its webhook (it needs TLS).
  *
  *   const server = await startLocalAdmissionServer({ key, cert, env: { PODIAM_WEBHOOK_SECRET, … } });
+ *
+ * PODIAM_WEBHOOK_SECRET is the local server's own input, for building the URL: the handler gets
+ * only its SHA-256 (PODIAM_WEBHOOK_SECRET_SHA256), as the deployed function does.
  *   server.url  // https://127.0.0.1:<port>/admit/<secret> — the webhook's clientConfig.url
  *   await server.stop();
  */
@@ -12,6 +15,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { jsonLogger, type Logger } from '../lib/log.ts';
+import { webhookSecretSha256 } from '../lib/config.ts';
 import { ADMIT_PATH_PREFIX, createAdmissionHandlerFromEnv, type AdmissionHandler } from './handler.ts';
 
 export interface LocalAdmissionServerOptions {
@@ -90,7 +94,10 @@ export function toFunctionUrlEvent(req: IncomingMessage, body: Buffer, now = new
 export async function startLocalAdmissionServer(options: LocalAdmissionServerOptions): Promise<LocalAdmissionServer> {
   const env = { ...process.env, ...(options.env ?? {}) };
   const log = options.log ?? jsonLogger;
-  const handler = options.handler ?? createAdmissionHandlerFromEnv(env, log);
+  const secret = env.PODIAM_WEBHOOK_SECRET ?? '';
+  const handlerEnv: Record<string, string | undefined> = { ...env, PODIAM_WEBHOOK_SECRET: undefined };
+  if (secret) handlerEnv.PODIAM_WEBHOOK_SECRET_SHA256 = webhookSecretSha256(secret);
+  const handler = options.handler ?? createAdmissionHandlerFromEnv(handlerEnv, log);
   const server: Server = createServer({ key: options.key, cert: options.cert }, (req, res) => {
     readBody(req)
       .then(async (body) => {
@@ -114,7 +121,7 @@ export async function startLocalAdmissionServer(options: LocalAdmissionServerOpt
   const origin = `https://127.0.0.1:${port}`;
   let stopping: Promise<void> | undefined;
   return {
-    url: `${origin}${ADMIT_PATH_PREFIX}${env.PODIAM_WEBHOOK_SECRET ?? ''}`,
+    url: `${origin}${ADMIT_PATH_PREFIX}${secret}`,
     origin,
     port,
     stop: () => {

@@ -2,12 +2,13 @@
  * The functions' settings, read from the environment once per cold start and validated with
  * the fix in each message (ConfigError, PODIAM_CONFIG_INVALID).
  *
- * The webhook secret is a plain environment variable, set from the stack's NoEcho parameter:
- * Lambda encrypts environment variables at rest, and reading it costs nothing at request time.
- * A Secrets Manager or SSM lookup would add a network call to a cold start that must answer the
- * API server within 5 s, and a second permission, for no gain against someone who can already
- * read the function's configuration. Rotating it means updating the stack and the chart together.
+ * The webhook secret itself never reaches the function: the stack passes only its SHA-256
+ * (WebhookSecretSha256 → PODIAM_WEBHOOK_SECRET_SHA256), so anyone who can read the function's
+ * configuration (ReadOnlyAccess includes lambda:GetFunctionConfiguration) learns a hash of a
+ * 256-bit random value, which does not let them call the webhook. Checking it costs one hash per
+ * request and no network call in a cold start that must answer the API server within 5 s.
  */
+import { createHash } from 'node:crypto';
 import { ConfigError } from '../../core/src/errors.ts';
 import { isDnsLabel, parseRoleArn } from '../../core/src/naming.ts';
 
@@ -36,7 +37,8 @@ export interface FunctionsConfig {
 }
 
 export interface AdmissionConfig extends FunctionsConfig {
-  webhookSecret: string;
+  /** SHA-256 of the webhook secret, 64 lower-case hex characters; the secret itself is never configured. */
+  webhookSecretSha256: string;
   /** Time the admission answer may take, all IAM work included. */
   budgetMs: number;
   /** How long a read bundle is trusted before S3 is asked again (conditional GET). */
@@ -126,15 +128,24 @@ export const MIN_WEBHOOK_SECRET = 32;
 
 export function loadAdmissionConfig(env: Env = process.env): AdmissionConfig {
   const base = loadFunctionsConfig(env);
-  const secret = required(env, 'PODIAM_WEBHOOK_SECRET', 'Set it to the stack parameter WebhookSecret (e.g. `openssl rand -hex 32`).');
-  // Never echo the value: only its length goes into the message.
-  if (secret.length < MIN_WEBHOOK_SECRET || !/^[A-Za-z0-9_-]+$/.test(secret)) {
-    throw new ConfigError('PODIAM_WEBHOOK_SECRET', `is ${secret.length} characters or has characters other than A-Z a-z 0-9 _ -`, `Use at least ${MIN_WEBHOOK_SECRET} URL-safe characters, e.g. \`openssl rand -hex 32\`.`);
+  // The plain secret in the function's environment is what this setting replaces: refuse it, so
+  // it cannot creep back in (its value is never echoed).
+  if (optional(env, 'PODIAM_WEBHOOK_SECRET')) {
+    throw new ConfigError('PODIAM_WEBHOOK_SECRET', 'is set; the function must hold only the hash of the secret', 'Remove it and set PODIAM_WEBHOOK_SECRET_SHA256 (the stack parameter WebhookSecretSha256) to `printf %s "$SECRET" | sha256sum | cut -d" " -f1`.');
+  }
+  const hash = required(env, 'PODIAM_WEBHOOK_SECRET_SHA256', 'Set it to the stack parameter WebhookSecretSha256: `printf %s "$SECRET" | sha256sum | cut -d" " -f1` of a secret from `openssl rand -hex 32`.');
+  if (!/^[0-9a-fA-F]{64}$/.test(hash)) {
+    throw new ConfigError('PODIAM_WEBHOOK_SECRET_SHA256', `is ${hash.length} characters, not 64 hex digits`, 'Set it to the hex SHA-256 of the secret: `printf %s "$SECRET" | sha256sum | cut -d" " -f1`.');
   }
   return {
     ...base,
-    webhookSecret: secret,
+    webhookSecretSha256: hash.toLowerCase(),
     budgetMs: int(env, 'PODIAM_ADMISSION_BUDGET_MS', 4500, 500, 9000),
     bundleCacheMs: int(env, 'PODIAM_BUNDLE_CACHE_MS', 30000, 0, 3600000),
   };
 }
+/** What the stack's WebhookSecretSha256 holds: `printf %s "$SECRET" | sha256sum`. */
+export function webhookSecretSha256(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+

@@ -13,6 +13,7 @@ import { ROLE_ANNOTATION } from '../../../core/src/annotations.ts';
 import { createAdmissionHandlerFromEnv } from '../../../functions/admission/handler.ts';
 import { startLocalAdmissionServer, type LocalAdmissionServer } from '../../../functions/admission/local-server.ts';
 import { silentLogger } from '../../../functions/lib/log.ts';
+import { webhookSecretSha256 } from '../../../functions/lib/config.ts';
 import { startKube, type Kube } from '../../peers/index.ts';
 import { CLUSTER, startHarness, type Harness } from '../functions/harness.ts';
 import { exampleBundle } from '../../unit/functions/fixtures.ts';
@@ -47,8 +48,10 @@ describe('the chart\'s admission webhook, called by a real API server', () => {
     c = clients(kube);
     await aws.publish(exampleBundle());
     const cert = await kube.issueServingCert({ ips: ['127.0.0.1'] });
-    const env = { ...aws.env, PODIAM_WEBHOOK_SECRET: randomBytes(24).toString('hex'), PODIAM_ACCOUNT_ID: aws.moto.accountId };
-    const real = createAdmissionHandlerFromEnv({ ...process.env, ...env }, silentLogger);
+    const secret = randomBytes(24).toString('hex');
+    const env = { ...aws.env, PODIAM_WEBHOOK_SECRET: secret, PODIAM_ACCOUNT_ID: aws.moto.accountId };
+    // The function holds only the hash; the local server builds the URL from the secret.
+    const real = createAdmissionHandlerFromEnv({ ...process.env, ...aws.env, PODIAM_ACCOUNT_ID: aws.moto.accountId, PODIAM_WEBHOOK_SECRET_SHA256: webhookSecretSha256(secret) }, silentLogger);
     admission = await startLocalAdmissionServer({
       key: cert.keyPem,
       cert: cert.certPem,

@@ -1,10 +1,13 @@
 // Builds Function URL events around AdmissionReviews, starting from events/admission-function-url.json.
 import { readFileSync } from 'node:fs';
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
+import { webhookSecretSha256 } from '../../../functions/lib/config.ts';
 
 const template = JSON.parse(readFileSync(new URL('../../../events/admission-function-url.json', import.meta.url), 'utf8')) as LambdaFunctionURLEvent;
 
 export const WEBHOOK_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
+/** What the function is configured with: only the hash of the secret. */
+export const WEBHOOK_SECRET_SHA256 = webhookSecretSha256(WEBHOOK_SECRET);
 
 export interface PodReviewOptions {
   namespace?: string;

@@ -5,7 +5,7 @@ import { createAdmissionHandler, type AdmissionHandler } from '../../../function
 import type { AdmissionConfig } from '../../../functions/lib/config.ts';
 import { reconcile } from '../../../functions/lib/reconcile.ts';
 import { bundleOf, service } from '../../unit/functions/fixtures.ts';
-import { podReview, urlEvent, WEBHOOK_SECRET } from './admission-events.ts';
+import { podReview, urlEvent, WEBHOOK_SECRET, WEBHOOK_SECRET_SHA256 } from './admission-events.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -16,7 +16,7 @@ before(async () => {
   await h.publish(bundleOf([service('orders', 'reader'), service('orders', 'writer')]));
   // reader exists in IAM; writer is only in the bundle (the on-demand case).
   await reconcile(h.deps, { trigger: 'setup', scope: ['prod-orders-reader'] });
-  const config: AdmissionConfig = { ...h.config, webhookSecret: WEBHOOK_SECRET, budgetMs: 4500, bundleCacheMs: 30000 };
+  const config: AdmissionConfig = { ...h.config, webhookSecretSha256: WEBHOOK_SECRET_SHA256, budgetMs: 4500, bundleCacheMs: 30000 };
   admit = createAdmissionHandler({ iam: h.deps.iam, s3: h.deps.s3, config, accountId: h.deps.accountId, log: h.deps.log });
 });
 after(() => h?.stop());
@@ -80,7 +80,7 @@ describe('admission webhook (Function URL) against moto', () => {
   });
 
   it('refuses with PODIAM_BUNDLE_NOT_FOUND and says how to publish when no bundle has been published yet', async () => {
-    const config: AdmissionConfig = { ...h.config, bundleKey: 'never-published.json', webhookSecret: WEBHOOK_SECRET, budgetMs: 4500, bundleCacheMs: 30000 };
+    const config: AdmissionConfig = { ...h.config, bundleKey: 'never-published.json', webhookSecretSha256: WEBHOOK_SECRET_SHA256, budgetMs: 4500, bundleCacheMs: 30000 };
     const unpublished = createAdmissionHandler({ iam: h.deps.iam, s3: h.deps.s3, config, accountId: h.deps.accountId, log: h.deps.log });
     const res = (await unpublished(urlEvent(podReview({ annotations: { 'iam.amazonaws.com/role': 'reader' } })))) as { statusCode: number; body: string };
     const body = JSON.parse(res.body) as { response?: { allowed: boolean; status?: { message: string; code: number } } };

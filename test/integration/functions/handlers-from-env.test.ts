@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { GetRolePolicyCommand } from '@aws-sdk/client-iam';
 import { exampleBundle } from '../../unit/functions/fixtures.ts';
-import { podReview, urlEvent, WEBHOOK_SECRET } from './admission-events.ts';
+import { podReview, urlEvent, WEBHOOK_SECRET_SHA256 } from './admission-events.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 const event = (name: string): unknown => JSON.parse(readFileSync(new URL(`../../../events/${name}`, import.meta.url), 'utf8'));
@@ -17,7 +17,7 @@ before(async () => {
   h = await startHarness();
   await h.publish(exampleBundle());
   for (const k of ['AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_SESSION_TOKEN']) delete process.env[k];
-  Object.assign(process.env, h.env, { PODIAM_WEBHOOK_SECRET: WEBHOOK_SECRET, AWS_EC2_METADATA_DISABLED: 'true' });
+  Object.assign(process.env, h.env, { PODIAM_WEBHOOK_SECRET_SHA256: WEBHOOK_SECRET_SHA256, AWS_EC2_METADATA_DISABLED: 'true' });
 });
 after(async () => {
   for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];

@@ -12,7 +12,7 @@ import { intermediateRolePolicy } from '../../../iam-model/src/trust.ts';
 import { createRotateHandler } from '../../../functions/rotate/handler.ts';
 import type { ReconcileDeps } from '../../../functions/lib/reconcile.ts';
 import { bundleOf, exampleBundle, service, XRAY_POLICY_ARN } from '../../unit/functions/fixtures.ts';
-import { podReview, urlEvent, WEBHOOK_SECRET } from './admission-events.ts';
+import { podReview, urlEvent, WEBHOOK_SECRET, WEBHOOK_SECRET_SHA256 } from './admission-events.ts';
 import { BUCKET, BUNDLE_KEY, CLUSTER, startHarness, type Harness } from './harness.ts';
 import { functionPolicy, loadTemplate, type TemplateParams } from './template-policy.ts';
 
@@ -122,7 +122,7 @@ before(async () => {
   // admission: on-demand creation
   await h.publish(bundleOf([...exampleBundle().services, service('orders', 'auditor')]));
   const adm = recordingClients(h);
-  const admit = createAdmissionHandler({ iam: adm.iam, s3: adm.s3, config: { ...h.config, webhookSecret: WEBHOOK_SECRET, budgetMs: 4500, bundleCacheMs: 0 }, accountId: h.deps.accountId, log: () => {} });
+  const admit = createAdmissionHandler({ iam: adm.iam, s3: adm.s3, config: { ...h.config, webhookSecretSha256: WEBHOOK_SECRET_SHA256, budgetMs: 4500, bundleCacheMs: 0 }, accountId: h.deps.accountId, log: () => {} });
   const answer = (await admit(urlEvent(podReview({ annotations: { 'iam.amazonaws.com/role': 'auditor' } })))) as { body: string };
   assert.equal(JSON.parse(answer.body).response.allowed, true);
   recorded.AdmissionFunction = adm.calls;

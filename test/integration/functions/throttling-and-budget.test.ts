@@ -7,7 +7,7 @@ import { createAdmissionHandler } from '../../../functions/admission/handler.ts'
 import { countCalls } from '../../../functions/lib/call-counter.ts';
 import { reconcile } from '../../../functions/lib/reconcile.ts';
 import { bundleOf, exampleBundle } from '../../unit/functions/fixtures.ts';
-import { podReview, urlEvent, WEBHOOK_SECRET } from './admission-events.ts';
+import { podReview, urlEvent, WEBHOOK_SECRET, WEBHOOK_SECRET_SHA256 } from './admission-events.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -88,7 +88,7 @@ describe('IAM throttling and the admission budget', () => {
     const admit = createAdmissionHandler({
       iam,
       s3: h.deps.s3,
-      config: { ...h.config, webhookSecret: WEBHOOK_SECRET, budgetMs: 800, bundleCacheMs: 30000 },
+      config: { ...h.config, webhookSecretSha256: WEBHOOK_SECRET_SHA256, budgetMs: 800, bundleCacheMs: 30000 },
       accountId: h.deps.accountId,
       log: () => {},
     });

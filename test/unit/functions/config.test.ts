@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadAdmissionConfig, loadFunctionsConfig } from '../../../functions/lib/config.ts';
+import { loadAdmissionConfig, loadFunctionsConfig, webhookSecretSha256 } from '../../../functions/lib/config.ts';
 import { parseBundle } from '../../../functions/lib/bundle-source.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
 import { exampleBundle } from './fixtures.ts';
@@ -12,6 +12,9 @@ const env = {
 };
 
 describe('functions configuration', () => {
+/** With a boundary, so only the admission settings decide the outcome. */
+const admissionEnv = { ...env, PODIAM_PERMISSIONS_BOUNDARY_ARN: 'arn:aws:iam::123456789012:policy/podiam-boundary' };
+
   it('reads the settings with their defaults', () => {
     const c = loadFunctionsConfig(env);
     assert.deepEqual(c.intermediateRoleArns, ['arn:aws:iam::123456789012:role/a', 'arn:aws:iam::123456789012:role/b']);
@@ -33,10 +36,21 @@ describe('functions configuration', () => {
     }
   });
 
-  it('requires a long webhook secret and never puts it in the message', () => {
-    const short = 'short-secret-value';
-    assert.throws(() => loadAdmissionConfig({ ...env, PODIAM_WEBHOOK_SECRET: short }), (err: unknown) => err instanceof PodiamError && !err.message.includes(short) && /at least 32/.test(err.message));
-    assert.equal(loadAdmissionConfig({ ...env, PODIAM_WEBHOOK_SECRET: 'x'.repeat(40) }).budgetMs, 4500);
+  it('takes only the SHA-256 of the webhook secret, as 64 hex digits', () => {
+    const env = admissionEnv;
+    const hash = webhookSecretSha256('x'.repeat(40));
+    assert.equal(loadAdmissionConfig({ ...env, PODIAM_WEBHOOK_SECRET_SHA256: hash.toUpperCase() }).webhookSecretSha256, hash);
+    assert.throws(() => loadAdmissionConfig({ ...env }), (err: unknown) => err instanceof PodiamError && /PODIAM_WEBHOOK_SECRET_SHA256: is not set/.test(err.message));
+    assert.throws(() => loadAdmissionConfig({ ...env, PODIAM_WEBHOOK_SECRET_SHA256: hash.slice(1) }), (err: unknown) => err instanceof PodiamError && /not 64 hex digits/.test(err.message));
+  });
+
+  it('refuses the plain webhook secret in the environment and never puts it in the message', () => {
+    const env = admissionEnv;
+    const plain = 'plain-secret-0123456789abcdef0123456789';
+    assert.throws(
+      () => loadAdmissionConfig({ ...env, PODIAM_WEBHOOK_SECRET: plain, PODIAM_WEBHOOK_SECRET_SHA256: webhookSecretSha256(plain) }),
+      (err: unknown) => err instanceof PodiamError && /PODIAM_WEBHOOK_SECRET: is set; the function must hold only the hash/.test(err.message) && !err.message.includes(plain),
+    );
   });
 });
 
