@@ -7,19 +7,17 @@
  *   webhook's failurePolicy decides what the API server does then).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { GetRoleCommand, type IAMClient } from '@aws-sdk/client-iam';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { describeError, PodiamError } from '../../core/src/errors.ts';
-import { createManagedRole } from '../lib/apply.ts';
-import { accountIdResolver, createAwsClients } from '../lib/aws-clients.ts';
+import { accountIdResolver, createAwsClients, IAM_MAX_ATTEMPTS } from '../lib/aws-clients.ts';
 import { cachedBundleSource } from '../lib/bundle-source.ts';
+import { createRoleEnsurer } from '../lib/ensure-role.ts';
 import { loadAdmissionConfig, type AdmissionConfig } from '../lib/config.ts';
-import { buildDesiredState, type DesiredRole, type DesiredState } from '../../iam-model/src/desired-state.ts';
-import { awsErrorName, isNoSuchEntity } from '../../iam-model/src/errors.ts';
+import { buildDesiredState, type DesiredState } from '../../iam-model/src/desired-state.ts';
 import { readIntermediates, existingIntermediateArns } from '../../iam-model/src/iam-reader.ts';
 import { jsonLogger, type Logger } from '../lib/log.ts';
-import { isManagedBy } from '../../iam-model/src/plan.ts';
 import { readRotationState, trustedIntermediateArns } from '../lib/rotation-state.ts';
 import { allowResponse, denyResponse, parseReview, AdmissionReviewError } from './review.ts';
 import { admissionVerdict } from './verdict.ts';
@@ -34,8 +32,6 @@ export interface AdmissionDeps {
 }
 
 export const ADMIT_PATH_PREFIX = '/admit/';
-/** A role known to exist is not asked for again for this long. */
-const EXISTS_TTL_MS = 5 * 60_000;
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
@@ -80,7 +76,8 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
   const { config, iam, log } = deps;
   const now = deps.now ?? Date.now;
   const bundleSource = cachedBundleSource(deps.s3, { bucket: config.bundleBucket, key: config.bundleKey }, config.bundleCacheMs, now);
-  const knownToExist = new Map<string, number>();
+  // The IAM half (look up, create on demand, never adopt) lives with the other IAM writes.
+  const ensureRole = createRoleEnsurer(iam, { cluster: config.cluster, log, now });
   let snapshot: Snapshot | undefined;
   let snapshotPending: Promise<Snapshot> | undefined;
 
@@ -96,7 +93,7 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
         ]);
         const wanted = trustedIntermediateArns(config.intermediateRoleArns, rotation);
         // IAM refuses a trust policy naming a role that does not exist; if none can be checked, try them all.
-        const existing = existingIntermediateArns(await readIntermediates(iam, wanted, accountId, { maxAttempts: 2 }, new Set()));
+        const existing = existingIntermediateArns(await readIntermediates(iam, wanted, accountId, new Set()));
         const trusted = existing.length ? existing : wanted;
         const desired = buildDesiredState(loaded.bundle, {
           cluster: config.cluster,
@@ -113,36 +110,6 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
       }
     })();
     return snapshotPending;
-  };
-
-  /** 'exists' | 'created' | a collision message. */
-  const ensureRole = async (role: DesiredRole, deadline: number, dryRun: boolean, retried = false): Promise<{ state: 'exists' | 'created' | 'would-create' } | { collision: string }> => {
-    const seen = knownToExist.get(role.name);
-    if (seen !== undefined && seen > now()) return { state: 'exists' };
-    try {
-      const got = await iam.send(new GetRoleCommand({ RoleName: role.name }));
-      const tags = Object.fromEntries((got.Role?.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
-      if (!isManagedBy({ path: got.Role?.Path ?? '', tags }, config.cluster, role.path)) {
-        return { collision: `role name ${role.name} is taken by ${got.Role?.Arn}, which is not managed by cluster ${config.cluster}; podiam never adopts it` };
-      }
-      knownToExist.set(role.name, now() + EXISTS_TTL_MS);
-      return { state: 'exists' };
-    } catch (err: unknown) {
-      if (!isNoSuchEntity(err)) throw err;
-    }
-    if (dryRun) return { state: 'would-create' };
-    try {
-      await createManagedRole(iam, role, { deadline, maxAttempts: 4, baseMs: 100, capMs: 1000 });
-    } catch (err: unknown) {
-      // Another admission (or reconcile) created it a moment ago: ours after all if it carries our tags.
-      // Once only: IAM's eventual consistency could otherwise bounce between "missing" and "exists".
-      if (awsErrorName(err) !== 'EntityAlreadyExistsException' || retried) throw err;
-      knownToExist.delete(role.name);
-      return ensureRole(role, deadline, dryRun, true);
-    }
-    knownToExist.set(role.name, now() + EXISTS_TTL_MS);
-    log('info', 'created role on demand', { role: role.name, file: role.file });
-    return { state: 'created' };
   };
 
   return async (event: LambdaFunctionURLEvent, _context?: Context): Promise<LambdaFunctionURLResult> => {
@@ -178,8 +145,9 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
           });
           if (verdict.kind === 'allow') return allowResponse(uid, verdict.warnings);
           if (verdict.kind === 'deny') return denyResponse(uid, verdict.code, verdict.message);
-          const ensured = await ensureRole(verdict.role, started + config.budgetMs, review.dryRun === true);
-          if ('collision' in ensured) return denyResponse(uid, 'PODIAM_ROLE_NAME_COLLISION', ensured.collision);
+          const ensured = await ensureRole(verdict.role, { deadline: started + config.budgetMs, dryRun: review.dryRun === true });
+          if (ensured.state === 'collision') return denyResponse(uid, ensured.code, ensured.message);
+          if (ensured.state === 'pending') throw new Deadline(ensured.message);
           const warnings = ensured.state === 'would-create' ? [`dry run: role ${verdict.role.name} does not exist yet and would be created`] : verdict.warnings;
           return allowResponse(uid, warnings);
         })(),
@@ -207,7 +175,7 @@ export type AdmissionHandler = ReturnType<typeof createAdmissionHandler>;
 /** Builds the handler from environment variables (the Lambda's, or the local server's). */
 export function createAdmissionHandlerFromEnv(env: Record<string, string | undefined> = process.env, log: Logger = jsonLogger): AdmissionHandler {
   const config = loadAdmissionConfig(env);
-  const { iam, s3, sts } = createAwsClients(config, env);
+  const { iam, s3, sts } = createAwsClients(config, env, IAM_MAX_ATTEMPTS.admission);
   const accountId = accountIdResolver(sts, config.accountId);
   const handle = createAdmissionHandler({ iam, s3, config, accountId, log });
   return (event, context) => {

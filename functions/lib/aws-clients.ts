@@ -3,6 +3,18 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { FunctionsConfig } from './config.ts';
+import { IAM_RETRY_MODE, reportExhaustedThrottling } from '../../iam-model/src/retry.ts';
+
+/**
+ * IAM attempts per call (the first one included), the SDK's standard retry: a throttled attempt
+ * waits random(0, min(20 s, 1 s·2^n)) before the next. The budget and how it fits each function's
+ * time limit are in functions/README.md ("Retries").
+ *   reconcile, rotate: 5 attempts, at most 1+2+4+8 = 15 s of waiting per call (7.5 s on average),
+ *     far inside the 900 s Lambda timeout;
+ *   admission: 3 attempts, at most 1+2 = 3 s of waiting, inside its 4.5 s answer budget, which
+ *     aborts whatever is still running when it ends.
+ */
+export const IAM_MAX_ATTEMPTS = { reconcile: 5, admission: 3 } as const;
 
 export interface AwsClients {
   iam: IAMClient;
@@ -14,7 +26,11 @@ export interface AwsClients {
  * `env` may carry AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) for a local
  * server whose environment differs from the process's; otherwise the SDK's default chain applies.
  */
-export function createAwsClients(config: Pick<FunctionsConfig, 'region' | 'awsEndpoint'>, env: Record<string, string | undefined> = process.env): AwsClients {
+export function createAwsClients(
+  config: Pick<FunctionsConfig, 'region' | 'awsEndpoint'>,
+  env: Record<string, string | undefined> = process.env,
+  iamMaxAttempts: number = IAM_MAX_ATTEMPTS.reconcile,
+): AwsClients {
   const credentials =
     env !== process.env && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
       ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) }
@@ -22,13 +38,15 @@ export function createAwsClients(config: Pick<FunctionsConfig, 'region' | 'awsEn
   const common = {
     ...(credentials ? { credentials } : {}),
     region: config.region,
-    // apply.ts retries throttling itself with jittered backoff; the SDK's own 3 attempts stay for network errors.
+    retryMode: IAM_RETRY_MODE,
     maxAttempts: 3,
     ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}),
   };
   return {
     // IAM is global: its one endpoint lives in us-east-1 (aws partition).
-    iam: new IAMClient({ ...common, region: config.awsEndpoint ? config.region : 'us-east-1' }),
+    // The one retry layer for IAM: the SDK's, with this function's budget; throttling that
+    // outlasts it surfaces as PODIAM_IAM_THROTTLED.
+    iam: reportExhaustedThrottling(new IAMClient({ ...common, maxAttempts: iamMaxAttempts, region: config.awsEndpoint ? config.region : 'us-east-1' })),
     s3: new S3Client({ ...common, forcePathStyle: config.awsEndpoint !== undefined }),
     sts: new STSClient(common),
   };

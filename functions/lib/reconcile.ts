@@ -12,7 +12,6 @@ import { ReconcileFailedError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { countByKind, type ChangeKind, type Collision } from '../../iam-model/src/plan.ts';
 import { planCluster } from '../../iam-model/src/plan-cluster.ts';
-import type { RetryOptions } from '../../iam-model/src/retry.ts';
 import { readRotationState, trustedIntermediateArns } from './rotation-state.ts';
 
 export interface ReconcileDeps {
@@ -21,7 +20,6 @@ export interface ReconcileDeps {
   config: FunctionsConfig;
   accountId: () => Promise<string>;
   log: Logger;
-  retry?: RetryOptions;
   /** See ReadOptions.strategy; default 'bulk'. */
   readStrategy?: 'bulk' | 'per-role';
 }
@@ -62,12 +60,10 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
     requireNamespaceTag: config.requireNamespaceTag,
     scope: request.scope,
     readStrategy: deps.readStrategy,
-    retry: deps.retry,
   });
   for (const note of plan.notes) log('warn', note, { cluster: config.cluster });
   const result = await applyPlan(iam, plan.changes, {
     cluster: config.cluster,
-    ...(deps.retry ? { retry: deps.retry } : {}),
     log: (entry) => log('info', String(entry.msg), entry),
   });
   const collisions = [...plan.collisions, ...result.collisions];

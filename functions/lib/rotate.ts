@@ -17,7 +17,7 @@ import { RotateRequestError } from './errors.ts';
 import { listRoleNames, readIntermediates, readRole } from '../../iam-model/src/iam-reader.ts';
 import { isManagedBy } from '../../iam-model/src/plan.ts';
 import { reconcile, type ReconcileDeps, type ReconcileSummary } from './reconcile.ts';
-import { mapLimit, withThrottleRetry } from '../../iam-model/src/retry.ts';
+import { mapLimit } from '../../iam-model/src/retry.ts';
 import { readRotationState, trustedIntermediateArns, writeRotationState, type RotationState } from './rotation-state.ts';
 import { REVOKE_POLICY_NAME, revokeOlderSessionsPolicy } from '../../iam-model/src/trust.ts';
 import type { RotateRequest } from '../rotate/request.ts';
@@ -35,10 +35,10 @@ export async function revokeSessions(deps: ReconcileDeps, req: Extract<RotateReq
   const { config } = deps;
   const candidates = req.service
     ? [managedRoleName({ cluster: config.cluster, namespace: req.namespace!, service: req.service })]
-    : await listRoleNames(deps.iam, config.cluster, deps.retry);
+    : await listRoleNames(deps.iam, config.cluster);
   const policy = JSON.stringify(revokeOlderSessionsPolicy(now));
   const revoked = await mapLimit(candidates, 4, async (name) => {
-    const role = await readRole(deps.iam, name, config.cluster, deps.retry);
+    const role = await readRole(deps.iam, name, config.cluster);
     if (!role) {
       if (req.service) throw new PodiamError('PODIAM_ROTATE_REQUEST_INVALID', `role ${name} of ${req.namespace}/${req.service} does not exist; nothing to revoke.`, { status: 404 });
       return undefined;
@@ -47,7 +47,7 @@ export async function revokeSessions(deps: ReconcileDeps, req: Extract<RotateReq
     if (!isManagedBy(role, config.cluster, managedRolePath(config.cluster))) return undefined;
     if (req.namespace && role.tags[MANAGED_TAG_NAMESPACE] !== req.namespace) return undefined;
     if (req.service && role.tags[MANAGED_TAG_SERVICE] !== req.service) return undefined;
-    await withThrottleRetry('PutRolePolicy', () => deps.iam.send(new PutRolePolicyCommand({ RoleName: name, PolicyName: REVOKE_POLICY_NAME, PolicyDocument: policy })), deps.retry);
+    await deps.iam.send(new PutRolePolicyCommand({ RoleName: name, PolicyName: REVOKE_POLICY_NAME, PolicyDocument: policy }));
     deps.log('info', 'revoked older sessions', { role: name, before: now.toISOString() });
     return name;
   });
@@ -59,7 +59,7 @@ async function roleExists(deps: ReconcileDeps, arn: string, accountId: string): 
   if (!parsed) return false;
   if (parsed.accountId !== accountId) return true;
   try {
-    await withThrottleRetry('GetRole', () => deps.iam.send(new GetRoleCommand({ RoleName: parsed.name })), deps.retry);
+    await deps.iam.send(new GetRoleCommand({ RoleName: parsed.name }));
     return true;
   } catch (err: unknown) {
     if (isNoSuchEntity(err)) return false;
@@ -81,7 +81,7 @@ export async function rotate(deps: ReconcileDeps, req: RotateRequest): Promise<R
     next = { added: [...next.added, req.newRoleArn], retired: next.retired.filter((a) => a !== req.newRoleArn) };
   } else if (req.action === 'finish-intermediate-rotation') {
     const remaining = trustedIntermediateArns(config.intermediateRoleArns, { ...next, retired: [...next.retired, req.oldRoleArn] });
-    const alive = (await readIntermediates(deps.iam, remaining, accountId, deps.retry, new Set())).filter((i) => i.exists);
+    const alive = (await readIntermediates(deps.iam, remaining, accountId, new Set())).filter((i) => i.exists);
     // Never retire the last trusted role: every pod would lose its credentials.
     if (alive.length === 0) throw new IntermediateRolesMissingError(remaining);
     next = { added: next.added.filter((a) => a !== req.oldRoleArn), retired: [...next.retired, req.oldRoleArn] };

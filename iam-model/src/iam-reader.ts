@@ -9,6 +9,7 @@ import {
   GetRoleCommand,
   GetRolePolicyCommand,
   ListAttachedRolePoliciesCommand,
+  type ListAttachedRolePoliciesCommandOutput,
   ListRolePoliciesCommand,
   ListRolesCommand,
   type IAMClient,
@@ -19,7 +20,7 @@ import { managedRolePath, parseRoleArn } from '../../core/src/naming.ts';
 import { awsErrorName, isNoSuchEntity } from './errors.ts';
 import { isManagedBy, type CurrentIntermediate, type CurrentRole, type CurrentState } from './plan.ts';
 import { parseIamDocument } from './policy-compare.ts';
-import { mapLimit, withThrottleRetry, type RetryOptions } from './retry.ts';
+import { mapLimit } from './retry.ts';
 import { INTERMEDIATE_POLICY_NAME } from './trust.ts';
 
 export interface ReadOptions {
@@ -46,7 +47,6 @@ export interface ReadOptions {
    * CreateRole to try (and fail) on every run.
    */
   lookupNames?: readonly string[];
-  retry?: RetryOptions;
 }
 
 function tagsOf(role: Role): Record<string, string> {
@@ -54,10 +54,10 @@ function tagsOf(role: Role): Record<string, string> {
 }
 
 /** One role with its details, or undefined when it does not exist. */
-export async function readRole(iam: IAMClient, roleName: string, cluster: string, retry: RetryOptions = {}): Promise<CurrentRole | undefined> {
+export async function readRole(iam: IAMClient, roleName: string, cluster: string): Promise<CurrentRole | undefined> {
   let role: Role | undefined;
   try {
-    role = (await withThrottleRetry('GetRole', () => iam.send(new GetRoleCommand({ RoleName: roleName })), retry)).Role;
+    role = (await iam.send(new GetRoleCommand({ RoleName: roleName }))).Role;
   } catch (err: unknown) {
     if (isNoSuchEntity(err)) return undefined;
     throw err;
@@ -81,17 +81,17 @@ export async function readRole(iam: IAMClient, roleName: string, cluster: string
   const names: string[] = [];
   let marker: string | undefined;
   do {
-    const page = await withThrottleRetry('ListRolePolicies', () => iam.send(new ListRolePoliciesCommand({ RoleName: roleName, Marker: marker })), retry);
+    const page = await iam.send(new ListRolePoliciesCommand({ RoleName: roleName, Marker: marker }));
     names.push(...(page.PolicyNames ?? []));
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker);
   for (const name of names) {
-    const got = await withThrottleRetry('GetRolePolicy', () => iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: name })), retry);
+    const got = await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: name }));
     current.inlinePolicies[name] = parseIamDocument(got.PolicyDocument);
   }
   marker = undefined;
   do {
-    const page = await withThrottleRetry('ListAttachedRolePolicies', () => iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName, Marker: marker })), retry);
+    const page: ListAttachedRolePoliciesCommandOutput = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName, Marker: marker }));
     current.managedPolicyArns.push(...(page.AttachedPolicies ?? []).map((p) => p.PolicyArn ?? '').filter(Boolean));
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker);
@@ -99,12 +99,12 @@ export async function readRole(iam: IAMClient, roleName: string, cluster: string
 }
 
 /** Names of every role under the cluster's path. */
-export async function listRoleNames(iam: IAMClient, cluster: string, retry: RetryOptions = {}): Promise<string[]> {
+export async function listRoleNames(iam: IAMClient, cluster: string): Promise<string[]> {
   const path = managedRolePath(cluster);
   const names: string[] = [];
   let marker: string | undefined;
   do {
-    const page = await withThrottleRetry('ListRoles', () => iam.send(new ListRolesCommand({ PathPrefix: path, Marker: marker, MaxItems: 1000 })), retry);
+    const page = await iam.send(new ListRolesCommand({ PathPrefix: path, Marker: marker, MaxItems: 1000 }));
     // PathPrefix is a prefix: /podiam/prod/ would not match /podiam/prod-eu/, but a nested path could exist.
     names.push(...(page.Roles ?? []).filter((r) => r.Path === path).map((r) => r.RoleName ?? '').filter(Boolean));
     marker = page.IsTruncated ? page.Marker : undefined;
@@ -116,7 +116,6 @@ export async function readIntermediates(
   iam: IAMClient,
   arns: readonly string[],
   accountId: string,
-  retry: RetryOptions = {},
   /** Read the assume policy only of these (the stack's own intermediate roles); default: all. */
   policyArns?: ReadonlySet<string>,
 ): Promise<CurrentIntermediate[]> {
@@ -124,14 +123,14 @@ export async function readIntermediates(
     const parsed = parseRoleArn(arn);
     if (!parsed || parsed.accountId !== accountId) return { arn, exists: true };
     try {
-      await withThrottleRetry('GetRole', () => iam.send(new GetRoleCommand({ RoleName: parsed.name })), retry);
+      await iam.send(new GetRoleCommand({ RoleName: parsed.name }));
     } catch (err: unknown) {
       if (isNoSuchEntity(err)) return { arn, exists: false };
       throw err;
     }
     if (policyArns && !policyArns.has(arn)) return { arn, exists: true };
     try {
-      const got = await withThrottleRetry('GetRolePolicy', () => iam.send(new GetRolePolicyCommand({ RoleName: parsed.name, PolicyName: INTERMEDIATE_POLICY_NAME })), retry);
+      const got = await iam.send(new GetRolePolicyCommand({ RoleName: parsed.name, PolicyName: INTERMEDIATE_POLICY_NAME }));
       return { arn, exists: true, policy: parseIamDocument(got.PolicyDocument) };
     } catch (err: unknown) {
       if (isNoSuchEntity(err)) return { arn, exists: true };
@@ -141,12 +140,12 @@ export async function readIntermediates(
 }
 
 /** Every role under the cluster's path as ListRoles gives it (trust, description, MaxSessionDuration; no tags). */
-async function listRoles(iam: IAMClient, cluster: string, retry: RetryOptions): Promise<Role[]> {
+async function listRoles(iam: IAMClient, cluster: string): Promise<Role[]> {
   const path = managedRolePath(cluster);
   const roles: Role[] = [];
   let marker: string | undefined;
   do {
-    const page = await withThrottleRetry('ListRoles', () => iam.send(new ListRolesCommand({ PathPrefix: path, Marker: marker, MaxItems: 1000 })), retry);
+    const page = await iam.send(new ListRolesCommand({ PathPrefix: path, Marker: marker, MaxItems: 1000 }));
     roles.push(...(page.Roles ?? []).filter((r) => r.Path === path && r.RoleName));
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker);
@@ -154,12 +153,12 @@ async function listRoles(iam: IAMClient, cluster: string, retry: RetryOptions): 
 }
 
 /** Every role of the account with its tags, boundary, inline and attached policies, in pages of 1000. */
-async function roleDetails(iam: IAMClient, retry: RetryOptions): Promise<Map<string, RoleDetail>> {
+async function roleDetails(iam: IAMClient): Promise<Map<string, RoleDetail>> {
   const out = new Map<string, RoleDetail>();
   let marker: string | undefined;
   let pages = 0;
   do {
-    const page = await withThrottleRetry('GetAccountAuthorizationDetails', () => iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['Role'], Marker: marker, MaxItems: 1000 })), retry);
+    const page = await iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['Role'], Marker: marker, MaxItems: 1000 }));
     for (const r of page.RoleDetailList ?? []) if (r.RoleName) out.set(r.RoleName, r);
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker && ++pages < 10_000);
@@ -186,11 +185,11 @@ function fromListAndDetail(listed: Role, detail: RoleDetail, cluster: string): C
   return role;
 }
 
-async function readClusterBulk(iam: IAMClient, options: ReadOptions, retry: RetryOptions): Promise<CurrentRole[] | undefined> {
+async function readClusterBulk(iam: IAMClient, options: ReadOptions): Promise<CurrentRole[] | undefined> {
   let details: Map<string, RoleDetail>;
   let listed: Role[];
   try {
-    [listed, details] = await Promise.all([listRoles(iam, options.cluster, retry), roleDetails(iam, retry)]);
+    [listed, details] = await Promise.all([listRoles(iam, options.cluster), roleDetails(iam)]);
   } catch (err: unknown) {
     if (awsErrorName(err) === 'AccessDenied' || awsErrorName(err) === 'AccessDeniedException') return undefined;
     throw err;
@@ -203,23 +202,22 @@ async function readClusterBulk(iam: IAMClient, options: ReadOptions, retry: Retr
   // A role created between the two calls has no detail yet: read it on its own.
   return mapLimit(listed, options.concurrency ?? 8, async (r) => {
     const detail = details.get(r.RoleName!);
-    return detail ? fromListAndDetail(r, detail, options.cluster) : readRole(iam, r.RoleName!, options.cluster, retry);
+    return detail ? fromListAndDetail(r, detail, options.cluster) : readRole(iam, r.RoleName!, options.cluster);
   }).then((roles) => roles.filter((r): r is CurrentRole => r !== undefined));
 }
 
 /** The whole current state of one cluster (or of the named roles only). */
 export async function readCurrentState(iam: IAMClient, options: ReadOptions): Promise<CurrentState> {
-  const retry = options.retry ?? {};
-  const intermediatesRead = readIntermediates(iam, options.intermediateRoleArns, options.accountId, retry, options.managedIntermediateArns ? new Set(options.managedIntermediateArns) : undefined);
+  const intermediatesRead = readIntermediates(iam, options.intermediateRoleArns, options.accountId, options.managedIntermediateArns ? new Set(options.managedIntermediateArns) : undefined);
   // Awaited only at the end: if reading the roles fails first, this rejection must not go
   // unhandled (Node would end the process); the await below still sees it.
   intermediatesRead.catch(() => undefined);
   let roles: CurrentRole[] | undefined;
-  if (!options.roleNames && (options.strategy ?? 'bulk') === 'bulk') roles = await readClusterBulk(iam, options, retry);
+  if (!options.roleNames && (options.strategy ?? 'bulk') === 'bulk') roles = await readClusterBulk(iam, options);
   if (!roles) {
-    let names = options.roleNames ? [...new Set(options.roleNames)].sort() : await listRoleNames(iam, options.cluster, retry);
+    let names = options.roleNames ? [...new Set(options.roleNames)].sort() : await listRoleNames(iam, options.cluster);
     if (!options.roleNames) names = [...new Set([...names, ...(options.lookupNames ?? [])])];
-    const read = await mapLimit(names, options.concurrency ?? 8, (name) => readRole(iam, name, options.cluster, retry));
+    const read = await mapLimit(names, options.concurrency ?? 8, (name) => readRole(iam, name, options.cluster));
     roles = read.filter((r): r is CurrentRole => r !== undefined);
   }
   return { roles: roles.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), intermediates: await intermediatesRead };

@@ -17,7 +17,6 @@ export interface ClusterPlanSettings extends Omit<DesiredStateSettings, 'interme
   /** Only these role names (a drift event); undefined: the whole cluster. */
   scope?: readonly string[] | undefined;
   readStrategy?: ReadOptions['strategy'];
-  retry?: ReadOptions['retry'];
 }
 
 export interface ClusterPlan {
@@ -27,7 +26,7 @@ export interface ClusterPlan {
 }
 
 export async function planCluster(iam: IAMClient, bundle: Bundle, settings: ClusterPlanSettings): Promise<ClusterPlan> {
-  const { scope, readStrategy, retry, intermediateRoleArns, ...stateSettings } = settings;
+  const { scope, readStrategy, intermediateRoleArns, ...stateSettings } = settings;
   const managedIntermediateArns = settings.managedIntermediateArns ?? intermediateRoleArns;
   const current = await readCurrentState(iam, {
     cluster: settings.cluster,
@@ -38,7 +37,6 @@ export async function planCluster(iam: IAMClient, bundle: Bundle, settings: Clus
     ...(readStrategy ? { strategy: readStrategy } : {}),
     // Desired names found elsewhere in the account are collisions, reported from this read.
     lookupNames: bundle.services.map((s) => managedRoleName({ cluster: settings.cluster, namespace: s.namespace, service: s.service })),
-    ...(retry ? { retry } : {}),
   });
   // IAM refuses a trust policy that names a role that does not exist.
   const trusted = existingIntermediateArns(current.intermediates);

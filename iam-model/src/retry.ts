@@ -1,9 +1,15 @@
 /**
- * Retries IAM calls that were throttled, with exponential backoff and full jitter (AWS's
- * "Exponential Backoff and Jitter": sleep = random(0, min(cap, base·2^attempt))), so many
- * concurrent workers do not retry in lock-step. Anything else is not retried here.
+ * IAM call retries are the SDK's, configured once where each IAM client is built (the functions'
+ * aws-clients.ts, the CLI's): `retryMode: 'standard'` with a `maxAttempts` budget. No second
+ * layer wraps the calls; a layer on top would multiply the attempts (n × m) and the wait.
+ *
+ * What is left here: turning a throttling error that outlasted the SDK's attempts into
+ * PODIAM_IAM_THROTTLED (one place, a middleware on the client), and bounded parallelism.
  */
 import { IamThrottledError, awsErrorName } from './errors.ts';
+
+/** The retry mode of every IAM client podiam builds: exponential backoff with full jitter and a retry quota. */
+export const IAM_RETRY_MODE = 'standard';
 
 const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded', 'Rate exceeded']);
 
@@ -14,40 +20,31 @@ export function isThrottling(err: unknown): boolean {
   return status === 429;
 }
 
-export interface RetryOptions {
-  maxAttempts?: number;
-  baseMs?: number;
-  capMs?: number;
-  /** Injected in tests. */
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-  /** Stop retrying when this time (Date.now()) has passed: the admission budget. */
-  deadline?: number;
+interface MiddlewareClient {
+  middlewareStack: {
+    add(middleware: unknown, options: { step: 'initialize'; name: string; override?: boolean }): void;
+  };
 }
 
-export const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-export function backoffDelay(attempt: number, baseMs: number, capMs: number, random: () => number): number {
-  return Math.floor(random() * Math.min(capMs, baseMs * 2 ** attempt));
-}
-
-export async function withThrottleRetry<T>(operation: string, fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const maxAttempts = options.maxAttempts ?? 8;
-  const baseMs = options.baseMs ?? 200;
-  const capMs = options.capMs ?? 10000;
-  const sleep = options.sleep ?? defaultSleep;
-  const random = options.random ?? Math.random;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err: unknown) {
-      if (!isThrottling(err)) throw err;
-      const delay = backoffDelay(attempt, baseMs, capMs, random);
-      const outOfTime = options.deadline !== undefined && Date.now() + delay >= options.deadline;
-      if (attempt + 1 >= maxAttempts || outOfTime) throw new IamThrottledError(operation, attempt + 1, { cause: err });
-      await sleep(delay);
-    }
-  }
+/**
+ * Makes `client` throw IamThrottledError (PODIAM_IAM_THROTTLED, the SDK's error as `cause`) for a
+ * call that was still throttled after the SDK's last attempt. The initialize step wraps the
+ * SDK's retry (finalizeRequest step), so it sees only what the retries could not fix.
+ */
+export function reportExhaustedThrottling<C extends MiddlewareClient>(client: C): C {
+  client.middlewareStack.add(
+    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+      try {
+        return await next(args);
+      } catch (err: unknown) {
+        if (!isThrottling(err)) throw err;
+        const attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+        throw new IamThrottledError((context.commandName ?? 'call').replace(/Command$/, ''), attempts, { cause: err });
+      }
+    },
+    { step: 'initialize', name: 'podiamExhaustedThrottling', override: true },
+  );
+  return client;
 }
 
 /** Runs `work` over `items` with at most `limit` in flight; results keep the input order. */

@@ -6,6 +6,7 @@
 import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
+import { IAM_RETRY_MODE, reportExhaustedThrottling } from '../../../iam-model/src/retry.ts';
 import type { Env } from './options.ts';
 
 export interface AwsOptions {
@@ -29,7 +30,9 @@ export function s3Client(opts: AwsOptions, env: Env): S3Client {
 }
 
 export function iamClient(opts: AwsOptions, env: Env): IAMClient {
-  return new IAMClient({ ...resolve(opts, env, 'IAM'), maxAttempts: 5 });
+  // The SDK's standard retry is the only one (see functions/README.md, "Retries"); throttling
+  // that outlasts its 5 attempts surfaces as PODIAM_IAM_THROTTLED.
+  return reportExhaustedThrottling(new IAMClient({ ...resolve(opts, env, 'IAM'), retryMode: IAM_RETRY_MODE, maxAttempts: 5 }));
 }
 
 export function stsClient(opts: AwsOptions, env: Env): STSClient {

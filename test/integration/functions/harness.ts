@@ -75,7 +75,6 @@ export async function startHarness(overrides: Partial<FunctionsConfig> = {}): Pr
       config,
       accountId: async () => moto.accountId,
       log: silentLogger,
-      retry: { baseMs: 5, capMs: 50 },
     };
     const env: Record<string, string> = {
       PODIAM_CLUSTER_NAME: CLUSTER,

@@ -1,77 +1,20 @@
+// What is left of iam-model/src/retry.ts once the SDK does the retrying: throttling recognition
+// and bounded parallelism. The retries themselves are tested against moto behind a fault
+// injector (test/integration/functions/throttling-and-budget.test.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffDelay, isThrottling, mapLimit, withThrottleRetry } from '../../../iam-model/src/retry.ts';
-import { PodiamError } from '../../../core/src/errors.ts';
+import { isThrottling, mapLimit } from '../../../iam-model/src/retry.ts';
 
-function throttled(): Error {
-  const err = new Error('Rate exceeded');
-  err.name = 'Throttling';
-  return err;
-}
-
-describe('IAM throttling backoff with jitter', () => {
-  it('retries a throttled call with growing, jittered delays and then succeeds', async () => {
-    const delays: number[] = [];
-    let calls = 0;
-    const result = await withThrottleRetry(
-      'CreateRole',
-      async () => {
-        calls++;
-        if (calls < 4) throw throttled();
-        return 'ok';
-      },
-      { baseMs: 100, capMs: 10_000, random: () => 0.5, sleep: async (ms) => void delays.push(ms) },
-    );
-    assert.equal(result, 'ok');
-    assert.equal(calls, 4);
-    assert.deepEqual(delays, [50, 100, 200]);
-  });
-
-  it('draws each delay from zero to the capped exponential (full jitter)', () => {
-    assert.equal(backoffDelay(3, 100, 10_000, () => 0), 0);
-    assert.equal(backoffDelay(3, 100, 10_000, () => 0.999), 799);
-    assert.equal(backoffDelay(20, 100, 10_000, () => 0.999), 9990);
-  });
-
-  it('gives up after the last attempt with PODIAM_IAM_THROTTLED and the cause', async () => {
-    let calls = 0;
-    await assert.rejects(
-      withThrottleRetry('PutRolePolicy', async () => {
-        calls++;
-        throw throttled();
-      }, { maxAttempts: 3, sleep: async () => {} }),
-      (err: unknown) => err instanceof PodiamError && err.code === 'PODIAM_IAM_THROTTLED' && (err.cause as Error).name === 'Throttling',
-    );
-    assert.equal(calls, 3);
-  });
-
-  it('does not retry other errors', async () => {
-    let calls = 0;
-    const denied = Object.assign(new Error('no'), { name: 'AccessDenied' });
-    await assert.rejects(withThrottleRetry('GetRole', async () => {
-      calls++;
-      throw denied;
-    }, { sleep: async () => {} }), denied);
-    assert.equal(calls, 1);
-  });
-
-  it('stops retrying when the next sleep would pass the deadline', async () => {
-    let calls = 0;
-    await assert.rejects(
-      withThrottleRetry('CreateRole', async () => {
-        calls++;
-        throw throttled();
-      }, { deadline: Date.now() + 10, baseMs: 1000, random: () => 1, sleep: async () => {} }),
-      { code: 'PODIAM_IAM_THROTTLED' },
-    );
-    assert.equal(calls, 1);
-  });
-
-  it('recognises HTTP 429 as throttling', () => {
+describe('throttling recognition', () => {
+  it("recognises IAM's Throttling error and HTTP 429 as throttling, and nothing else", () => {
+    assert.ok(isThrottling(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' })));
     assert.ok(isThrottling({ name: 'Unknown', $metadata: { httpStatusCode: 429 } }));
     assert.ok(!isThrottling({ name: 'NoSuchEntityException', $metadata: { httpStatusCode: 404 } }));
+    assert.ok(!isThrottling(Object.assign(new Error('no'), { name: 'AccessDenied' })));
   });
+});
 
+describe('bounded parallel map', () => {
   it('runs at most the given number of tasks at once and keeps the order', async () => {
     let inFlight = 0;
     let peak = 0;
