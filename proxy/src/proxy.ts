@@ -19,7 +19,7 @@ import { IptablesRule, execIptables, type IptablesRunner } from './iptables.ts';
 import { KubeDenialEvents, type DenialEvents } from './k8s/events.ts';
 import { NamespaceIndex, type NamespaceObject } from './k8s/namespace-index.ts';
 import { PodIndex, type PodObject, type PodRecord } from './k8s/pod-index.ts';
-import { Reflector } from './k8s/reflector.ts';
+import { Reflector, kubeListWatch } from './k8s/reflector.ts';
 import { revocationCutoff } from './k8s/revocation.ts';
 import { createLogger, type Logger } from './log.ts';
 import { ProxyMetrics } from './metrics.ts';
@@ -140,19 +140,14 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     const api = kc.makeApiClient(CoreV1Api);
     if (config.events) denials ??= new KubeDenialEvents(api, { nodeName: config.nodeName });
     const nsReflector = new Reflector<NamespaceObject>({
-      kubeConfig: kc,
-      path: '/api/v1/namespaces',
-      list: (page) => api.listNamespace(page) as never,
+      source: kubeListWatch({ kubeConfig: kc, path: '/api/v1/namespaces', list: (page) => api.listNamespace(page) as never }),
       sink: namespaces,
       clock,
       events: { relist: () => metrics.relists.inc({ resource: 'namespaces' }), watchError: (err) => logger.warn({ err: describeError(err) }, 'namespace watch failed; listing again') },
     });
     const fieldSelector = `spec.nodeName=${config.nodeName}`;
     const podReflector = new Reflector<PodObject>({
-      kubeConfig: kc,
-      path: '/api/v1/pods',
-      fieldSelector,
-      list: (page) => api.listPodForAllNamespaces({ ...page, fieldSelector }) as never,
+      source: kubeListWatch({ kubeConfig: kc, path: '/api/v1/pods', fieldSelector, list: (page) => api.listPodForAllNamespaces({ ...page, fieldSelector }) as never }),
       sink: pods,
       clock,
       events: {
@@ -194,10 +189,12 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
   };
   pods.onChange((change) => {
     metrics.podsIndexed.set(pods.size);
-    if (change.type === 'delete') cache.evict(change.uid);
-    else reconsider(change.pod);
+    if (change.type === 'deleted') cache.evict(change.key);
+    else reconsider(change.record);
   });
-  namespaces.onChange((name) => {
+  // Also on deletion (by a watch event or found by a relist): the namespace's pods now get the
+  // strictest rules, and credentials they may no longer have are dropped.
+  namespaces.onChange(({ key: name }) => {
     const revocation = revocationCutoff(namespaces.facts(name).annotations, clock.now());
     if (revocation.kind === 'invalid') logger.warn({ namespace: name, code: 'PODIAM_NAMESPACE_ANNOTATION_INVALID' }, revocation.reason);
     for (const pod of pods.all()) if (pod.namespace === name) reconsider(pod);

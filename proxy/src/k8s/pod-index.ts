@@ -8,6 +8,8 @@
  * - Until the first list has completed, or while the watch is broken, find() answers 'not-synced'
  *   rather than anything that might be stale.
  */
+import { Store, type StoreChange } from './store.ts';
+
 export interface PodRecord {
   uid: string;
   name: string;
@@ -35,7 +37,7 @@ export interface PodLookup {
   find(ip: string, waitMs: number): Promise<PodLookupResult>;
 }
 
-export type PodChange = { type: 'upsert'; pod: PodRecord } | { type: 'delete'; uid: string };
+export type PodChange = StoreChange<PodRecord>;
 
 /** Returns the record to index, or undefined when this pod must not be served. */
 export function podRecord(obj: PodObject): PodRecord | undefined {
@@ -64,95 +66,32 @@ function iamAnnotations(all: Record<string, string> | undefined): Record<string,
 const UNKNOWN: PodLookupResult = Object.freeze({ kind: 'unknown' });
 const NOT_SYNCED: PodLookupResult = Object.freeze({ kind: 'not-synced' });
 
-export class PodIndex implements PodLookup {
-  private readonly byUid = new Map<string, PodRecord>();
+function sameRecord(a: PodRecord, b: PodRecord): boolean {
+  if (a.name !== b.name || a.namespace !== b.namespace || a.ip !== b.ip || a.serviceAccount !== b.serviceAccount) return false;
+  const ka = Object.keys(a.annotations);
+  const kb = Object.keys(b.annotations);
+  return ka.length === kb.length && ka.every((k) => a.annotations[k] === b.annotations[k]);
+}
+
+/** The store keyed by uid, plus the IP → pods index that requests read. */
+export class PodIndex extends Store<PodObject, PodRecord> implements PodLookup {
   private readonly byIp = new Map<string, string[]>();
   private readonly waiters = new Map<string, Set<() => void>>();
-  private readonly listeners = new Set<(change: PodChange) => void>();
-  private syncedFlag = false;
-  private syncWaiters = new Set<() => void>();
 
-  get size(): number {
-    return this.byUid.size;
-  }
-
-  get synced(): boolean {
-    return this.syncedFlag;
-  }
-
-  onChange(listener: (change: PodChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /** The watch broke: answer nothing from the index until the next complete list. */
-  markUnsynced(): void {
-    this.syncedFlag = false;
-  }
-
-  /** Applies one watch event (ADDED/MODIFIED/DELETED). */
-  apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: PodObject): void {
-    const uid = obj.metadata?.uid;
-    if (!uid) return;
-    const record = type === 'DELETED' ? undefined : podRecord(obj);
-    if (record) this.upsert(record);
-    else this.remove(uid);
-  }
-
-  /** Replaces everything with a fresh list (first sync, or relist after 410 / a broken watch). */
-  replaceAll(objects: Iterable<PodObject>): void {
-    this.beginRelist();
-    this.addListed(objects);
-    this.endRelist();
-  }
-
-  private relistSeen: Set<string> | undefined;
-
-  /**
-   * A relist in pages: beginRelist, addListed per page, endRelist. Pages are applied as they come
-   * (memory stays at one page); pods missing from the whole list are dropped at the end, and the
-   * index is not synced in between.
-   */
-  beginRelist(): void {
-    this.syncedFlag = false;
-    this.relistSeen = new Set();
-  }
-
-  addListed(objects: Iterable<PodObject>): void {
-    const seen = this.relistSeen ?? new Set<string>();
-    this.relistSeen = seen;
-    for (const obj of objects) {
-      const record = podRecord(obj);
-      if (!record) continue;
-      seen.add(record.uid);
-      this.upsert(record);
-    }
-  }
-
-  endRelist(): void {
-    const seen = this.relistSeen ?? new Set<string>();
-    this.relistSeen = undefined;
-    for (const uid of [...this.byUid.keys()]) if (!seen.has(uid)) this.remove(uid);
-    this.syncedFlag = true;
-    for (const w of this.syncWaiters) w();
-    this.syncWaiters.clear();
-    for (const set of this.waiters.values()) for (const w of set) w();
-  }
-
-  get(uid: string): PodRecord | undefined {
-    return this.byUid.get(uid);
+  constructor() {
+    super({ key: (obj) => obj.metadata?.uid || undefined, record: podRecord, equal: sameRecord });
   }
 
   all(): IterableIterator<PodRecord> {
-    return this.byUid.values();
+    return this.values();
   }
 
   lookupNow(ip: string): PodLookupResult {
-    if (!this.syncedFlag) return NOT_SYNCED;
+    if (!this.synced) return NOT_SYNCED;
     const uids = this.byIp.get(ip);
     if (!uids || uids.length === 0) return UNKNOWN;
-    if (uids.length === 1) return { kind: 'pod', pod: this.byUid.get(uids[0]!)! };
-    return { kind: 'conflict', pods: uids.map((u) => this.byUid.get(u)!) };
+    if (uids.length === 1) return { kind: 'pod', pod: this.get(uids[0]!)! };
+    return { kind: 'conflict', pods: uids.map((u) => this.get(u)!) };
   }
 
   /** A pod that has just started may not be indexed yet: wait (bounded) for it to appear. */
@@ -178,29 +117,18 @@ export class PodIndex implements PodLookup {
     });
   }
 
-  whenSynced(): Promise<void> {
-    if (this.syncedFlag) return Promise.resolve();
-    return new Promise((resolve) => this.syncWaiters.add(resolve));
-  }
-
-  private upsert(record: PodRecord): void {
-    const old = this.byUid.get(record.uid);
-    if (old && old.ip !== record.ip) this.unlinkIp(old.ip, old.uid);
-    this.byUid.set(record.uid, record);
-    const uids = this.byIp.get(record.ip) ?? [];
-    if (!uids.includes(record.uid)) uids.push(record.uid);
-    this.byIp.set(record.ip, uids);
-    for (const l of this.listeners) l({ type: 'upsert', pod: record });
-    const set = this.waiters.get(record.ip);
+  protected override indexChange(change: PodChange): void {
+    if (change.type === 'deleted') return this.unlinkIp(change.previous.ip, change.key);
+    if (change.type === 'updated' && change.previous.ip !== change.record.ip) this.unlinkIp(change.previous.ip, change.key);
+    const uids = this.byIp.get(change.record.ip) ?? [];
+    if (!uids.includes(change.key)) uids.push(change.key);
+    this.byIp.set(change.record.ip, uids);
+    const set = this.waiters.get(change.record.ip);
     if (set) for (const w of [...set]) w();
   }
 
-  private remove(uid: string): void {
-    const old = this.byUid.get(uid);
-    if (!old) return;
-    this.byUid.delete(uid);
-    this.unlinkIp(old.ip, uid);
-    for (const l of this.listeners) l({ type: 'delete', uid });
+  protected override becameSynced(): void {
+    for (const set of this.waiters.values()) for (const w of [...set]) w();
   }
 
   private unlinkIp(ip: string, uid: string): void {

@@ -1,38 +1,17 @@
 /**
  * List, then watch from the list's resourceVersion; on a 410 Gone (or any broken watch) list
- * again from scratch. Bookmarks keep the resourceVersion fresh so a reconnect rarely needs a
- * relist. The sink is told when its data may be stale (markUnsynced) and when it is whole again
- * (replaceAll), so the proxy never answers from a cache it knows has a gap.
+ * again from scratch, as kubernetes-client/javascript's ListWatch does. Bookmarks keep the
+ * resourceVersion fresh so a reconnect rarely needs a relist. The sink (a Store) is told when its
+ * data may be stale (markUnsynced) and receives each relist whole (beginRelist…endRelist), so it
+ * can report what vanished during the gap and the proxy never answers from a cache with a gap.
+ *
+ * The API server is reached only through a ListWatchSource: kubeListWatch() is the real one.
  */
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../clock.ts';
+import type { ReflectorSink } from './store.ts';
 
-export interface ReflectorSink<T> {
-  /** A relist in pages: not synced until endRelist; what the whole list lacked is dropped then. */
-  beginRelist(): void;
-  addListed(items: T[]): void;
-  endRelist(): void;
-  apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T): void;
-  markUnsynced(): void;
-}
-
-export interface ReflectorEvents {
-  listed?(count: number): void;
-  watchError?(err: unknown): void;
-  relist?(reason: string): void;
-}
-
-export interface ReflectorOptions<T> {
-  kubeConfig: KubeConfig;
-  /** API path of the collection for the watch, e.g. /api/v1/pods */
-  path: string;
-  list: ListPageFn<T>;
-  fieldSelector?: string;
-  sink: ReflectorSink<T>;
-  events?: ReflectorEvents;
-  clock?: Clock;
-  pageSize?: number;
-}
+export type { ReflectorSink } from './store.ts';
 
 export interface ListPage<T> {
   items?: T[];
@@ -42,13 +21,57 @@ export interface ListPage<T> {
 /** One page of the collection (CoreV1Api's list call with the same field selector). */
 export type ListPageFn<T> = (page: { limit: number; _continue?: string }) => Promise<ListPage<T>>;
 
-export class Reflector<T extends { metadata?: { resourceVersion?: string } }> {
+/** Called for each watch event: ADDED, MODIFIED, DELETED, BOOKMARK or ERROR (obj is then a Status). */
+export type WatchEventFn = (type: string, obj: unknown) => void;
+
+/** Called once when a watch ends: err is null/undefined when the server closed a healthy watch. */
+export type WatchDoneFn = (err: unknown) => void;
+
+/** A collection that can be listed in pages and watched from a resourceVersion. */
+export interface ListWatchSource<T> {
+  list: ListPageFn<T>;
+  /** Opens a watch; resolves with a handle that ends it. onDone is called exactly once. */
+  watch(resourceVersion: string, onEvent: WatchEventFn, onDone: WatchDoneFn): Promise<{ abort(): void }>;
+}
+
+/** The real source: a paged list call and client-node's Watch on the same collection and selector. */
+export function kubeListWatch<T>(options: { kubeConfig: KubeConfig; path: string; list: ListPageFn<T>; fieldSelector?: string }): ListWatchSource<T> {
+  const { kubeConfig, path, list, fieldSelector } = options;
+  return {
+    list,
+    watch(resourceVersion, onEvent, onDone) {
+      const query: Record<string, string> = { resourceVersion, allowWatchBookmarks: 'true' };
+      if (fieldSelector) query.fieldSelector = fieldSelector;
+      return new Watch(kubeConfig).watch(path, query, onEvent, onDone);
+    },
+  };
+}
+
+export interface ReflectorEvents {
+  listed?(count: number): void;
+  watchError?(err: unknown): void;
+  relist?(reason: string): void;
+}
+
+export interface ReflectorOptions<T> {
+  source: ListWatchSource<T>;
+  sink: ReflectorSink<T>;
+  events?: ReflectorEvents;
+  clock?: Clock;
+  pageSize?: number;
+}
+
+/** Objects carry a resourceVersion; a watch ERROR event carries a Status with a code. */
+type Watched<T> = T & { metadata?: { resourceVersion?: string }; code?: number };
+
+export class Reflector<T> {
   private resourceVersion = '';
   private stopped = true;
-  private controller: AbortController | undefined;
+  private watchHandle: { abort(): void } | undefined;
   private failures = 0;
   private cancelRetry: (() => void) | undefined;
   private readonly clock: Clock;
+  private contactMs: number | undefined;
 
   constructor(private readonly options: ReflectorOptions<T>) {
     this.clock = options.clock ?? systemClock;
@@ -59,6 +82,15 @@ export class Reflector<T extends { metadata?: { resourceVersion?: string } }> {
   readonly firstSync: Promise<void> = new Promise((resolve) => {
     this.resolveFirstSync = resolve;
   });
+
+  /**
+   * When the API server last answered: a list page, or a watch event (bookmarks included). The
+   * sink's `synced` says whether the data is whole; this says how old the last word from the
+   * server is, e.g. to decide how long known objects may still be served during an outage.
+   */
+  get lastContactMs(): number | undefined {
+    return this.contactMs;
+  }
 
   /**
    * Starts listing and watching; resolves after the first complete list. An API server that is
@@ -74,12 +106,13 @@ export class Reflector<T extends { metadata?: { resourceVersion?: string } }> {
   stop(): void {
     this.stopped = true;
     this.cancelRetry?.();
-    this.controller?.abort();
-    this.controller = undefined;
+    this.cancelRetry = undefined;
+    this.watchHandle?.abort();
+    this.watchHandle = undefined;
   }
 
   private async list(): Promise<void> {
-    const { sink } = this.options;
+    const { sink, source } = this.options;
     let cont: string | undefined;
     let rv = '';
     let count = 0;
@@ -87,7 +120,9 @@ export class Reflector<T extends { metadata?: { resourceVersion?: string } }> {
     // Bounded: the API server ends the chain; 10,000 pages is far past any node. Each page is
     // applied as it arrives, so memory holds one page, not the whole list.
     for (let page = 0; page < 10_000; page++) {
-      const body = await this.options.list({ limit: this.options.pageSize ?? 500, ...(cont ? { _continue: cont } : {}) });
+      const body = await source.list({ limit: this.options.pageSize ?? 500, ...(cont ? { _continue: cont } : {}) });
+      if (this.stopped) return;
+      this.contactMs = this.clock.now();
       const items = body.items ?? [];
       sink.addListed(items);
       count += items.length;
@@ -104,21 +139,25 @@ export class Reflector<T extends { metadata?: { resourceVersion?: string } }> {
 
   private watch(): void {
     if (this.stopped) return;
-    const { kubeConfig, path, fieldSelector, sink } = this.options;
-    const query: Record<string, string> = { resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true' };
-    if (fieldSelector) query.fieldSelector = fieldSelector;
+    const { sink, source } = this.options;
     let gone = false;
-    const onEvent = (type: string, obj: T & { code?: number }): void => {
+    let ended = false;
+    const onEvent = (type: string, raw: unknown): void => {
+      if (ended || this.stopped) return;
+      this.contactMs = this.clock.now();
+      const obj = raw as Watched<T>;
       if (type === 'ERROR') {
-        if (obj.code === 410) gone = true;
+        if (obj?.code === 410) gone = true;
         return;
       }
-      const rv = obj.metadata?.resourceVersion;
       if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') sink.apply(type, obj);
+      const rv = obj?.metadata?.resourceVersion;
       if (rv) this.resourceVersion = rv;
     };
     const onDone = (err: unknown): void => {
-      this.controller = undefined;
+      if (ended) return;
+      ended = true;
+      this.watchHandle = undefined;
       if (this.stopped) return;
       const status = (err as { statusCode?: number } | null)?.statusCode;
       if (gone || status === 410) {
@@ -132,16 +171,16 @@ export class Reflector<T extends { metadata?: { resourceVersion?: string } }> {
         this.watch();
       }
     };
-    new Watch(kubeConfig)
-      .watch(path, query, onEvent, onDone)
-      .then((c) => {
-        if (this.stopped) c.abort();
-        else this.controller = c;
-      })
-      .catch(onDone);
+    source.watch(this.resourceVersion, onEvent, onDone).then(
+      (handle) => {
+        if (this.stopped || ended) handle.abort();
+        else this.watchHandle = handle;
+      },
+      onDone,
+    );
   }
 
-  /** A gap is possible: stop answering from the cache, list again with backoff, then watch. */
+  /** A gap is possible: stop answering from the store, list again with backoff, then watch. */
   private relist(): void {
     this.options.sink.markUnsynced();
     this.resourceVersion = '';
@@ -152,6 +191,7 @@ export class Reflector<T extends { metadata?: { resourceVersion?: string } }> {
       this.list().then(
         () => this.watch(),
         (err: unknown) => {
+          if (this.stopped) return;
           this.failures++;
           this.options.events?.watchError?.(err);
           this.relist();

@@ -9,6 +9,7 @@ import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { freePort, startPeers, type Peers } from '../../peers/index.ts';
 import { startProxy, type RunningProxy } from '../../../proxy/src/proxy.ts';
 import { EVENT_REASON } from '../../../proxy/src/k8s/events.ts';
+import type { NamespaceChange } from '../../../proxy/src/k8s/namespace-index.ts';
 import { call, testConfig } from './helpers.ts';
 
 const CREDS = '/latest/meta-data/iam/security-credentials/';
@@ -22,6 +23,36 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined | fal
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A TCP relay to the API server that a test can cut (every connection dropped) and restore on the same port. */
+async function cuttableRelay(kubePort: number): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let relay: Server | undefined;
+  const serve = (port: number): Promise<number> =>
+    new Promise((resolve) => {
+      relay = createServer((c) => {
+        const up = createConnection({ host: '127.0.0.1', port: kubePort });
+        sockets.add(c).add(up);
+        c.pipe(up).pipe(c);
+        c.on('error', () => up.destroy());
+        up.on('error', () => c.destroy());
+      }).listen(port, '127.0.0.1', () => resolve((relay!.address() as AddressInfo).port));
+    });
+  const port = await serve(0);
+  return {
+    port,
+    cut: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        sockets.clear();
+        if (!relay?.listening) return resolve();
+        relay.close(() => resolve());
+      }),
+    restore: async () => {
+      await serve(port);
+    },
+  };
 }
 
 describe('pods and namespaces from the Kubernetes API server', () => {
@@ -185,6 +216,51 @@ describe('pods and namespaces from the Kubernetes API server', () => {
     } finally {
       await second.stop();
       await cut();
+    }
+  });
+
+  it('reports a namespace deleted while its watch was down as deleted once it lists again, and re-decides its pods', async () => {
+    await api.createNamespace({ body: { metadata: { name: 'vanishing', annotations: { 'iam.amazonaws.com/allowed-roles': '["legacy-*"]' } } } });
+    const relay = await cuttableRelay(peers.kube!.port);
+    const base = peers.kube!.kubeConfig();
+    const kc = new KubeConfig();
+    kc.loadFromOptions({ clusters: base.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${relay.port}` })), users: base.users, contexts: base.contexts, currentContext: base.currentContext });
+    const third = await startProxy(
+      testConfig({ PODIAM_IMDS_UPSTREAM: peers.imds!.endpoint, PODIAM_STS_ENDPOINT: peers.moto!.endpoint, PODIAM_AWS_REGION: 'us-east-1', PODIAM_ACCOUNT_ID: '123456789012', PODIAM_NODE_NAME: 'node-v', PODIAM_EVENTS: 'false' }),
+      { kubeConfig: kc },
+    );
+    const changes: NamespaceChange[] = [];
+    try {
+      await third.ready;
+      third.namespaces.onChange((c) => {
+        if (c.key === 'vanishing') changes.push(c);
+      });
+      await runPod('v-app', 'vanishing', '127.0.0.30', { 'iam.amazonaws.com/role': 'arn:aws:iam::123456789012:role/legacy-app' }, 'node-v');
+      await eventually('the pod served its role', async () => (await call(third.port, CREDS, { from: '127.0.0.30' })).body === 'legacy-app');
+
+      await relay.cut();
+      await eventually('the proxy to notice the cut', async () => !third.namespaces.synced);
+      await api.deleteNamespace({ name: 'vanishing' });
+      // No namespace controller runs beside this API server: empty the finalizers as it would, so
+      // the namespace is really gone. Its pod stays (nobody deletes it), which keeps the pod index
+      // unchanged: only the namespace index can tell the proxy.
+      await api.replaceNamespaceFinalize({ name: 'vanishing', body: { metadata: { name: 'vanishing' }, spec: { finalizers: [] } } });
+      await eventually('the namespace to be gone', async () => (await api.listNamespace()).items.every((n) => n.metadata?.name !== 'vanishing'));
+      assert.equal(changes.length, 0, 'no watch event could have carried the deletion');
+
+      await relay.restore();
+      const deleted = await eventually('the deletion to be reported', async () => changes.find((c) => c.type === 'deleted'), 30_000);
+      assert.deepEqual(deleted, { type: 'deleted', key: 'vanishing', previous: { 'iam.amazonaws.com/allowed-roles': '["legacy-*"]' } });
+      assert.equal(third.namespaces.get('vanishing'), undefined);
+      await third.ready;
+      const denied = await eventually('the pod re-decided', async () => {
+        const a = await call(third.port, `${CREDS}legacy-app`, { from: '127.0.0.30' });
+        return a.status === 403 && a;
+      });
+      assert.equal((JSON.parse(denied.body) as { code: string }).code, 'PODIAM_ROLE_NOT_PERMITTED');
+    } finally {
+      await third.stop();
+      await relay.cut();
     }
   });
 

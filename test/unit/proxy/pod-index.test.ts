@@ -61,7 +61,7 @@ describe('pod index', () => {
     const index = new PodIndex();
     const deleted: string[] = [];
     index.onChange((c) => {
-      if (c.type === 'delete') deleted.push(c.uid);
+      if (c.type === 'deleted') deleted.push(c.key);
     });
     index.replaceAll([pod('a', '192.0.2.10'), pod('b', '192.0.2.11')]);
     index.markUnsynced();
