@@ -1,6 +1,7 @@
 /**
  * The `podiam` CLI: wiring only. Exit codes: 0 clean, 1 errors found (or a failed AWS call),
- * 2 usage. Every failure prints `podiam: CODE message` on stderr.
+ * 2 usage. Every failure prints `podiam: CODE message` on stderr; stdout carries only what was
+ * asked for (findings, help, the version), so it can be piped.
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -10,30 +11,25 @@ import { clusterName, outputFormat, type Env } from './commands/options.ts';
 import { DEFAULT_BUNDLE_OUT, runPublish } from './commands/publish-command.ts';
 import { s3Client } from './commands/aws-clients.ts';
 import { CliError, UsageError } from './errors.ts';
+import { COMMANDS, HELP, commandHelp, isCommand } from './usage.ts';
+import pkg from '../../package.json' with { type: 'json' };
 
-export const HELP = `podiam — policies as code for podiam's per-service IAM roles
+/** Inlined by esbuild into dist/cli/podiam.mjs, so the bundle knows its version without package.json. */
+export const VERSION: string = pkg.version;
 
-Usage:
-  podiam check   [DIR] [--format human|json|github] [--json] [--cluster NAME] [--guardrails FILE]
-  podiam publish [DIR] [--out FILE] [--bucket BUCKET] [--key KEY] [--cluster NAME] [--guardrails FILE]
-                       [--region REGION] [--endpoint-url URL]
-  podiam plan    [DIR] --intermediate-role-arn ARN [...] [--cluster NAME] [--account-id ID]
-                       [--external-id ID] [--permissions-boundary-arn ARN] [--json]
-                       [--region REGION] [--endpoint-url URL]
-  podiam help
-
-DIR defaults to ./policies. --cluster defaults to $PODIAM_CLUSTER_NAME, else "dev" (role names are
-<cluster>-<namespace>-<service>, at most 64 characters). --guardrails defaults to DIR/guardrails.json.
-publish writes ${DEFAULT_BUNDLE_OUT} unless --out is given, and uploads to s3://BUCKET/KEY (default key
-bundle.json) when --bucket is given. AWS credentials and region come from the environment.
-
-Exit codes: 0 clean, 1 errors found or an AWS call failed, 2 usage.
-`;
+export { HELP } from './usage.ts';
 
 export interface Io {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: Env;
+  /** Whether stdout is a terminal: colours only then (and never with NO_COLOR). */
+  stdoutIsTTY?: boolean;
+}
+
+/** https://no-color.org: NO_COLOR set to anything but the empty string turns colours off; so does TERM=dumb. */
+export function useColour(io: Io): boolean {
+  return io.stdoutIsTTY === true && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
 }
 
 const options = {
@@ -51,6 +47,7 @@ const options = {
   'external-id': { type: 'string' },
   'permissions-boundary-arn': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const;
 
 type Parsed = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true; strict: true }>>;
@@ -63,23 +60,40 @@ function parse(argv: string[]): Parsed {
   }
 }
 
-const allowed: Record<string, readonly string[]> = {
-  check: ['format', 'json', 'cluster', 'guardrails'],
-  publish: ['cluster', 'guardrails', 'out', 'bucket', 'key', 'region', 'endpoint-url'],
-  plan: ['cluster', 'guardrails', 'json', 'region', 'endpoint-url', 'intermediate-role-arn', 'account-id', 'external-id', 'permissions-boundary-arn'],
-};
+const commandNames = Object.keys(COMMANDS).join(', ');
 
 export async function run(argv: string[], io: Io): Promise<number> {
   try {
     const { values, positionals } = parse(argv);
     const [command, dirArg, ...extra] = positionals;
-    if (values.help || command === undefined || command === 'help') {
-      io.stdout(HELP);
-      return command === undefined && !values.help ? 2 : 0;
+    if (values.version) {
+      io.stdout(`podiam ${VERSION}\n`);
+      return 0;
     }
-    if (!allowed[command]) throw new UsageError(`unknown command '${command}'.`);
+    if (command === 'help') {
+      // `podiam help [COMMAND]`
+      if (dirArg === undefined) io.stdout(HELP);
+      else if (isCommand(dirArg) && extra.length === 0) io.stdout(commandHelp(dirArg));
+      else throw new UsageError(isCommand(dirArg) ? `unexpected argument '${extra[0]}'.` : `no command '${dirArg}'; the commands are ${commandNames}.`);
+      return 0;
+    }
+    if (command === undefined) {
+      if (values.help) {
+        io.stdout(HELP);
+        return 0;
+      }
+      // Nothing asked for: the usage goes to stderr, as any usage error's message does.
+      io.stderr(HELP);
+      return 2;
+    }
+    if (!isCommand(command)) throw new UsageError(`unknown command '${command}'; the commands are ${commandNames}.`);
+    if (values.help) {
+      io.stdout(commandHelp(command));
+      return 0;
+    }
+    const allowed = COMMANDS[command].options.map((o) => o.name);
     for (const name of Object.keys(values)) {
-      if (name !== 'help' && !allowed[command].includes(name)) throw new UsageError(`--${name} does not apply to '${command}'.`);
+      if (!allowed.includes(name)) throw new UsageError(`--${name} does not apply to '${command}'.`);
     }
     if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'.`);
     const dir = dirArg ?? 'policies';
@@ -87,7 +101,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     const aws = { region: values.region, endpointUrl: values['endpoint-url'] };
     switch (command) {
       case 'check':
-        return runCheck({ dir, cluster, guardrailsFile: values.guardrails, format: outputFormat(values.format, values.json) }, io.stdout);
+        return runCheck({ dir, cluster, guardrailsFile: values.guardrails, format: outputFormat(values.format, values.json), colour: useColour(io) }, io.stdout);
       case 'publish':
         return await runPublish(
           { dir, cluster, guardrailsFile: values.guardrails, out: values.out ?? DEFAULT_BUNDLE_OUT, bucket: values.bucket, key: values.key },
@@ -130,6 +144,7 @@ if (invokedDirectly || launched) {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
     env: process.env,
+    stdoutIsTTY: process.stdout.isTTY === true,
   });
   process.exitCode = code;
 }

@@ -47,7 +47,7 @@ export const errorCodes = {
   PODIAM_INTERMEDIATE_ROLES_MISSING: { status: 500, fix: 'None of the intermediate role ARNs (IntermediateRoleArns / PODIAM_INTERMEDIATE_ROLE_ARNS) exists; create the node proxy role or correct the parameter.' },
   // The podiam CLI (cli/): `exit` is the process exit code (2: the command line is wrong; 1: the
   // files, the bundle or AWS are). Codes above that reach the CLI exit 1.
-  PODIAM_CLI_USAGE: { status: 400, exit: 2, fix: 'Run `podiam help` for the commands and their options.' },
+  PODIAM_CLI_USAGE: { status: 400, exit: 2, fix: 'Run `podiam help` for the commands, `podiam <command> --help` for one command\'s options.' },
   PODIAM_POLICIES_DIR_NOT_FOUND: { status: 400, exit: 2, fix: 'Pass the policies folder, e.g. `podiam check policies`.' },
   PODIAM_GUARDRAILS_INVALID: { status: 400, exit: 1, fix: 'Fix policies/guardrails.json (see the message), or pass another file with --guardrails.' },
   PODIAM_CHECK_FAILED: { status: 400, exit: 1, fix: 'Fix the errors that `podiam check` lists, then publish again.' },

@@ -10,12 +10,14 @@ export interface CheckCommandOptions {
   cluster: string;
   guardrailsFile?: string | undefined;
   format: OutputFormat;
+  /** ANSI colours in the human format (a terminal, no NO_COLOR). */
+  colour?: boolean;
 }
 
 export function runCheck(opts: CheckCommandOptions, write: (text: string) => void): number {
   const started = Date.now();
   const result = checkPolicies({ root: opts.dir, cluster: opts.cluster, ...(opts.guardrailsFile ? { guardrailsFile: opts.guardrailsFile } : {}) });
   const elapsed = Date.now() - started;
-  write(opts.format === 'json' ? renderJson(result) : opts.format === 'github' ? renderGithub(result) : renderHuman(result, elapsed));
+  write(opts.format === 'json' ? renderJson(result) : opts.format === 'github' ? renderGithub(result) : renderHuman(result, { elapsedMs: elapsed, colour: opts.colour ?? false }));
   return result.errors > 0 ? 1 : 0;
 }

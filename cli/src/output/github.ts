@@ -4,6 +4,7 @@
  */
 import type { CheckResult } from '../../../iam-model/src/check/check.ts';
 import type { Severity } from '../../../iam-model/src/check/finding.ts';
+import { plural } from './human.ts';
 
 const level: Record<Severity, string> = { error: 'error', warning: 'warning', suggestion: 'notice' };
 
@@ -20,6 +21,6 @@ export function renderGithub(result: CheckResult): string {
   const lines = result.findings.map(
     (f) => `::${level[f.severity]} file=${escapeProperty(f.file)},line=${f.line},col=${f.column},title=${escapeProperty(f.code)}::${escapeData(`${f.path}: ${f.message}`)}`,
   );
-  lines.push(`podiam check: ${result.filesChecked} files, ${result.errors} errors, ${result.warnings} warnings, ${result.suggestions} suggestions`);
+  lines.push(`podiam check: ${plural(result.filesChecked, 'file')}, ${plural(result.errors, 'error')}, ${plural(result.warnings, 'warning')}, ${plural(result.suggestions, 'suggestion')}`);
   return `${lines.join('\n')}\n`;
 }

@@ -34,7 +34,7 @@ describe('output formats', () => {
   });
 
   it('human: file:line:column, severity, code and path, the message below, and a summary', () => {
-    const text = renderHuman(result, 12);
+    const text = renderHuman(result, { elapsedMs: 12 });
     assert.match(text, /^policies\/a,b\/x:y\.json:3:5 error PODIAM_CHECK_SID_INVALID \$\.Statement\[0\]\.Sid\n {4}Sid 'a-b'/);
     assert.match(text, /2 files checked in 12 ms: 1 error, 0 warnings, 1 suggestion\.\n$/);
   });

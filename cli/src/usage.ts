@@ -1,0 +1,148 @@
+/**
+ * What each command takes and what its exit codes mean: one table, from which main.ts checks the
+ * options given and `podiam help`, `podiam <command> --help` are written, so the two cannot drift.
+ */
+import { DEFAULT_BUNDLE_KEY } from './bundle/publish.ts';
+import { DEFAULT_BUNDLE_OUT } from './commands/publish-command.ts';
+
+export type CommandName = 'check' | 'publish' | 'plan';
+
+interface OptionSpec {
+  /** The long name, without the dashes. */
+  name: string;
+  /** Its value's placeholder; none for a switch. */
+  value?: string;
+  text: string;
+  /** Shown in the usage line without brackets. */
+  required?: boolean;
+}
+
+interface CommandSpec {
+  summary: string;
+  options: OptionSpec[];
+  exitCodes: Array<[number, string]>;
+}
+
+const cluster: OptionSpec = { name: 'cluster', value: 'NAME', text: 'the cluster the role names are computed for (<cluster>.<namespace>.<service>, at most 64 characters); default $PODIAM_CLUSTER_NAME, else "dev"' };
+const guardrails: OptionSpec = { name: 'guardrails', value: 'FILE', text: 'the guardrails file; default DIR/guardrails.json' };
+const region: OptionSpec = { name: 'region', value: 'REGION', text: 'AWS region; default $AWS_REGION, else us-east-1' };
+const endpoint: OptionSpec = { name: 'endpoint-url', value: 'URL', text: 'another AWS endpoint (e.g. a local moto); default $AWS_ENDPOINT_URL' };
+const COLOUR_NOTE = 'Colours only when stdout is a terminal, never with NO_COLOR set.';
+const usage = 'the command line is wrong (an unknown option or argument), or DIR is not a folder';
+
+export const COMMANDS: Record<CommandName, CommandSpec> = {
+  check: {
+    summary: `Checks every policy file under DIR (default ./policies): JSON syntax, the schema, IAM grammar, the AWS action catalog, the guardrails, sizes, role names and expect cases. Reports every finding of every file in one run. ${COLOUR_NOTE}`,
+    options: [
+      { name: 'format', value: 'human|json|github', text: 'human (default): file:line:column, severity, code and the fix; json: one document; github: workflow annotations' },
+      { name: 'json', text: 'the same as --format json' },
+      cluster,
+      guardrails,
+    ],
+    exitCodes: [
+      [0, 'no errors (warnings and suggestions allowed)'],
+      [1, 'errors found, or the guardrails file is invalid'],
+      [2, usage],
+    ],
+  },
+  publish: {
+    summary: `Checks DIR as \`podiam check\` does; with no errors, writes the bundle the Lambda functions read and, with --bucket, uploads it to s3://BUCKET/KEY. AWS credentials come from the environment.`,
+    options: [
+      { name: 'out', value: 'FILE', text: `where to write the bundle; default ${DEFAULT_BUNDLE_OUT}` },
+      { name: 'bucket', value: 'BUCKET', text: 'upload the bundle to this S3 bucket (the stack\'s BundleBucketName)' },
+      { name: 'key', value: 'KEY', text: `the object key; default ${DEFAULT_BUNDLE_KEY}` },
+      cluster,
+      guardrails,
+      region,
+      endpoint,
+    ],
+    exitCodes: [
+      [0, 'the bundle was written (and uploaded)'],
+      [1, 'errors found (nothing was published), the guardrails file is invalid, or writing or uploading failed'],
+      [2, usage],
+    ],
+  },
+  plan: {
+    summary: 'Shows what publishing DIR would change in IAM for this cluster: the roles, policies and trust links reconcile would create, update or delete. Reads IAM, changes nothing; needs iam:Get*, iam:List* and sts:GetCallerIdentity.',
+    options: [
+      { name: 'intermediate-role-arn', value: 'ARN', required: true, text: 'the node proxy role that assumes the service roles (repeat for several); default $PODIAM_INTERMEDIATE_ROLE_ARNS, comma-separated' },
+      { name: 'cluster', value: 'NAME', text: cluster.text },
+      { name: 'account-id', value: 'ID', text: 'the 12-digit AWS account; default the caller\'s (sts:GetCallerIdentity)' },
+      { name: 'external-id', value: 'ID', text: 'the external ID the trust policies require (the stack\'s TrustExternalId)' },
+      { name: 'permissions-boundary-arn', value: 'ARN', text: 'the permissions boundary every role gets (the stack\'s PermissionsBoundaryArn)' },
+      { name: 'json', text: 'the plan as one JSON document' },
+      guardrails,
+      region,
+      endpoint,
+    ],
+    exitCodes: [
+      [0, 'the plan was shown, whether or not it has changes'],
+      [1, 'errors found in DIR, the guardrails file is invalid, or an AWS call failed'],
+      [2, usage],
+    ],
+  },
+};
+
+export function isCommand(name: string): name is CommandName {
+  return Object.hasOwn(COMMANDS, name);
+}
+
+/** `podiam check [DIR] [--format human|json|github] …`, wrapped; continuation lines start with '['. */
+function usageLines(name: CommandName, pad = 0): string[] {
+  const spec = COMMANDS[name];
+  const flag = (o: OptionSpec) => `--${o.name}${o.value ? ` ${o.value}` : ''}`;
+  const head = [`podiam ${name.padEnd(pad)} [DIR]`, ...spec.options.filter((o) => o.required).map((o) => `${flag(o)} [...]`)].join(' ');
+  const lines = [`  ${head}`];
+  const indent = ' '.repeat(`  podiam ${name.padEnd(pad)} `.length + 6);
+  for (const o of spec.options.filter((x) => !x.required)) {
+    const item = `[${flag(o)}]`;
+    if (lines.at(-1)!.length + 1 + item.length > 100) lines.push(`${indent}${item}`);
+    else lines[lines.length - 1] += ` ${item}`;
+  }
+  return lines;
+}
+
+/** The words of `text` in lines of at most `width` characters, every line after the first indented by `indent`. */
+function wrap(text: string, width: number, indent: number): string {
+  const lines = [''];
+  for (const word of text.split(' ')) {
+    const line = lines.at(-1)!;
+    if (line && line.length + 1 + word.length > width) lines.push(word);
+    else lines[lines.length - 1] = line ? `${line} ${word}` : word;
+  }
+  return lines.join(`\n${' '.repeat(indent)}`);
+}
+
+export const HELP = `podiam — policies as code for podiam's per-service IAM roles
+
+Usage:
+${(Object.keys(COMMANDS) as CommandName[]).flatMap((name) => usageLines(name, 7)).join('\n')}
+  podiam help    [COMMAND]    a command's options and exit codes (also: podiam COMMAND --help)
+  podiam --version
+
+DIR defaults to ./policies. AWS credentials and region come from the environment.
+${COLOUR_NOTE}
+
+Exit codes:
+  0  clean: no errors (warnings allowed), the bundle published, the plan shown
+  1  errors found in the policy files, or a file or AWS call failed
+  2  usage: the command line is wrong
+`;
+
+/** `podiam <command> --help`. */
+export function commandHelp(name: CommandName): string {
+  const spec = COMMANDS[name];
+  const rows = [...spec.options.map((o) => [`--${o.name}${o.value ? ` ${o.value}` : ''}`, o.text] as const), ['-h, --help', 'show this help'] as const];
+  const width = Math.max(...rows.map(([f]) => f.length)) + 2;
+  return `Usage:
+${usageLines(name).join('\n')}
+
+${wrap(spec.summary, 100, 0)}
+
+Options:
+${rows.map(([f, text]) => `  ${f.padEnd(width)}${wrap(text, 100 - 2 - width, 2 + width)}`).join('\n')}
+
+Exit codes:
+${spec.exitCodes.map(([code, text]) => `  ${code}  ${wrap(text, 95, 5)}`).join('\n')}
+`;
+}
