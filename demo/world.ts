@@ -118,9 +118,9 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
 
   try {
     const t0 = Date.now();
-    // moto's IAM enforcement departs from AWS in two places that podiam depends on; see the file.
-    const motoPatch = path.join(repoRoot, 'demo', 'moto-patch');
-    const [motoR, kubeR] = await Promise.allSettled([startMoto({ enforceIam: true, env: { PYTHONPATH: motoPatch, PYTHONDONTWRITEBYTECODE: '1' } }), startKube()]);
+    // startMoto loads test/peers/moto-patch (the same patch every test's moto runs with), so moto
+    // refuses what AWS refuses where podiam depends on it; the file lists what it enforces.
+    const [motoR, kubeR] = await Promise.allSettled([startMoto({ enforceIam: true }), startKube()]);
     if (motoR.status === 'fulfilled') undo.push(() => motoR.value.stop());
     if (kubeR.status === 'fulfilled') undo.push(() => kubeR.value.stop());
     if (motoR.status === 'rejected') throw motoR.reason;

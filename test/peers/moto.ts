@@ -1,5 +1,7 @@
 // moto server (IAM, STS, S3, …) on a free loopback port, as a real AWS API peer for integration tests.
-import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { httpAnswers, startOnFreePort } from './process.ts';
 import { requireTool, toolEnv } from './tools.ts';
 
@@ -32,6 +34,12 @@ export interface MotoPeer {
   credentials: MotoCredentials;
   /** Switch moto's IAM enforcement on or off at run time (for setting up fixtures as an unchecked caller). */
   setIamEnforcement(on: boolean): Promise<void>;
+  /**
+   * Create these roles (path and name taken from each ARN) with a trust policy that lets any principal of the account
+   * assume them with session tags. The patched moto refuses AssumeRole of a role that does not exist, as AWS does, so
+   * a test whose subject assumes roles creates them first. A role that already exists is left as it is.
+   */
+  createRoles(roleArns: readonly string[]): Promise<void>;
   /** Forget every resource moto holds (POST /moto-api/reset). With enforceIam the admin user is gone too. */
   reset(): Promise<void>;
   stop(): Promise<void>;
@@ -45,6 +53,12 @@ export const MOTO_DEFAULT_CREDENTIALS: MotoCredentials = {
   secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
 };
 export const MOTO_ADMIN_USER = 'podiam-test-admin';
+/**
+ * The folder of moto-patch/sitecustomize.py, which every moto started here loads: it makes moto's STS and IAM
+ * enforcement refuse what AWS refuses where podiam's controls depend on it (missing roles, trust principals and
+ * conditions, ExternalId, session tags, DynamoDB resources). The file lists what it enforces and what it does not.
+ */
+export const MOTO_PATCH_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'moto-patch');
 
 export async function startMoto(opts: MotoOptions = {}): Promise<MotoPeer> {
   const motoServer = requireTool('motoServer');
@@ -56,6 +70,10 @@ export async function startMoto(opts: MotoOptions = {}): Promise<MotoPeer> {
       // Enforcement is switched on only after the admin user exists (see below).
       INITIAL_NO_AUTH_ACTION_COUNT: 'inf',
       MOTO_ACCOUNT_ID,
+      // Python imports sitecustomize from PYTHONPATH at start-up: that is how the patch gets into moto_server.
+      // PODIAM_TEST_MOTO_PATCH_DIR points at a modified copy, only to check that a test fails without a piece of it.
+      PYTHONPATH: process.env.PODIAM_TEST_MOTO_PATCH_DIR || MOTO_PATCH_DIR,
+      PYTHONDONTWRITEBYTECODE: '1',
       ...opts.env,
     }),
     ready: httpAnswers(`http://127.0.0.1:${p}/moto-api/data.json`),
@@ -88,12 +106,30 @@ export async function startMoto(opts: MotoOptions = {}): Promise<MotoPeer> {
     await proc.stop();
     throw err;
   }
+  const createRoles = async (roleArns: readonly string[]): Promise<void> => {
+    const iam = new IAMClient({ endpoint, region: MOTO_REGION, credentials, maxAttempts: 1 });
+    try {
+      for (const arn of new Set(roleArns)) {
+        const m = /^arn:[\w-]+:iam::(\d{12}):role(\/(?:.*\/)?)([^/]+)$/.exec(arn);
+        if (!m) throw new Error(`createRoles: '${arn}' is not a role ARN (arn:aws:iam::<account>:role/<path>/<name>)`);
+        const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${m[1]}:root` }, Action: ['sts:AssumeRole', 'sts:TagSession'] }] };
+        try {
+          await iam.send(new CreateRoleCommand({ Path: m[2], RoleName: m[3], AssumeRolePolicyDocument: JSON.stringify(trust) }));
+        } catch (err: unknown) {
+          if ((err as { name?: string }).name !== 'EntityAlreadyExists') throw err;
+        }
+      }
+    } finally {
+      iam.destroy();
+    }
+  };
   return {
     endpoint,
     region: MOTO_REGION,
     accountId: MOTO_ACCOUNT_ID,
     credentials,
     setIamEnforcement,
+    createRoles,
     reset,
     stop: proc.stop,
   };

@@ -13,7 +13,7 @@ import { nodeBundleOptions } from '../../../scripts/esbuild-options.mjs';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { freePort, startPeers, type Peers } from '../../peers/index.ts';
 import { waitForLine } from '../../peers/netns.ts';
-import { call } from './helpers.ts';
+import { call, TEST_ROLE_ARNS } from './helpers.ts';
 
 const repo = process.env.PODIAM_REPO_ROOT ?? process.cwd();
 
@@ -36,6 +36,7 @@ describe('the bundled proxy as a process', () => {
       ...nodeBundleOptions,
     });
     peers = await startPeers({ moto: true, imds: { role: { name: 'node-role' } }, kube: true });
+    await peers.moto!.createRoles(TEST_ROLE_ARNS);
   });
 
   it('exits 2 with the setting and the fix when the configuration is wrong', async () => {

@@ -7,7 +7,7 @@ import { startPeers, type Peers } from '../../peers/index.ts';
 import { startProxy, type RunningProxy } from '../../../proxy/src/proxy.ts';
 import { PodIndex } from '../../../proxy/src/k8s/pod-index.ts';
 import { NamespaceIndex } from '../../../proxy/src/k8s/namespace-index.ts';
-import { call, podObject, testConfig } from './helpers.ts';
+import { call, podObject, TEST_ROLE_ARNS, testConfig } from './helpers.ts';
 
 const CREDS = '/latest/meta-data/iam/security-credentials/';
 
@@ -22,6 +22,7 @@ describe('when the peers fail', () => {
 
   before(async () => {
     peers = await startPeers({ moto: true, imds: { role: { name: 'node-role' } } });
+    await peers.moto!.createRoles(TEST_ROLE_ARNS);
     const pods = new PodIndex();
     const namespaces = new NamespaceIndex();
     namespaces.replaceAll([]);

@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { parseConfig, type ProxyConfig } from '../../../proxy/src/config.ts';
 import type { PodObject } from '../../../proxy/src/k8s/pod-index.ts';
+import { managedRoleArn } from '../../../core/src/naming.ts';
 
 export interface HttpAnswer {
   status: number;
@@ -70,3 +71,15 @@ let counter = 0;
 export function podObject(name: string, namespace: string, ip: string, annotations: Record<string, string> = {}, uid = `uid-${name}-${++counter}`): PodObject {
   return { metadata: { uid, name, namespace, annotations }, spec: { serviceAccountName: 'default' }, status: { phase: 'Running', podIP: ip } };
 }
+
+/**
+ * The managed roles these tests' pods are given (cluster 'test'), for moto to hold before the proxy assumes them:
+ * the patched moto (test/peers/moto-patch) refuses AssumeRole of a role that does not exist, as AWS does.
+ */
+export const TEST_ROLE_ARNS: readonly string[] = (
+  [
+    ['orders', 'reader'],
+    ['orders', 'writer'],
+    ['billing', 'writer'],
+  ] as const
+).map(([namespace, service]) => managedRoleArn({ accountId: '123456789012' }, { cluster: 'test', namespace, service }));

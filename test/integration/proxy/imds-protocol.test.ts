@@ -14,7 +14,7 @@ import { startProxy, type RunningProxy } from '../../../proxy/src/proxy.ts';
 import { PodIndex } from '../../../proxy/src/k8s/pod-index.ts';
 import { NamespaceIndex } from '../../../proxy/src/k8s/namespace-index.ts';
 import type { Denial } from '../../../proxy/src/k8s/events.ts';
-import { call, podObject, raw, testConfig } from './helpers.ts';
+import { call, podObject, raw, TEST_ROLE_ARNS, testConfig } from './helpers.ts';
 
 const CREDS = '/latest/meta-data/iam/security-credentials/';
 const NODE_ROLE = 'podiam-test-node-role';
@@ -33,6 +33,7 @@ describe('the metadata protocol as the AWS SDKs speak it', () => {
 
   before(async () => {
     peers = await startPeers({ moto: true, imds: { role: { name: NODE_ROLE, credentials: { AccessKeyId: NODE_KEY } }, values: { 'instance-id': 'i-0podiamtest000001' } } });
+    await peers.moto!.createRoles(TEST_ROLE_ARNS);
     const pods = new PodIndex();
     const namespaces = new NamespaceIndex();
     namespaces.replaceAll([{ metadata: { name: 'orders' } }, { metadata: { name: 'billing' } }]);

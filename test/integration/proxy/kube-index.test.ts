@@ -10,7 +10,7 @@ import { freePort, startPeers, type Peers } from '../../peers/index.ts';
 import { startProxy, type RunningProxy } from '../../../proxy/src/proxy.ts';
 import { EVENT_REASON } from '../../../proxy/src/k8s/events.ts';
 import type { NamespaceChange } from '../../../proxy/src/k8s/namespace-index.ts';
-import { call, testConfig } from './helpers.ts';
+import { call, TEST_ROLE_ARNS, testConfig } from './helpers.ts';
 
 const CREDS = '/latest/meta-data/iam/security-credentials/';
 
@@ -78,6 +78,7 @@ describe('pods and namespaces from the Kubernetes API server', () => {
   before(async () => {
     // No watch cache and short watches: a watch that reconnects after a compaction gets 410 Gone.
     peers = await startPeers({ moto: true, imds: { role: { name: 'node-role' } }, kube: { watchCache: false, extraArgs: ['--min-request-timeout=3'] } });
+    await peers.moto!.createRoles([...TEST_ROLE_ARNS, 'arn:aws:iam::123456789012:role/legacy-app']);
     api = peers.kube!.kubeConfig().makeApiClient(CoreV1Api);
     await api.createNamespace({ body: { metadata: { name: 'orders' } } });
     await api.createNamespace({ body: { metadata: { name: 'legacy', annotations: { 'iam.amazonaws.com/allowed-roles': '["legacy-*"]' } } } });
