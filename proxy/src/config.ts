@@ -10,6 +10,7 @@ import { isIPv4 } from 'node:net';
 import { ConfigError } from '../../core/src/errors.ts';
 import { isDnsLabel, parseRoleArn } from '../../core/src/naming.ts';
 import { MAX_CHAINED_SESSION_SECONDS, MIN_SESSION_SECONDS } from '../../core/src/annotations.ts';
+import { DEFAULT_CONNECTION_LIMITS } from './connection-guard.ts';
 
 export interface ProxyConfig {
   clusterName: string;
@@ -52,6 +53,12 @@ export interface ProxyConfig {
   /** Undefined: in-cluster service account. */
   kubeconfig: string | undefined;
   shutdownGraceMs: number;
+  /** Caps of the metadata listener (proxy/src/connection-guard.ts). */
+  firstByteTimeoutMs: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  maxPipelined: number;
+  maxRequestsPerSocket: number;
 }
 
 /** Instance identity basics only: never user-data, never iam/ (served by the proxy), never identity-credentials. */
@@ -248,7 +255,8 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
     externalId,
     sessionTags: r.bool('PODIAM_SESSION_TAGS', true),
     sessionDurationSeconds: r.int('PODIAM_SESSION_DURATION_SECONDS', MAX_CHAINED_SESSION_SECONDS, MIN_SESSION_SECONDS, MAX_CHAINED_SESSION_SECONDS),
-    requireImdsV2: r.bool('PODIAM_REQUIRE_IMDSV2', false),
+    // IMDSv2 by default: with v1, an SSRF in a pod reads its credentials with one GET.
+    requireImdsV2: r.bool('PODIAM_REQUIRE_IMDSV2', true),
     imdsUpstream: upstreamUrl.origin,
     passthroughPaths,
     stsEndpoint,
@@ -260,6 +268,11 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
     logLevel,
     kubeconfig: r.string('PODIAM_KUBECONFIG', ['KUBECONFIG']),
     shutdownGraceMs: r.int('PODIAM_SHUTDOWN_GRACE_MS', 5000, 0, 120_000),
+    firstByteTimeoutMs: r.int('PODIAM_FIRST_BYTE_TIMEOUT_MS', DEFAULT_CONNECTION_LIMITS.firstByteTimeoutMs, 100, 60_000),
+    maxConnections: r.int('PODIAM_MAX_CONNECTIONS', DEFAULT_CONNECTION_LIMITS.maxConnections, 1, 1_000_000),
+    maxConnectionsPerIp: r.int('PODIAM_MAX_CONNECTIONS_PER_IP', DEFAULT_CONNECTION_LIMITS.maxConnectionsPerIp, 1, 1_000_000),
+    maxPipelined: r.int('PODIAM_MAX_PIPELINED', DEFAULT_CONNECTION_LIMITS.maxPipelined, 1, 10_000),
+    maxRequestsPerSocket: r.int('PODIAM_MAX_REQUESTS_PER_SOCKET', DEFAULT_CONNECTION_LIMITS.maxRequestsPerSocket, 1, 1_000_000),
   };
   if (config.indexWaitMs + config.credentialsWaitMs > 950) {
     throw new ConfigError('PODIAM_INDEX_WAIT_MS', `plus PODIAM_CREDENTIALS_WAIT_MS is ${config.indexWaitMs + config.credentialsWaitMs} ms`, 'Keep the two together under 950 ms: the AWS SDKs give IMDS one second.');
@@ -274,4 +287,5 @@ export const CONFIG_VARIABLES = [
   'PODIAM_ALLOWED_ACCOUNTS', 'PODIAM_DEFAULT_ROLE', 'PODIAM_EXTERNAL_ID', 'PODIAM_SESSION_TAGS', 'PODIAM_SESSION_DURATION_SECONDS',
   'PODIAM_REQUIRE_IMDSV2', 'PODIAM_IMDS_UPSTREAM', 'PODIAM_PASSTHROUGH_PATHS', 'PODIAM_STS_ENDPOINT', 'PODIAM_INDEX_WAIT_MS',
   'PODIAM_CREDENTIALS_WAIT_MS', 'PODIAM_PREFETCH', 'PODIAM_EVENTS', 'PODIAM_LOG_LEVEL', 'PODIAM_KUBECONFIG', 'PODIAM_SHUTDOWN_GRACE_MS',
+  'PODIAM_FIRST_BYTE_TIMEOUT_MS', 'PODIAM_MAX_CONNECTIONS', 'PODIAM_MAX_CONNECTIONS_PER_IP', 'PODIAM_MAX_PIPELINED', 'PODIAM_MAX_REQUESTS_PER_SOCKET',
 ] as const;

@@ -18,6 +18,13 @@ export class ProxyMetrics {
   readonly podsIndexed = new Gauge({ name: 'podiam_proxy_pods_indexed', help: 'Pods of this node in the index.', registers: [this.registry] });
   readonly relists = new Counter({ name: 'podiam_proxy_kube_relists_total', help: 'Pod or namespace lists after a broken watch or 410 Gone.', labelNames: ['resource'] as const, registers: [this.registry] });
   readonly revokedEvictions = new Counter({ name: 'podiam_proxy_revoked_credentials_dropped_total', help: "Cached credentials dropped because their namespace's podiam.io/sessions-revoked-at is later than their issue time.", registers: [this.registry] });
+  readonly connectionsRefused = new Counter({
+    name: 'podiam_proxy_connections_refused_total',
+    help: 'Sockets closed by the connection guard, by reason: max_connections, max_connections_per_ip, first_byte_timeout, pipelining.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly openConnections = new Gauge({ name: 'podiam_proxy_open_connections', help: 'Sockets open on the metadata listener.', registers: [this.registry] });
   readonly iptablesRestored = new Counter({ name: 'podiam_proxy_iptables_rule_restored_total', help: 'Times the DNAT rule was found missing and added again.', registers: [this.registry] });
 
   private readonly latencyChildren = new Map<string, { observe(v: number): void }>();

@@ -117,10 +117,14 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
       hit: () => metrics.cacheHits.inc(),
       miss: () => metrics.cacheMisses.inc(),
       stsCall: () => metrics.stsCalls.inc(),
-      stsError: (err) => {
-        const { code } = describeError(err);
+      stsError: (err, uid, request) => {
+        const { code, message } = describeError(err);
         metrics.stsErrors.inc({ error: code });
-        logger.warn({ code, message: describeError(err).message }, 'AssumeRole failed');
+        const tag = (key: string) => request.tags.find((t) => t.Key === key)?.Value;
+        logger.warn(
+          { code, message, roleArn: request.roleArn, uid, namespace: tag('kubernetes-namespace'), pod: tag('kubernetes-pod-name'), sessionName: request.sessionName },
+          'AssumeRole failed',
+        );
       },
       refreshFailed: (uid) => logger.warn({ uid }, 'background credential refresh failed; serving cached credentials while they last'),
     },
@@ -223,6 +227,14 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     ready: isReady,
     logger,
     metrics,
+  }, {
+    connections: {
+      firstByteTimeoutMs: config.firstByteTimeoutMs,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      maxPipelined: config.maxPipelined,
+      maxRequestsPerSocket: config.maxRequestsPerSocket,
+    },
   });
   const port = await listen(server, config.port, config.listenAddress);
   const metricsServer = config.metricsPort >= 0 ? createMetricsServer(metrics, isReady) : undefined;

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { PodiamError, describeError } from '../../core/src/errors.ts';
+import { DEFAULT_CONNECTION_LIMITS, guardConnections, refusedByGuard, socketIp, type ConnectionLimits } from './connection-guard.ts';
 import { ProxyError } from './errors.ts';
 import type { CallerRoles } from './imds/caller.ts';
 import { credentialsReply } from './imds/credentials.ts';
@@ -35,10 +36,8 @@ export interface ServerDeps {
 const CREDS_DIR = '/latest/meta-data/iam/security-credentials';
 const IAM_DIR = '/latest/meta-data/iam';
 
-/** node:http gives '::ffff:192.0.2.10' on dual-stack sockets; the index holds '192.0.2.10'. */
 export function callerIp(req: IncomingMessage): string {
-  const a = req.socket.remoteAddress ?? '';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
+  return socketIp(req.socket);
 }
 
 function stripSlash(p: string): string {
@@ -105,6 +104,7 @@ function errorReply(err: unknown): Reply {
 
 export function handler(deps: ServerDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
+    if (refusedByGuard(req)) return;
     const started = performance.now();
     // No request here has a body worth reading; drain it so the socket can be reused.
     req.resume();
@@ -120,7 +120,9 @@ export function handler(deps: ServerDeps): (req: IncomingMessage, res: ServerRes
         deps.metrics.observeRequest('error', reply.status, (performance.now() - started) / 1000);
         deps.metrics.denials.inc({ code: err instanceof PodiamError ? String(err.code) : 'PODIAM_INTERNAL' });
         const fields = { ip: callerIp(req), method: req.method, path: req.url?.slice(0, 200), status: reply.status, code };
-        if (reply.status >= 500) deps.logger.error({ ...fields, err: err instanceof PodiamError ? describeError(err.cause) : message }, message);
+        // The cause, when there is one: a PodiamError without one has nothing more to say.
+        const cause = err instanceof PodiamError ? (err.cause === undefined ? undefined : describeError(err.cause)) : message;
+        if (reply.status >= 500) deps.logger.error(cause === undefined ? fields : { ...fields, err: cause }, message);
         else deps.logger.info(fields, message);
       },
     );
@@ -131,6 +133,7 @@ export interface ListenerLimits {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   maxHeaderSize?: number;
+  connections?: Partial<ConnectionLimits>;
 }
 
 export function createImdsServer(deps: ServerDeps, limits: ListenerLimits = {}): Server {
@@ -145,6 +148,13 @@ export function createImdsServer(deps: ServerDeps, limits: ListenerLimits = {}):
     },
     handler(deps),
   );
+  guardConnections(server, { ...DEFAULT_CONNECTION_LIMITS, ...limits.connections }, {
+    refused: (reason, ip) => {
+      deps.metrics.connectionsRefused.inc({ reason });
+      deps.logger.debug({ ip, reason }, 'connection refused by the connection guard');
+    },
+    openChanged: (open) => deps.metrics.openConnections.set(open),
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;

@@ -1,7 +1,7 @@
 // Runs inside a pod's network namespace (not a test file). Modes:
 //   sdk <stsEndpoint>  — the AWS SDK v3's own IMDS provider at its default address 169.254.169.254,
 //                        then STS GetCallerIdentity with those credentials; prints {arn}
-//   get <path>         — one plain GET to 169.254.169.254; prints {status, body}
+//   get <path>         — one IMDSv2 GET (token PUT first) to 169.254.169.254; prints {status, body}
 import { request } from 'node:http';
 import { fromInstanceMetadata } from '@smithy/credential-provider-imds';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -14,8 +14,17 @@ if (mode === 'sdk') {
   console.log(JSON.stringify({ arn: me.Arn }));
   sts.destroy();
 } else if (mode === 'get') {
-  const out = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request({ host: '169.254.169.254', port: 80, path: arg, timeout: 3000 }, (res) => {
+  // IMDSv2 as the SDKs speak it (the proxy requires it by default): a token, then the GET.
+  const token = await send('PUT', '/latest/api/token', { 'x-aws-ec2-metadata-token-ttl-seconds': '60' });
+  const out = token.status === 200 ? await send('GET', arg!, { 'x-aws-ec2-metadata-token': token.body }) : token;
+  console.log(JSON.stringify(out));
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}
+
+function send(method: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request({ host: '169.254.169.254', port: 80, path, method, headers, timeout: 3000 }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -24,7 +33,4 @@ if (mode === 'sdk') {
     req.on('error', reject);
     req.end();
   });
-  console.log(JSON.stringify(out));
-} else {
-  throw new Error(`unknown mode ${mode}`);
 }

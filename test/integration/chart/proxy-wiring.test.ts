@@ -34,9 +34,21 @@ interface StoredContainer {
   readinessProbe: Probe;
 }
 
-function get(port: number, urlPath: string, from = '127.0.0.1'): Promise<{ status: number; body: string }> {
+/** A metadata path over IMDSv2, as the SDKs do: the chart requires it by default. */
+async function imdsGet(port: number, urlPath: string, from = '127.0.0.1'): Promise<{ status: number; body: string }> {
+  const token = await send(port, '/latest/api/token', from, 'PUT', { 'x-aws-ec2-metadata-token-ttl-seconds': '60' });
+  if (token.status !== 200) return token;
+  return send(port, urlPath, from, 'GET', { 'x-aws-ec2-metadata-token': token.body });
+}
+
+/** A probe path (no token). */
+function get(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+  return send(port, urlPath, '127.0.0.1', 'GET', {});
+}
+
+function send(port: number, urlPath: string, from: string, method: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: NODE_IP, port, path: urlPath, localAddress: from, agent: false, timeout: 3000 }, (res) => {
+    const req = request({ host: NODE_IP, port, path: urlPath, method, headers, localAddress: from, agent: false, timeout: 3000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
@@ -163,7 +175,7 @@ describe('the proxy started from the chart\'s stored DaemonSet', () => {
     assert.ok(patched.ok, patched.stderr);
     const port = container.ports.find((p) => p.name === 'metadata')!.containerPort;
     const denied = await eventually('a 403 for the pod', 50, async () => {
-      const r = await get(port, '/latest/meta-data/iam/security-credentials/', POD_IP);
+      const r = await imdsGet(port, '/latest/meta-data/iam/security-credentials/', POD_IP);
       return r.status === 403 ? r : undefined;
     });
     assert.match(denied.body, /PODIAM_/);

@@ -63,6 +63,9 @@ export function testConfig(env: Record<string, string>): ProxyConfig {
     PODIAM_METRICS_PORT: '0',
     PODIAM_LISTEN_ADDRESS: '127.0.0.1',
     PODIAM_LOG_LEVEL: 'silent',
+    // These tests reach paths with plain GETs (IMDSv1) on purpose; the product default (IMDSv2
+    // required) is tested in test/unit/proxy/config.test.ts and test/integration/proxy/faults.test.ts.
+    PODIAM_REQUIRE_IMDSV2: 'false',
     ...env,
   });
 }

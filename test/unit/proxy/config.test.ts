@@ -17,7 +17,7 @@ describe('proxy configuration', () => {
     assert.equal(c.hostInterface, 'docker0');
     assert.equal(c.iptables, true);
     assert.equal(c.imdsUpstream, 'http://169.254.169.254');
-    assert.equal(c.requireImdsV2, false);
+    assert.equal(c.requireImdsV2, true, 'IMDSv2 is required by default');
     assert.equal(c.sessionTags, true);
     assert.equal(c.nodeName, 'node-1');
     assert.equal(c.hostIp, '192.0.2.1');
@@ -28,7 +28,7 @@ describe('proxy configuration', () => {
   });
 
   it('lets flags override the environment', () => {
-    const c = parseConfig(base, ['--port=9000', '--host-interface', '!eth0', '--require-imdsv2']);
+    const c = parseConfig({ ...base, PODIAM_REQUIRE_IMDSV2: 'false' }, ['--port=9000', '--host-interface', '!eth0', '--require-imdsv2']);
     assert.equal(c.port, 9000);
     assert.equal(c.hostInterface, '!eth0');
     assert.equal(c.requireImdsV2, true);
