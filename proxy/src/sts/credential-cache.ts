@@ -7,12 +7,16 @@
  *   and an answer is served from the cache only while it has `minValidity` left (20 min), so
  *   botocore (refreshes 15 min before expiry) and the JS SDK never come back early.
  * - STS down: cached credentials are still served while `graceValidity` (15 min) remains; then 503.
- * - A role STS cannot assume yet is retried with backoff for up to 30 s, in the background:
- *   the request waits at most `waitMs` and gets PODIAM_CREDENTIALS_PENDING meanwhile.
+ * - STS not answering (network, 5xx, throttling) is retried with backoff for up to 30 s, in the
+ *   background: the request waits at most `waitMs` and gets PODIAM_CREDENTIALS_PENDING meanwhile.
+ * - STS refusing (AccessDenied: a wrong external ID, a trust without the node role) is retried
+ *   only briefly (`refusalRetryMs`, for a role or trust created moments ago, which IAM makes
+ *   assumable within seconds); the pod gets PODIAM_STS_FAILED naming STS's code at once, and the
+ *   final refusal is remembered for `negativeCacheMs`, so the SDKs' retries cost no new calls.
  */
 import { systemClock, type Clock } from '../clock.ts';
 import { ProxyError } from '../errors.ts';
-import { isRetriable } from './gateway.ts';
+import { isRetriable, stsRefusalCode } from './gateway.ts';
 import type { AssumeRequest, CredentialSource, IssuedCredentials } from './types.ts';
 
 const MIN = 60_000;
@@ -30,6 +34,10 @@ export interface CacheTiming {
   retryMaxDelayMs: number;
   /** After a failed background refresh, try again this much later. */
   refreshRetryMs: number;
+  /** Total time spent retrying a refusal (AccessDenied) before it counts as final. */
+  refusalRetryMs: number;
+  /** A final refusal is answered from memory, without calling STS, for this long. */
+  negativeCacheMs: number;
 }
 
 export const DEFAULT_TIMING: CacheTiming = {
@@ -40,13 +48,15 @@ export const DEFAULT_TIMING: CacheTiming = {
   retryBaseMs: 250,
   retryMaxDelayMs: 5_000,
   refreshRetryMs: MIN,
+  refusalRetryMs: 8_000,
+  negativeCacheMs: 15_000,
 };
 
 export interface CacheEvents {
   hit?(): void;
   miss?(): void;
   stsCall?(): void;
-  stsError?(err: unknown): void;
+  stsError?(err: unknown, uid: string, request: AssumeRequest): void;
   refreshFailed?(uid: string, err: unknown): void;
 }
 
@@ -57,6 +67,10 @@ interface Entry {
   current?: IssuedCredentials;
   inflight?: Promise<IssuedCredentials>;
   cancelTimer?: () => void;
+  /** STS's code of the last refused attempt; cleared by a success. */
+  refusal?: string;
+  /** Until then, a final refusal is answered without a new AssumeRole. */
+  refusedUntil?: number;
 }
 
 export interface CredentialCacheOptions {
@@ -118,6 +132,11 @@ export class CredentialCache {
       return entry.current;
     }
     this.events.miss?.();
+    if (!entry.inflight && entry.refusal && (entry.refusedUntil ?? 0) > now) {
+      const stale = this.stillGood(entry);
+      if (stale) return stale;
+      throw refused(request, entry.refusal);
+    }
     const pending = entry.inflight ?? this.start(entry);
     let timedOut = false;
     let cancel: (() => void) | undefined;
@@ -133,19 +152,23 @@ export class CredentialCache {
     } catch (err) {
       const stale = this.stillGood(entry);
       if (stale) return stale;
+      const code = stsRefusalCode(err);
+      if (code) throw refused(request, code, err);
       throw new ProxyError('PODIAM_STS_FAILED', `AssumeRole of ${request.roleArn} failed`, { cause: err });
     } finally {
       cancel?.();
     }
     const stale = this.stillGood(entry);
     if (stale) return stale;
+    // STS already said no and a short retry is under way: the pod learns why, not "pending".
+    if (entry.refusal) throw refused(request, entry.refusal);
     throw new ProxyError('PODIAM_CREDENTIALS_PENDING', timedOut ? `no answer from STS for ${request.roleArn} within ${waitMs} ms` : undefined);
   }
 
   /** Starts a fetch for a pod that has not asked yet (a pod with a role just appeared). */
   prefetch(uid: string, request: AssumeRequest): void {
     const entry = this.entryFor(uid, request);
-    if (entry.current || entry.inflight) return;
+    if (entry.current || entry.inflight || (entry.refusedUntil ?? 0) > this.clock.now()) return;
     this.start(entry).catch(() => {
       // Reported through events.stsError; the pod's own request will try again.
     });
@@ -215,6 +238,8 @@ export class CredentialCache {
         if (this.live(entry)) {
           entry.current = creds;
           entry.inflight = undefined;
+          entry.refusal = undefined;
+          entry.refusedUntil = undefined;
           this.scheduleRefresh(entry, windowFor(creds, this.timing).refreshAt - this.clock.now());
         }
         return creds;
@@ -222,6 +247,7 @@ export class CredentialCache {
       (err: unknown) => {
         if (this.live(entry)) {
           entry.inflight = undefined;
+          if (entry.refusal) entry.refusedUntil = this.clock.now() + this.timing.negativeCacheMs;
           if (entry.current) {
             this.events.refreshFailed?.(entry.uid, err);
             this.scheduleRefresh(entry, this.timing.refreshRetryMs);
@@ -250,17 +276,25 @@ export class CredentialCache {
       this.holds.delete(entry.uid);
       if (hold > this.clock.now()) await this.clock.sleep(hold - this.clock.now());
     }
-    const deadline = this.clock.now() + this.timing.retryDeadlineMs;
+    const started = this.clock.now();
     for (let attempt = 0; ; attempt++) {
       try {
         this.events.stsCall?.();
         return await this.source.assume(entry.request);
       } catch (err) {
-        this.events.stsError?.(err);
+        this.events.stsError?.(err, entry.uid, entry.request);
+        const refusal = stsRefusalCode(err);
+        // A success in between clears it; a later network error does not make STS's "no" a "maybe".
+        if (refusal) entry.refusal = refusal;
+        const deadline = started + (refusal ? this.timing.refusalRetryMs : this.timing.retryDeadlineMs);
         const delay = Math.min(this.timing.retryMaxDelayMs, this.timing.retryBaseMs * 2 ** attempt);
         if (!isRetriable(err) || !this.live(entry) || this.clock.now() + delay > deadline) throw err;
         await this.clock.sleep(delay);
       }
     }
   }
+}
+
+function refused(request: AssumeRequest, code: string, cause?: unknown): ProxyError {
+  return new ProxyError('PODIAM_STS_FAILED', `STS refused AssumeRole of ${request.roleArn} with ${code}`, cause === undefined ? {} : { cause });
 }

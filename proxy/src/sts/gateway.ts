@@ -51,6 +51,23 @@ export class StsGateway implements CredentialSource {
   }
 }
 
+const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException']);
+const REFUSALS = new Set(['AccessDenied', 'AccessDeniedException', 'ValidationError', 'RegionDisabledException', 'ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'MalformedPolicyDocument', 'MalformedPolicyDocumentException', 'PackedPolicyTooLarge', 'PackedPolicyTooLargeException']);
+
+/**
+ * STS's error code when STS answered and said no (AccessDenied for a wrong external ID or a trust
+ * that does not name the node role, ValidationError, ...); undefined when it did not answer
+ * (network, timeout, 5xx) or only asked to slow down (throttling).
+ */
+export function stsRefusalCode(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const name = (err as { name?: string }).name ?? '';
+  if (THROTTLING.has(name)) return undefined;
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) return name;
+  return REFUSALS.has(name) ? name : undefined;
+}
+
 const NOT_RETRIED = new Set(['ValidationError', 'MalformedPolicyDocument', 'MalformedPolicyDocumentException', 'PackedPolicyTooLarge', 'PackedPolicyTooLargeException', 'RegionDisabledException']);
 
 /**

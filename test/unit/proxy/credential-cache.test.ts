@@ -79,7 +79,7 @@ describe('credential cache', () => {
     assert.equal(source.calls.length, 1);
   });
 
-  it('retries a role STS cannot assume yet with backoff, and gives up after 30 seconds', async () => {
+  it('retries a role STS refuses for a few seconds (a role created moments ago), telling the pod STS\'s code meanwhile', async () => {
     const clock = new ManualClock();
     const source = new CountingSource(clock);
     source.failures.push(accessDenied(), accessDenied(), accessDenied());
@@ -87,7 +87,8 @@ describe('credential cache', () => {
     const first = cache.get('uid-1', request(), 100).catch((e: unknown) => e);
     await clock.advance(100);
     const err = await first;
-    assert.ok(err instanceof PodiamError && err.code === 'PODIAM_CREDENTIALS_PENDING', String(err));
+    assert.ok(err instanceof PodiamError && err.code === 'PODIAM_STS_FAILED', String(err));
+    assert.match(err.message, /STS refused AssumeRole of arn:aws:iam::123456789012:role\/podiam\/c\/c-ns-a with AccessDenied/);
     await clock.advance(5_000);
     const c = await cache.get('uid-1', request(), 100);
     assert.equal(c.accessKeyId, 'AKID4');
@@ -102,6 +103,33 @@ describe('credential cache', () => {
     assert.ok(e2 instanceof PodiamError && e2.code === 'PODIAM_STS_FAILED', String(e2));
     assert.ok(clock.now() - Date.UTC(2026, 0, 1) >= 30_000);
     assert.ok(never.calls.length >= 5 && never.calls.length <= 12, `${never.calls.length} attempts`);
+  });
+
+  it('remembers a final refusal, so the SDKs\' retries make no new AssumeRole calls until it expires', async () => {
+    const clock = new ManualClock();
+    const source = new CountingSource(clock);
+    for (let i = 0; i < 50; i++) source.failures.push(accessDenied());
+    const cache = new CredentialCache({ source, clock });
+    const first = cache.get('uid-1', request(), 900).catch((e: unknown) => e);
+    await clock.advance(900);
+    assert.ok((await first) instanceof PodiamError);
+    await clock.advance(DEFAULT_TIMING.refusalRetryMs);
+    const afterRetries = source.calls.length;
+    assert.ok(afterRetries >= 2 && afterRetries <= 8, `${afterRetries} calls while retrying the refusal`);
+    // The SDK retries, as botocore and the JS SDK do, about once a second for ten seconds.
+    for (let i = 0; i < 10; i++) {
+      const e = await cache.get('uid-1', request(), 900).catch((x: unknown) => x);
+      assert.ok(e instanceof PodiamError && e.code === 'PODIAM_STS_FAILED' && /AccessDenied/.test(e.message), String(e));
+      await clock.advance(1000);
+    }
+    assert.equal(source.calls.length, afterRetries, 'no AssumeRole while the refusal is remembered');
+    cache.prefetch('uid-1', request());
+    assert.equal(source.calls.length, afterRetries, 'nor a prefetch');
+    await clock.advance(DEFAULT_TIMING.negativeCacheMs);
+    const later = cache.get('uid-1', request(), 100).catch((x: unknown) => x);
+    await clock.advance(100);
+    await later;
+    assert.equal(source.calls.length, afterRetries + 1, 'once it expires, STS is asked again');
   });
 
   it('does not retry a validation error', async () => {
@@ -130,14 +158,30 @@ describe('credential cache', () => {
     assert.ok(failed instanceof PodiamError && failed.code === 'PODIAM_STS_FAILED' && failed.status === 503, String(failed));
   });
 
-  it('drops a rejected fetch so the next request tries again', async () => {
+  it('drops a rejected fetch so the next request tries again (a refusal once it is no longer remembered)', async () => {
     const clock = new ManualClock();
-    const source = new CountingSource(clock);
+    const source = new CountingSource(clock, 10);
+    source.failures.push(Object.assign(new Error('connect ECONNRESET'), { code: 'ECONNRESET' }));
+    const cache = new CredentialCache({ source, clock, timing: { retryDeadlineMs: 0 } });
+    const failed = cache.get('uid-1', request(), 1000).catch((e: unknown) => e);
+    await clock.advance(10);
+    assert.ok((await failed) instanceof PodiamError);
+    const again = cache.get('uid-1', request(), 1000);
+    await clock.advance(10);
+    assert.equal((await again).accessKeyId, 'AKID2');
+
     source.failures.push(Object.assign(new Error('bad'), { name: 'ValidationError' }));
-    const cache = new CredentialCache({ source, clock });
-    await assert.rejects(cache.get('uid-1', request(), 1000));
-    const c = await cache.get('uid-1', request(), 1000);
-    assert.equal(c.accessKeyId, 'AKID2');
+    await clock.advance(DEFAULT_TIMING.negativeCacheMs);
+    cache.evict('uid-1');
+    const refusedOnce = cache.get('uid-1', request(), 1000).catch((e: unknown) => e);
+    await clock.advance(10);
+    assert.ok((await refusedOnce) instanceof PodiamError);
+    await assert.rejects(cache.get('uid-1', request(), 1000), /ValidationError/);
+    assert.equal(source.calls.length, 3, 'the refusal is answered from memory');
+    await clock.advance(DEFAULT_TIMING.negativeCacheMs);
+    const c = cache.get('uid-1', request(), 1000);
+    await clock.advance(10);
+    assert.equal((await c).accessKeyId, 'AKID4');
   });
 
   it('forgets a pod on eviction and stops refreshing it', async () => {
