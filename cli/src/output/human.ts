@@ -14,6 +14,16 @@ const plain = (s: string) => s;
 
 const severityColour: Record<Severity, (s: string) => string> = { error: paint.red, warning: paint.yellow, suggestion: paint.cyan };
 
+/**
+ * Control characters from a policy file (an action, a file or key name) shown escaped: written raw
+ * to a terminal, ESC sequences could erase or recolour lines, and a CR or LF could forge a finding
+ * or a clean summary line under the real ones.
+ */
+export function visible(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** `1 file`, `2 files`. */
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -28,7 +38,7 @@ export interface HumanOptions {
 export function renderHuman(result: CheckResult, options: HumanOptions = {}): string {
   const c = options.colour ? paint : { bold: plain, dim: plain, red: plain, yellow: plain, cyan: plain };
   const sev = (s: Severity) => (options.colour ? severityColour[s](s) : s);
-  const lines = result.findings.map((f) => `${c.bold(`${f.file}:${f.line}:${f.column}`)} ${sev(f.severity)} ${f.code} ${c.dim(f.path)}\n    ${f.message}`);
+  const lines = result.findings.map((f) => `${c.bold(`${visible(f.file)}:${f.line}:${f.column}`)} ${sev(f.severity)} ${f.code} ${c.dim(visible(f.path))}\n    ${visible(f.message)}`);
   const time = options.elapsedMs === undefined ? '' : ` in ${options.elapsedMs} ms`;
   const errors = plural(result.errors, 'error');
   const warnings = plural(result.warnings, 'warning');
