@@ -33,7 +33,7 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined | fal
   throw new Error(`timed out waiting for ${what}: ${String(last)}`);
 }
 
-describe('pods in network namespaces behind the real iptables DNAT', { skip: !netnsAvailable() && 'needs root for network namespaces' }, () => {
+describe('pods in network namespaces behind the real iptables DNAT', { skip: !netnsAvailable() && 'PODIAM_SKIP: needs root (network namespaces and iptables)' }, () => {
   const lab = new NetnsLab('pdm');
   const relays: Server[] = [];
   const sockDir = mkdtempSync(path.join(tmpdir(), 'podiam-e2e-'));

@@ -89,7 +89,7 @@ describe('kube peer: a real kube-apiserver and etcd on loopback', () => {
   it('answers kubectl get pods -A through the kubeconfig it wrote', async (t) => {
     const kubectl = path.join(cacheBinDir(), 'kubectl');
     if (!existsSync(kubectl)) {
-      t.skip(`kubectl is not installed at ${kubectl} (scripts/peers/install.sh unpacks it); only this check is skipped`);
+      t.skip(`PODIAM_SKIP: needs kubectl, not installed at ${kubectl} (scripts/peers/install.sh unpacks it); only this check is skipped`);
       return;
     }
     await core.createNamespace({ body: { metadata: { name: 'kubectl-smoke' } } });

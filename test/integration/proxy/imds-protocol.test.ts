@@ -68,7 +68,7 @@ describe('the metadata protocol as the AWS SDKs speak it', () => {
   });
 
   it('gives botocore the pod\'s own role too', async (t) => {
-    if (!existsSync(tools.python)) return t.skip('the peers virtualenv (botocore) is not installed');
+    if (!existsSync(tools.python)) return t.skip('PODIAM_SKIP: needs the peers virtualenv with botocore (scripts/peers/install.sh installs it)');
     const script = [
       'import botocore.session, json, sys',
       's = botocore.session.get_session()',
