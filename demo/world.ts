@@ -148,6 +148,9 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
       requireNamespaceTag: true,
       region: moto.region,
       awsEndpoint: moto.endpoint,
+      // The boundary comes from the stack only; the demo's stack sets the one the guardrails name.
+      ...(firstBundle.guardrails.permissionsBoundaryArn ? { permissionsBoundaryArn: firstBundle.guardrails.permissionsBoundaryArn } : {}),
+      attachableManagedPolicyArns: [],
     };
     const reconcileDeps: ReconcileDeps = {
       iam: admin.iam,

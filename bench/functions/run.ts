@@ -61,7 +61,7 @@ async function reconcileBench() {
     const deps: ReconcileDeps = {
       iam,
       s3,
-      config: { cluster: 'bench', intermediateRoleArns: [proxy.Role!.Arn!], bundleBucket: 'bench', bundleKey: 'bundle.json', stateKey: 'state/bench/intermediate-rotation.json', requireNamespaceTag: true, region: moto.region, awsEndpoint: moto.endpoint },
+      config: { cluster: 'bench', intermediateRoleArns: [proxy.Role!.Arn!], bundleBucket: 'bench', bundleKey: 'bundle.json', stateKey: 'state/bench/intermediate-rotation.json', requireNamespaceTag: true, region: moto.region, awsEndpoint: moto.endpoint, attachableManagedPolicyArns: [] },
       accountId: async () => moto.accountId,
       log: silentLogger,
     };
@@ -105,6 +105,7 @@ function coldInit(bundle: string): InitTimes {
     PODIAM_CLUSTER_NAME: 'bench',
     PODIAM_INTERMEDIATE_ROLE_ARNS: 'arn:aws:iam::123456789012:role/podiam-bench-node-proxy',
     PODIAM_BUNDLE_BUCKET: 'bench',
+    PODIAM_ALLOW_NO_PERMISSIONS_BOUNDARY: 'I-understand-roles-have-no-boundary',
     PODIAM_WEBHOOK_SECRET_SHA256: '0'.repeat(64),
     PODIAM_ACCOUNT_ID: '123456789012',
     AWS_REGION: 'us-east-1',

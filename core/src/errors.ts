@@ -34,7 +34,9 @@ export const errorCodes = {
   // The Lambda functions (functions/): reconcile, admission, rotate.
   PODIAM_BUNDLE_NOT_FOUND: { status: 500, fix: 'Publish the policies with `podiam publish --bucket <BundleBucketName>` to the key the stack names (PODIAM_BUNDLE_BUCKET / PODIAM_BUNDLE_KEY).' },
   PODIAM_BUNDLE_INVALID: { status: 500, fix: 'Publish the bundle again with `podiam publish` from a checkout where `podiam check` passes; do not edit it by hand.' },
-  PODIAM_BOUNDARY_MISMATCH: { status: 500, fix: "Make policies/guardrails.json's permissionsBoundaryArn and the stack's PermissionsBoundaryArn name the same policy (or leave one of them empty)." },
+  PODIAM_BOUNDARY_MISMATCH: { status: 500, fix: "Make policies/guardrails.json's permissionsBoundaryArn name the stack's PermissionsBoundaryArn, or remove it from guardrails.json; then publish again." },
+  PODIAM_BUNDLE_GUARDRAILS_FAILED: { status: 500, fix: 'Run `podiam check` on the policies folder, fix what it reports and publish again with `podiam publish`; find out who wrote a bundle that never passed it (S3 server access logs or CloudTrail data events of the bundle key).' },
+  PODIAM_MANAGED_POLICY_NOT_ALLOWED: { status: 500, fix: "Remove the managed policy from the service's file, or ask the platform team to add its ARN to the stack's AttachableManagedPolicyArns; then publish again." },
   PODIAM_ROLE_NAME_COLLISION: { status: 409, fix: 'A role of that name exists but is not managed by this cluster (no podiam tags); podiam never adopts it: rename the service, or delete or rename the other role by hand.' },
   PODIAM_ROLE_NOT_IN_BUNDLE: { status: 403, fix: 'Add policies/<namespace>/<service>.json, merge it and run `podiam publish`; then create the pod again.' },
   PODIAM_ROLE_CREATE_PENDING: { status: 503, fix: 'The role could not be created within the admission budget; the controller will retry the pod, and the reconcile function creates the role meanwhile.' },

@@ -12,12 +12,14 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { describeError, PodiamError } from '../../core/src/errors.ts';
 import { accountIdResolver, createAwsClients, IAM_MAX_ATTEMPTS } from '../lib/aws-clients.ts';
+import { refuseBundleBreakingGuardrails } from '../lib/bundle-guard.ts';
 import { cachedBundleSource } from '../lib/bundle-source.ts';
 import { createRoleEnsurer } from '../lib/ensure-role.ts';
 import { loadAdmissionConfig, type AdmissionConfig } from '../lib/config.ts';
 import { buildDesiredState, type DesiredState } from '../../iam-model/src/desired-state.ts';
 import { readIntermediates, existingIntermediateArns } from '../../iam-model/src/iam-reader.ts';
 import { jsonLogger, type Logger } from '../lib/log.ts';
+import { emfMetrics, type MetricSink } from '../lib/metrics.ts';
 import { readRotationState, trustedIntermediateArns } from '../lib/rotation-state.ts';
 import { allowResponse, denyResponse, parseReview, AdmissionReviewError } from './review.ts';
 import { admissionVerdict } from './verdict.ts';
@@ -28,6 +30,8 @@ export interface AdmissionDeps {
   config: AdmissionConfig;
   accountId: () => Promise<string>;
   log: Logger;
+  /** CloudWatch metrics; default EMF lines on stdout. */
+  metric?: MetricSink;
   now?: () => number;
 }
 
@@ -56,6 +60,9 @@ function json(statusCode: number, body: unknown): LambdaFunctionURLResult {
 function errorAnswer(err: PodiamError): LambdaFunctionURLResult {
   return json(err.status, { code: err.code, message: err.message });
 }
+
+/** Codes that mean "no bundle this stack may use": the pod is refused with the bundle's code. */
+const BUNDLE_REFUSALS = new Set(['PODIAM_BUNDLE_NOT_FOUND', 'PODIAM_BUNDLE_INVALID', 'PODIAM_BOUNDARY_MISMATCH', 'PODIAM_MANAGED_POLICY_NOT_ALLOWED', 'PODIAM_BUNDLE_GUARDRAILS_FAILED']);
 
 class Deadline extends Error {}
 
@@ -95,11 +102,13 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
         // IAM refuses a trust policy naming a role that does not exist; if none can be checked, try them all.
         const existing = existingIntermediateArns(await readIntermediates(iam, wanted, accountId, new Set()));
         const trusted = existing.length ? existing : wanted;
+        refuseBundleBreakingGuardrails(loaded.bundle, 'admission', log, deps.metric ?? emfMetrics);
         const desired = buildDesiredState(loaded.bundle, {
           cluster: config.cluster,
           accountId,
           intermediateRoleArns: trusted,
           permissionsBoundaryArn: config.permissionsBoundaryArn,
+          attachableManagedPolicyArns: config.attachableManagedPolicyArns,
           trustExternalId: config.trustExternalId,
           requireNamespaceTag: config.requireNamespaceTag,
         });
@@ -156,8 +165,8 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
       log('info', 'admission', { uid, allowed: answer.response.allowed, ms: now() - started, message: answer.response.status?.message });
       return json(200, answer);
     } catch (err: unknown) {
-      // No (valid) bundle yet: say so and how to publish one, rather than blame role creation.
-      if (err instanceof PodiamError && (err.code === 'PODIAM_BUNDLE_NOT_FOUND' || err.code === 'PODIAM_BUNDLE_INVALID')) {
+      // No (valid) bundle yet, or one the stack refuses: say so and how to publish one, rather than blame role creation.
+      if (err instanceof PodiamError && BUNDLE_REFUSALS.has(String(err.code))) {
         log('error', 'admission has no bundle to decide by', { uid, code: err.code });
         return json(200, denyResponse(uid, String(err.code), err.message, 503));
       }

@@ -8,7 +8,6 @@ import {
   AttachRolePolicyCommand,
   CreateRoleCommand,
   DeleteRoleCommand,
-  DeleteRolePermissionsBoundaryCommand,
   DeleteRolePolicyCommand,
   DetachRolePolicyCommand,
   PutRolePermissionsBoundaryCommand,
@@ -94,9 +93,6 @@ async function applyOne(iam: IAMClient, change: Change): Promise<void> {
       return;
     case 'put-boundary':
       await iam.send(new PutRolePermissionsBoundaryCommand({ RoleName, PermissionsBoundary: change.boundaryArn }));
-      return;
-    case 'delete-boundary':
-      await iam.send(new DeleteRolePermissionsBoundaryCommand({ RoleName }));
       return;
     case 'delete-role':
       // A role with policies cannot be deleted: empty it first (AWSRevokeOlderSessions included, the role goes).

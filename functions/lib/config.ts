@@ -16,6 +16,11 @@ export interface FunctionsConfig {
   cluster: string;
   intermediateRoleArns: string[];
   permissionsBoundaryArn?: string;
+  /**
+   * The managed policies a bundle may attach (the stack's AttachableManagedPolicyArns); a bundle
+   * naming any other is refused whole. Empty: no attachments at all.
+   */
+  attachableManagedPolicyArns: string[];
   bundleBucket: string;
   bundleKey: string;
   /** S3 key of the intermediate-role rotation state (in the bundle bucket). */
@@ -46,6 +51,15 @@ export interface AdmissionConfig extends FunctionsConfig {
 }
 
 type Env = Record<string, string | undefined>;
+
+/**
+ * The one value of PODIAM_ALLOW_NO_PERMISSIONS_BOUNDARY (the stack's AllowNoPermissionsBoundary)
+ * that lets the functions run without a boundary: long and plain on purpose, so nobody sets it by
+ * accident and a reviewer of the stack sees what it means.
+ */
+export const NO_BOUNDARY_ACKNOWLEDGEMENT = 'I-understand-roles-have-no-boundary';
+
+const MANAGED_POLICY_ARN = /^arn:[\w-]+:iam::(\d{12}|aws):policy\/.+$/;
 
 function required(env: Env, name: string, fix: string): string {
   const v = env[name]?.trim();
@@ -85,8 +99,30 @@ export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
   }
   if (arns.length === 0) throw new ConfigError('PODIAM_INTERMEDIATE_ROLE_ARNS', 'names no role', 'Give at least one role ARN.');
   const boundary = optional(env, 'PODIAM_PERMISSIONS_BOUNDARY_ARN');
-  if (boundary && !/^arn:[\w-]+:iam::(\d{12}|aws):policy\/.+$/.test(boundary)) {
-    throw new ConfigError('PODIAM_PERMISSIONS_BOUNDARY_ARN', `'${boundary}' is not a managed policy ARN`, 'Use arn:aws:iam::<account>:policy/<name>, or leave it empty.');
+  if (boundary && !MANAGED_POLICY_ARN.test(boundary)) {
+    throw new ConfigError('PODIAM_PERMISSIONS_BOUNDARY_ARN', `'${boundary}' is not a managed policy ARN`, 'Use arn:aws:iam::<account>:policy/<name>.');
+  }
+  const noBoundary = optional(env, 'PODIAM_ALLOW_NO_PERMISSIONS_BOUNDARY');
+  if (noBoundary !== undefined && noBoundary !== NO_BOUNDARY_ACKNOWLEDGEMENT) {
+    throw new ConfigError('PODIAM_ALLOW_NO_PERMISSIONS_BOUNDARY', `'${noBoundary}' is not the acknowledgement`, `Set it to ${NO_BOUNDARY_ACKNOWLEDGEMENT} or leave it empty.`);
+  }
+  // Without a boundary every managed role can hold whatever its policy file grants, so running
+  // unbounded must be a decision written into the stack, never the result of an empty default.
+  if (!boundary && !noBoundary) {
+    throw new ConfigError(
+      'PODIAM_PERMISSIONS_BOUNDARY_ARN',
+      'is not set',
+      `Set the stack parameter PermissionsBoundaryArn to the boundary policy of the managed roles, or, to run without one, set AllowNoPermissionsBoundary (PODIAM_ALLOW_NO_PERMISSIONS_BOUNDARY) to ${NO_BOUNDARY_ACKNOWLEDGEMENT}.`,
+    );
+  }
+  if (boundary && noBoundary) {
+    throw new ConfigError('PODIAM_ALLOW_NO_PERMISSIONS_BOUNDARY', `is set although PODIAM_PERMISSIONS_BOUNDARY_ARN names ${boundary}`, 'Leave AllowNoPermissionsBoundary empty when the stack sets a boundary.');
+  }
+  const attachable = (env.PODIAM_ATTACHABLE_MANAGED_POLICY_ARNS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const arn of attachable) {
+    if (!MANAGED_POLICY_ARN.test(arn)) {
+      throw new ConfigError('PODIAM_ATTACHABLE_MANAGED_POLICY_ARNS', `'${arn}' is not a managed policy ARN`, 'Give managed policy ARNs (arn:aws:iam::<account>:policy/<name>), comma-separated, or leave it empty.');
+    }
   }
   const endpoint = optional(env, 'PODIAM_AWS_ENDPOINT');
   if (endpoint) {
@@ -110,6 +146,7 @@ export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
     cluster,
     intermediateRoleArns: [...new Set(arns)],
     ...(boundary ? { permissionsBoundaryArn: boundary } : {}),
+    attachableManagedPolicyArns: [...new Set(attachable)].sort(),
     bundleBucket: required(env, 'PODIAM_BUNDLE_BUCKET', 'Set it to the bucket `podiam publish` writes to (the stack output BundleBucketName).'),
     bundleKey: optional(env, 'PODIAM_BUNDLE_KEY') ?? 'bundle.json',
     stateKey: optional(env, 'PODIAM_STATE_KEY') ?? `state/${cluster}/intermediate-rotation.json`,

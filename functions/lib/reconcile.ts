@@ -6,10 +6,12 @@
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { applyPlan } from './apply.ts';
+import { refuseBundleBreakingGuardrails } from './bundle-guard.ts';
 import { loadBundle } from './bundle-source.ts';
 import type { FunctionsConfig } from './config.ts';
 import { ReconcileFailedError } from './errors.ts';
 import type { Logger } from './log.ts';
+import { emfMetrics, type MetricSink } from './metrics.ts';
 import { countByKind, type ChangeKind, type Collision } from '../../iam-model/src/plan.ts';
 import { planCluster } from '../../iam-model/src/plan-cluster.ts';
 import { readRotationState, trustedIntermediateArns } from './rotation-state.ts';
@@ -20,6 +22,8 @@ export interface ReconcileDeps {
   config: FunctionsConfig;
   accountId: () => Promise<string>;
   log: Logger;
+  /** CloudWatch metrics; default EMF lines on stdout. */
+  metric?: MetricSink;
   /** See ReadOptions.strategy; default 'bulk'. */
   readStrategy?: 'bulk' | 'per-role';
 }
@@ -49,6 +53,8 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
     readRotationState(deps.s3, config.bundleBucket, config.stateKey),
   ]);
   const bundle = loaded!.bundle;
+  // Before IAM is even read: a bundle that breaks its guardrails changes nothing.
+  refuseBundleBreakingGuardrails(bundle, 'reconcile', log, deps.metric ?? emfMetrics);
   const wanted = trustedIntermediateArns(config.intermediateRoleArns, rotation);
   const { plan } = await planCluster(iam, bundle, {
     cluster: config.cluster,
@@ -56,6 +62,7 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
     intermediateRoleArns: wanted,
     managedIntermediateArns: config.intermediateRoleArns,
     permissionsBoundaryArn: config.permissionsBoundaryArn,
+    attachableManagedPolicyArns: config.attachableManagedPolicyArns,
     trustExternalId: config.trustExternalId,
     requireNamespaceTag: config.requireNamespaceTag,
     scope: request.scope,

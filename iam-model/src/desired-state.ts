@@ -15,7 +15,7 @@ import {
   type AccountRef,
   type ServiceRef,
 } from '../../core/src/naming.ts';
-import { BoundaryMismatchError, BundleError } from './errors.ts';
+import { BoundaryMismatchError, BundleError, ManagedPolicyNotAllowedError } from './errors.ts';
 import {
   INTERMEDIATE_POLICY_NAME,
   POLICY_VERSION,
@@ -41,8 +41,17 @@ export interface DesiredStateSettings {
    * of intermediateRoleArns. A role added by a rotation must come with the policy already.
    */
   managedIntermediateArns?: readonly string[];
-  /** The stack's boundary; wins over the bundle's when both are set and equal, else an error. */
+  /**
+   * The stack's boundary, the only one a role ever gets. A bundle's guardrails may name a boundary
+   * (for `podiam check`) but never set one: one that differs from this is refused.
+   */
   permissionsBoundaryArn?: string | undefined;
+  /**
+   * The managed policies a bundle may attach (the stack's allowlist). A bundle attaching any other
+   * is refused whole. Undefined: not checked here (a `podiam plan` preview); the functions always
+   * pass the stack's list, empty when it names none.
+   */
+  attachableManagedPolicyArns?: readonly string[] | undefined;
   trustExternalId?: string | undefined;
   /** See TrustSettings.requireNamespaceTag. Default true. */
   requireNamespaceTag?: boolean;
@@ -98,11 +107,24 @@ function teamPolicy(svc: ServicePolicy): PolicyDocument {
   return { ...svc.policy, Version: svc.policy.Version ?? POLICY_VERSION };
 }
 
+/**
+ * The boundary comes from the stack only: whoever can write the bundle must not be able to pick
+ * (or drop) the boundary of the roles it defines. A bundle whose guardrails name another boundary
+ * (or one where the stack has none) was checked against rules that do not hold here: refused.
+ */
 export function effectiveBoundary(settings: DesiredStateSettings, bundle: Bundle): string | undefined {
   const configured = settings.permissionsBoundaryArn?.trim() || undefined;
   const bundled = bundle.guardrails?.permissionsBoundaryArn?.trim() || undefined;
-  if (configured && bundled && configured !== bundled) throw new BoundaryMismatchError(configured, bundled);
-  return configured ?? bundled;
+  if (bundled && configured !== bundled) throw new BoundaryMismatchError(configured, bundled);
+  return configured;
+}
+
+/** Refuses the whole bundle when a service attaches a managed policy outside the stack's allowlist. */
+export function checkAttachable(bundle: Bundle, allowed: readonly string[] | undefined): void {
+  if (allowed === undefined) return;
+  const ok = new Set(allowed);
+  const refused = bundle.services.flatMap((s) => (s.managedPolicyArns ?? []).filter((arn) => !ok.has(arn)).map((arn) => `${s.file}: ${arn}`));
+  if (refused.length) throw new ManagedPolicyNotAllowedError(refused, allowed);
 }
 
 export function desiredRoleFor(svc: ServicePolicy, settings: DesiredStateSettings, boundary: string | undefined): DesiredRole {
@@ -145,6 +167,7 @@ export function desiredRoleFor(svc: ServicePolicy, settings: DesiredStateSetting
 export function buildDesiredState(bundle: Bundle, settings: DesiredStateSettings): DesiredState {
   const account = { accountId: settings.accountId, partition: settings.partition ?? 'aws' };
   const boundary = effectiveBoundary(settings, bundle);
+  checkAttachable(bundle, settings.attachableManagedPolicyArns);
   const roles: DesiredRole[] = [];
   const byName = new Map<string, DesiredRole>();
   for (const svc of bundle.services) {

@@ -11,11 +11,23 @@ export class BundleError extends PodiamError {
 }
 
 export class BoundaryMismatchError extends PodiamError {
-  constructor(configured: string, bundled: string) {
+  constructor(configured: string | undefined, bundled: string) {
     super(
       'PODIAM_BOUNDARY_MISMATCH',
-      `the stack's permissions boundary ${configured} differs from the bundle's guardrails boundary ${bundled}; make them name the same policy, or leave one of them empty.`,
+      `the bundle's guardrails name the permissions boundary ${bundled} but the stack sets ${configured ?? 'none'}; the boundary comes only from the stack, so the bundle is refused and no role changes. ${errorCodes.PODIAM_BOUNDARY_MISMATCH.fix}`,
     );
+  }
+}
+
+/** A bundle attaches a managed policy that the stack's AttachableManagedPolicyArns does not list. */
+export class ManagedPolicyNotAllowedError extends PodiamError {
+  readonly refused: readonly string[];
+  constructor(refused: readonly string[], allowed: readonly string[]) {
+    super(
+      'PODIAM_MANAGED_POLICY_NOT_ALLOWED',
+      `the bundle attaches managed policies the stack does not allow (${refused.slice(0, 5).join(', ')}${refused.length > 5 ? ', …' : ''}; allowed: ${allowed.join(', ') || 'none'}); the whole bundle is refused and no role changes. ${errorCodes.PODIAM_MANAGED_POLICY_NOT_ALLOWED.fix}`,
+    );
+    this.refused = refused;
   }
 }
 

@@ -53,7 +53,6 @@ export type Change =
   | { kind: 'tag-role'; roleName: string; tags: Record<string, string>; reason: string }
   | { kind: 'update-role'; roleName: string; maxSessionDuration: number; description: string; reason: string }
   | { kind: 'put-boundary'; roleName: string; boundaryArn: string; reason: string }
-  | { kind: 'delete-boundary'; roleName: string; reason: string }
   | { kind: 'delete-role'; roleName: string; inlinePolicyNames: string[]; managedPolicyArns: string[]; reason: string }
   | { kind: 'put-intermediate-policy'; roleName: string; roleArn: string; policyName: string; after: PolicyDocument; reason: string };
 
@@ -100,10 +99,10 @@ export function planRoleChanges(want: DesiredRole, have: CurrentRole, partition:
     out.push({ kind: 'update-role', roleName, maxSessionDuration: want.maxSessionDuration, description: want.description, reason: what });
   }
 
+  // Never a removal: a boundary on a role of a stack that sets none stays (only restricts), and
+  // the functions' IAM policy does not allow iam:DeleteRolePermissionsBoundary at all.
   if (want.permissionsBoundaryArn && have.permissionsBoundaryArn !== want.permissionsBoundaryArn) {
     out.push({ kind: 'put-boundary', roleName, boundaryArn: want.permissionsBoundaryArn, reason: `permissions boundary ${have.permissionsBoundaryArn ?? 'missing'}` });
-  } else if (!want.permissionsBoundaryArn && have.permissionsBoundaryArn) {
-    out.push({ kind: 'delete-boundary', roleName, reason: `permissions boundary ${have.permissionsBoundaryArn} is not configured` });
   }
 
   const haveInline = have.inlinePolicies[want.inlinePolicyName];
@@ -234,8 +233,6 @@ export function describeChange(change: Change): string {
       return `- role ${change.roleName}: managed policy ${change.policyArn}`;
     case 'attach-managed-policy':
       return `+ role ${change.roleName}: managed policy ${change.policyArn}`;
-    case 'delete-boundary':
-      return `- role ${change.roleName}: permissions boundary`;
     default:
       return `~ role ${change.roleName}: ${change.kind.replace(/-/g, ' ')} (${change.reason})`;
   }

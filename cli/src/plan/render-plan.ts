@@ -68,8 +68,6 @@ function renderChange(change: Change, partition: string): string[] {
       return [`  ~ role ${change.roleName}: ${change.reason}`];
     case 'put-boundary':
       return [`  ~ role ${change.roleName}: permissions boundary → ${change.boundaryArn} (${change.reason})`];
-    case 'delete-boundary':
-      return [`  ~ role ${change.roleName}: - permissions boundary (${change.reason})`];
     case 'put-intermediate-policy':
       return [`  ~ intermediate role ${change.roleArn}: inline policy ${change.policyName} (${change.reason})`, ...policyDiff(undefined, change.after, partition, pad)];
   }

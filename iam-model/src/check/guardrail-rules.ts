@@ -20,12 +20,35 @@ export function actionsOverlap(catalog: IamCatalog, a: string, b: string): boole
   if (hit === undefined) {
     hit = actionMatches(a, b) || actionMatches(b, a);
     if (!hit) {
+      const fromA = catalog.expandAction(a);
       const fromB = new Set(catalog.expandAction(b).map((x) => x.id.toLowerCase()));
-      hit = catalog.expandAction(a).some((x) => fromB.has(x.id.toLowerCase()));
+      // Neither side in the catalog (an unknown action, which the catalog rules report, or the
+      // functions' re-check, which runs without the catalog): can one action name match both?
+      hit = fromA.length === 0 && fromB.size === 0 ? globsIntersect(a, b) : fromA.some((x) => fromB.has(x.id.toLowerCase()));
     }
     cache.set(key, hit);
   }
   return hit;
+}
+
+/** Can one string match both globs ('*' any run, '?' one character; case-insensitive)? */
+export function globsIntersect(a: string, b: string): boolean {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  const memo = new Map<number, boolean>();
+  const go = (i: number, j: number): boolean => {
+    const key = i * (y.length + 1) + j;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    let r: boolean;
+    if (i === x.length && j === y.length) r = true;
+    else if (x[i] === '*') r = go(i + 1, j) || (j < y.length && go(i, j + 1));
+    else if (y[j] === '*') r = go(i, j + 1) || (i < x.length && go(i + 1, j));
+    else r = i < x.length && j < y.length && (x[i] === '?' || y[j] === '?' || x[i] === y[j]) && go(i + 1, j + 1);
+    memo.set(key, r);
+    return r;
+  };
+  return go(0, 0);
 }
 
 /**

@@ -141,6 +141,7 @@ describe('from a committed policy file to credentials in a pod', () => {
       PODIAM_INTERMEDIATE_ROLE_ARNS: world.account.nodeRoleArn,
       PODIAM_BUNDLE_BUCKET: n.bundleBucket,
       PODIAM_BUNDLE_KEY: n.bundleKey,
+      ...(world.reconcileDeps.config.permissionsBoundaryArn ? { PODIAM_PERMISSIONS_BOUNDARY_ARN: world.reconcileDeps.config.permissionsBoundaryArn } : { PODIAM_ALLOW_NO_PERMISSIONS_BOUNDARY: 'I-understand-roles-have-no-boundary' }),
       PODIAM_AWS_ENDPOINT: world.moto.endpoint,
       PODIAM_ACCOUNT_ID: ACCOUNT,
       AWS_REGION: world.moto.region,

@@ -2,6 +2,7 @@
 // bucket with a published bundle, the intermediate (node proxy) role, and function deps whose
 // IAM client counts every command it sends.
 import { CreatePolicyCommand, CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { NO_BOUNDARY_ACKNOWLEDGEMENT } from '../../../functions/lib/config.ts';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { Bundle } from '../../../iam-model/src/bundle/bundle.ts';
@@ -15,6 +16,7 @@ export const CLUSTER = 'prod';
 export const BUCKET = 'podiam-bundles';
 export const BUNDLE_KEY = 'bundle.json';
 export const PROXY_ROLE_NAME = 'podiam-prod-node-proxy';
+const xrayArn = (accountId: string) => `arn:aws:iam::${accountId}:policy/podiam-test-xray`;
 
 export interface Harness {
   moto: MotoPeer;
@@ -67,6 +69,8 @@ export async function startHarness(overrides: Partial<FunctionsConfig> = {}): Pr
       requireNamespaceTag: true,
       region: moto.region,
       awsEndpoint: moto.endpoint,
+      // The example bundle's writer attaches this one (the harness creates it above).
+      attachableManagedPolicyArns: [xrayArn(moto.accountId)],
       ...overrides,
     };
     const deps: ReconcileDeps = {
@@ -81,6 +85,8 @@ export async function startHarness(overrides: Partial<FunctionsConfig> = {}): Pr
       PODIAM_INTERMEDIATE_ROLE_ARNS: proxyRoleArn,
       PODIAM_BUNDLE_BUCKET: BUCKET,
       PODIAM_BUNDLE_KEY: BUNDLE_KEY,
+      PODIAM_ALLOW_NO_PERMISSIONS_BOUNDARY: NO_BOUNDARY_ACKNOWLEDGEMENT,
+      PODIAM_ATTACHABLE_MANAGED_POLICY_ARNS: xrayArn(moto.accountId),
       PODIAM_AWS_ENDPOINT: moto.endpoint,
       AWS_REGION: moto.region,
       AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId,

@@ -77,7 +77,8 @@ function requestsFor(call: Call): SimRequest[] {
   const resourceTags = managed && call.command !== 'CreateRole' ? tagContext('aws:ResourceTag', { 'podiam:cluster': CLUSTER }) : {};
   const requestTags = Array.isArray(call.input.Tags) ? tagContext('aws:RequestTag', Object.fromEntries((call.input.Tags as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value]))) : {};
   const boundary: Record<string, string> = typeof call.input.PermissionsBoundary === 'string' ? { 'iam:PermissionsBoundary': call.input.PermissionsBoundary } : {};
-  const out: SimRequest[] = [{ action, resource, context: { ...resourceTags, ...requestTags, ...boundary } }];
+  const policyArn: Record<string, string> = typeof call.input.PolicyArn === 'string' ? { 'iam:PolicyARN': call.input.PolicyArn } : {};
+  const out: SimRequest[] = [{ action, resource, context: { ...resourceTags, ...requestTags, ...boundary, ...policyArn } }];
   // CreateRole with Tags also needs iam:TagRole on the new role.
   if (call.command === 'CreateRole' && Array.isArray(call.input.Tags)) out.push({ action: 'iam:TagRole', resource, context: requestTags });
   return out;
@@ -105,7 +106,7 @@ async function simulate(policy: object, req: SimRequest): Promise<string> {
 before(async () => {
   h = await startHarness({ permissionsBoundaryArn: BOUNDARY });
   template = loadTemplate();
-  params = { ClusterName: CLUSTER, IntermediateRoleArns: [h.proxyRoleArn], PermissionsBoundaryArn: BOUNDARY, BundleKey: BUNDLE_KEY, BundleBucketName: BUCKET, AccountId: h.moto.accountId };
+  params = { ClusterName: CLUSTER, IntermediateRoleArns: [h.proxyRoleArn], PermissionsBoundaryArn: BOUNDARY, AttachableManagedPolicyArns: h.config.attachableManagedPolicyArns, BundleKey: BUNDLE_KEY, BundleBucketName: BUCKET, AccountId: h.moto.accountId };
   const depsWith = (r: Recorded): ReconcileDeps => ({ ...h.deps, iam: r.iam, s3: r.s3 });
 
   // reconcile: from empty, drift repair, deletion of a removed file

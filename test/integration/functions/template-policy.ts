@@ -9,6 +9,10 @@ export interface TemplateParams {
   ClusterName: string;
   IntermediateRoleArns: string[];
   PermissionsBoundaryArn: string;
+  /** '' or the acknowledgement; default ''. */
+  AllowNoPermissionsBoundary?: string;
+  /** Default [] (the parameter's default, an empty list). */
+  AttachableManagedPolicyArns?: string[];
   BundleKey: string;
   /** The bucket's name (BundleBucket resolves to it and to its ARN). */
   BundleBucketName: string;
@@ -33,6 +37,8 @@ function resolve(value: unknown, p: TemplateParams): unknown {
     ClusterName: p.ClusterName,
     IntermediateRoleArns: p.IntermediateRoleArns,
     PermissionsBoundaryArn: p.PermissionsBoundaryArn,
+    AllowNoPermissionsBoundary: p.AllowNoPermissionsBoundary ?? '',
+    AttachableManagedPolicyArns: p.AttachableManagedPolicyArns ?? [],
     BundleKey: p.BundleKey,
     BundleBucket: p.BundleBucketName,
     'AWS::Partition': 'aws',
@@ -40,7 +46,7 @@ function resolve(value: unknown, p: TemplateParams): unknown {
     'AWS::Region': 'us-east-1',
     'BundleBucket.Arn': `arn:aws:s3:::${p.BundleBucketName}`,
   };
-  const conditions: Record<string, boolean> = { HasBoundary: p.PermissionsBoundaryArn !== '' };
+  const conditions: Record<string, boolean> = { HasBoundary: p.PermissionsBoundaryArn !== '', HasAttachableManagedPolicies: (p.AttachableManagedPolicyArns ?? []).join(',') !== '' };
   if (Array.isArray(value)) {
     return value.map((v) => resolve(v, p)).filter((v) => v !== NO_VALUE).flatMap((v) => (Array.isArray(v) ? v : [v]));
   }
@@ -63,6 +69,17 @@ function resolve(value: unknown, p: TemplateParams): unknown {
     if (!(key in refs)) throw new Error(`unresolved GetAtt ${key}`);
     return refs[key];
   }
+  if ('Fn::Join' in o) {
+    const [sep, parts] = o['Fn::Join'] as [string, unknown];
+    return (resolve(parts, p) as unknown[]).join(sep);
+  }
+  if ('Fn::Equals' in o) {
+    const [a, b] = resolve(o['Fn::Equals'], p) as [unknown, unknown];
+    return a === b;
+  }
+  if ('Fn::Not' in o) return !(resolve(o['Fn::Not'], p) as boolean[])[0];
+  if ('Fn::Or' in o) return (resolve(o['Fn::Or'], p) as boolean[]).some(Boolean);
+  if ('Fn::And' in o) return (resolve(o['Fn::And'], p) as boolean[]).every(Boolean);
   if ('Fn::If' in o) {
     const [cond, yes, no] = o['Fn::If'] as [string, unknown, unknown];
     return resolve(conditions[cond] ? yes : no, p);
@@ -80,4 +97,20 @@ export function functionPolicy(template: Record<string, unknown>, logicalId: str
   const resources = template.Resources as Record<string, { Properties: { Policies: { Statement: unknown[] }[] } }>;
   const statements = resources[logicalId]!.Properties.Policies.flatMap((p) => p.Statement);
   return { Version: '2012-10-17', Statement: resolve(statements, params) as unknown[] };
+}
+
+/**
+ * The template's Rules assertions that fail for these parameters (their AssertDescription), as
+ * CloudFormation evaluates them before it creates or updates anything.
+ */
+export function failingRules(template: Record<string, unknown>, params: TemplateParams): string[] {
+  const rules = (template.Rules ?? {}) as Record<string, { RuleCondition?: unknown; Assertions: { Assert: unknown; AssertDescription?: string }[] }>;
+  const failed: string[] = [];
+  for (const [name, rule] of Object.entries(rules)) {
+    if (rule.RuleCondition !== undefined && resolve(rule.RuleCondition, params) !== true) continue;
+    for (const a of rule.Assertions) {
+      if (resolve(a.Assert, params) !== true) failed.push(`${name}: ${a.AssertDescription ?? ''}`);
+    }
+  }
+  return failed;
 }

@@ -9,6 +9,7 @@ const env = {
   PODIAM_CLUSTER_NAME: 'prod',
   PODIAM_INTERMEDIATE_ROLE_ARNS: 'arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:role/b',
   PODIAM_BUNDLE_BUCKET: 'bucket',
+  PODIAM_PERMISSIONS_BOUNDARY_ARN: 'arn:aws:iam::123456789012:policy/podiam-boundary',
 };
 
 describe('functions configuration', () => {

@@ -32,15 +32,28 @@ describe('desired state from a bundle', () => {
     assert.equal(other.intermediates[0]!.writable, false);
   });
 
-  it('uses the stack’s boundary, or the bundle’s, and refuses two different ones', () => {
-    const withBoundary = { ...exampleBundle() };
-    withBoundary.guardrails = { ...withBoundary.guardrails, permissionsBoundaryArn: `arn:aws:iam::${ACCOUNT_ID}:policy/boundary` };
-    assert.equal(buildDesiredState(withBoundary, settings).roles[0]!.permissionsBoundaryArn, `arn:aws:iam::${ACCOUNT_ID}:policy/boundary`);
+  it('takes the boundary from the stack only: a bundle naming one never sets it, and one naming another is refused', () => {
+    const stackBoundary = `arn:aws:iam::${ACCOUNT_ID}:policy/boundary`;
+    const naming = (arn: string) => bundleOf(exampleBundle().services, { permissionsBoundaryArn: arn });
+    assert.equal(buildDesiredState(exampleBundle(), { ...settings, permissionsBoundaryArn: stackBoundary }).roles[0]!.permissionsBoundaryArn, stackBoundary);
+    assert.equal(buildDesiredState(naming(stackBoundary), { ...settings, permissionsBoundaryArn: stackBoundary }).roles[0]!.permissionsBoundaryArn, stackBoundary);
     assert.equal(buildDesiredState(exampleBundle(), settings).roles[0]!.permissionsBoundaryArn, undefined);
+    const refused = (err: unknown) => err instanceof PodiamError && err.code === 'PODIAM_BOUNDARY_MISMATCH';
+    // A stack without a boundary: the bundle's would otherwise become the boundary, chosen by whoever publishes.
+    assert.throws(() => buildDesiredState(naming(stackBoundary), settings), refused);
+    assert.throws(() => buildDesiredState(naming(`arn:aws:iam::${ACCOUNT_ID}:policy/other`), { ...settings, permissionsBoundaryArn: stackBoundary }), refused);
+  });
+
+  it('refuses the whole bundle when a service attaches a managed policy outside the stack’s allowlist', () => {
+    const admin = 'arn:aws:iam::aws:policy/AdministratorAccess';
+    const bundle = bundleOf([...exampleBundle().services, service('orders', 'sneaky', { managedPolicyArns: [admin] })]);
     assert.throws(
-      () => buildDesiredState(withBoundary, { ...settings, permissionsBoundaryArn: `arn:aws:iam::${ACCOUNT_ID}:policy/other` }),
-      (err: unknown) => err instanceof PodiamError && err.code === 'PODIAM_BOUNDARY_MISMATCH',
+      () => buildDesiredState(bundle, { ...settings, attachableManagedPolicyArns: [XRAY_POLICY_ARN] }),
+      (err: unknown) => err instanceof PodiamError && err.code === 'PODIAM_MANAGED_POLICY_NOT_ALLOWED' && err.message.includes(`policies/orders/sneaky.json: ${admin}`),
     );
+    assert.throws(() => buildDesiredState(exampleBundle(), { ...settings, attachableManagedPolicyArns: [] }), (err: unknown) => err instanceof PodiamError && err.code === 'PODIAM_MANAGED_POLICY_NOT_ALLOWED');
+    const allowed = buildDesiredState(exampleBundle(), { ...settings, attachableManagedPolicyArns: [XRAY_POLICY_ARN] });
+    assert.deepEqual(findDesiredRole(allowed, 'orders', 'writer')!.managedPolicyArns, [XRAY_POLICY_ARN]);
   });
 
   it('adds Version 2012-10-17 to a team document that has none', () => {

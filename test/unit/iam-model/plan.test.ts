@@ -55,6 +55,12 @@ describe('plan: semantic diff of desired and current IAM state', () => {
     assert.ok(plan.changes.every((c) => c.roleName === 'prod-orders-reader'));
   });
 
+  it('never removes a boundary from a role, even when the stack sets none', () => {
+    const current = converged();
+    current.roles[0]!.permissionsBoundaryArn = `arn:aws:iam::${ACCOUNT_ID}:policy/boundary`;
+    assert.deepEqual(planChanges(desired, current).changes, []);
+  });
+
   it('deletes a managed role whose file was removed, but never an untagged one', () => {
     const current = converged();
     const gone = { ...asIamHasIt(desired.roles[0]!), name: 'prod-orders-gone', arn: 'arn:aws:iam::123456789012:role/podiam/prod/prod-orders-gone' };
