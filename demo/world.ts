@@ -145,7 +145,6 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
       bundleBucket: DEMO_NAMES.bundleBucket,
       bundleKey: DEMO_NAMES.bundleKey,
       stateKey: `state/${cluster}/intermediate-rotation.json`,
-      requireNamespaceTag: true,
       region: moto.region,
       awsEndpoint: moto.endpoint,
       // The boundary comes from the stack only; the demo's stack sets the one the guardrails name.

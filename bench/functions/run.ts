@@ -61,7 +61,7 @@ async function reconcileBench() {
     const deps: ReconcileDeps = {
       iam,
       s3,
-      config: { cluster: 'bench', intermediateRoleArns: [proxy.Role!.Arn!], bundleBucket: 'bench', bundleKey: 'bundle.json', stateKey: 'state/bench/intermediate-rotation.json', requireNamespaceTag: true, region: moto.region, awsEndpoint: moto.endpoint, attachableManagedPolicyArns: [] },
+      config: { cluster: 'bench', intermediateRoleArns: [proxy.Role!.Arn!], bundleBucket: 'bench', bundleKey: 'bundle.json', stateKey: 'state/bench/intermediate-rotation.json', region: moto.region, awsEndpoint: moto.endpoint, attachableManagedPolicyArns: [] },
       accountId: async () => moto.accountId,
       log: silentLogger,
     };

@@ -7,8 +7,17 @@ import { PodiamError } from './errors.ts';
 
 /** IAM's limit on a role name. */
 export const MAX_ROLE_NAME = 64;
-const HASHED_PREFIX = 57;
-const HASH_CHARS = 6;
+/**
+ * Hex characters of SHA-256 kept in a shortened role name: 80 bits. Matching another service's
+ * shortened name then takes about 2^80 hashes (the old 6 characters, 24 bits, took seconds).
+ */
+export const ROLE_NAME_HASH_CHARS = 20;
+/** Between the kept prefix and the hash of a shortened name; never part of a full name. */
+const HASH_MARKER = '_';
+const HASHED_PREFIX = MAX_ROLE_NAME - HASH_MARKER.length - ROLE_NAME_HASH_CHARS;
+/** Separates cluster, namespace and service; cannot occur in a DNS-1123 label. */
+const SEPARATOR = '.';
+const SESSION_HASH_CHARS = 6;
 
 /** DNS-1123 label: what Kubernetes allows for a namespace name, and what we require of a service name. */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -39,8 +48,8 @@ export function assertServiceRef(ref: ServiceRef): void {
   }
 }
 
-function shortHash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, HASH_CHARS);
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** `/podiam/<cluster>/` */
@@ -49,14 +58,39 @@ export function managedRolePath(cluster: string): string {
 }
 
 /**
- * `<cluster>-<ns>-<svc>`; over 64 characters: its first 57 + '-' + 6 hex characters of
- * SHA-256 of the full name, so two long names that share a prefix still differ.
+ * `<cluster>.<ns>.<svc>`. One-to-one: a DNS-1123 label has no '.', so splitting a full name on
+ * '.' gives back exactly its three parts (with '-' as the separator, orders + billing-x and
+ * orders-billing + x were one name). Over 64 characters: its first 43 characters, '_', and 20
+ * hex characters (80 bits) of SHA-256 of the full name. A full name never contains '_', so a
+ * shortened name never equals a full one; two shortened names are equal only if SHA-256 of
+ * two different full names agrees in 80 bits.
  */
 export function managedRoleName(ref: ServiceRef): string {
   assertServiceRef(ref);
+  const full = [ref.cluster, ref.namespace, ref.service].join(SEPARATOR);
+  if (full.length <= MAX_ROLE_NAME) return full;
+  return `${full.slice(0, HASHED_PREFIX)}${HASH_MARKER}${sha256Hex(full).slice(0, ROLE_NAME_HASH_CHARS)}`;
+}
+
+/**
+ * The earlier name shape: `<cluster>-<ns>-<svc>`, over 64 characters its first 57 + '-' + 6
+ * hex characters. Not one-to-one; used only to recognise roles of that shape so reconcile can
+ * migrate them (their podiam tags must name the same service). Never used to name a new role.
+ */
+export function legacyManagedRoleName(ref: ServiceRef): string {
+  assertServiceRef(ref);
   const full = `${ref.cluster}-${ref.namespace}-${ref.service}`;
   if (full.length <= MAX_ROLE_NAME) return full;
-  return `${full.slice(0, HASHED_PREFIX)}-${shortHash(full)}`;
+  return `${full.slice(0, 57)}-${sha256Hex(full).slice(0, 6)}`;
+}
+
+/** True when `name` is the role name managedRoleName gives `ref` (false for invalid parts). */
+export function isManagedRoleNameOf(name: string, ref: ServiceRef): boolean {
+  try {
+    return managedRoleName(ref) === name;
+  } catch {
+    return false;
+  }
 }
 
 export interface AccountRef {
@@ -105,5 +139,5 @@ const MAX_SESSION_NAME = 64;
 export function podSessionName(namespace: string, podName: string): string {
   const raw = `${namespace}.${podName}`.replace(SESSION_NAME_CHARS, '-');
   if (raw.length <= MAX_SESSION_NAME) return raw.length >= 2 ? raw : `${raw}--`.slice(0, 2);
-  return `${raw.slice(0, MAX_SESSION_NAME - HASH_CHARS - 1)}-${shortHash(raw)}`;
+  return `${raw.slice(0, MAX_SESSION_NAME - SESSION_HASH_CHARS - 1)}-${sha256Hex(raw).slice(0, SESSION_HASH_CHARS)}`;
 }

@@ -182,7 +182,7 @@ export function decideRole(pod: PodFacts, ns: NamespaceFacts, settings: ClusterS
 
   if (arn.path.startsWith('/podiam/')) {
     const ownAccount = arn.accountId === settings.accountId && arn.partition === account.partition;
-    const prefix = `${settings.cluster}-${pod.namespace}-`;
+    const prefix = `${settings.cluster}.${pod.namespace}.`;
     if (ownAccount && arn.path === ownPath && arn.name.startsWith(prefix)) {
       const service = arn.name.slice(prefix.length);
       // Only names that the naming function really produces for this namespace; a hashed

@@ -110,7 +110,6 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
           permissionsBoundaryArn: config.permissionsBoundaryArn,
           attachableManagedPolicyArns: config.attachableManagedPolicyArns,
           trustExternalId: config.trustExternalId,
-          requireNamespaceTag: config.requireNamespaceTag,
         });
         snapshot = { desired, at: now() };
         return snapshot;

@@ -22,7 +22,8 @@ import type { DesiredRole } from '../../iam-model/src/desired-state.ts';
 import { awsErrorName, isNoSuchEntity } from '../../iam-model/src/errors.ts';
 import type { RoleFailure } from './errors.ts';
 import { readRole } from '../../iam-model/src/iam-reader.ts';
-import { isManagedBy, planRoleChanges, type Change, type Collision } from '../../iam-model/src/plan.ts';
+import { isManagedFor, managedRefOf, planRoleChanges, type Change, type Collision } from '../../iam-model/src/plan.ts';
+import { legacyManagedRoleName, managedRolePath } from '../../core/src/naming.ts';
 import { mapLimit } from '../../iam-model/src/retry.ts';
 
 export interface ApplyOptions {
@@ -121,7 +122,9 @@ async function ignoreMissing(p: Promise<unknown>): Promise<void> {
  */
 async function resolveTakenName(iam: IAMClient, change: Extract<Change, { kind: 'create-role' }>, options: ApplyOptions, result: ApplyResult) {
   const existing = await readRole(iam, change.roleName, options.cluster);
-  if (existing && isManagedBy(existing, options.cluster, change.role.path)) {
+  // Ours only if its tags name exactly this service: a same-named role tagged for another
+  // namespace or service is never brought to this service's policy.
+  if (existing && isManagedFor(existing, change.role.ref, change.role.path)) {
     const follow = planRoleChanges(change.role, existing, change.role.arn.split(':')[1] ?? 'aws');
     for (const c of follow) {
       await applyOne(iam, c);
@@ -133,8 +136,19 @@ async function resolveTakenName(iam: IAMClient, change: Extract<Change, { kind: 
     roleName: change.roleName,
     file: change.role.file,
     existingArn: existing?.arn ?? change.roleName,
-    reason: `role name ${change.roleName} is taken by ${existing?.arn ?? 'a role podiam cannot read'}, which does not carry this cluster's podiam tags; it is never adopted`,
+    reason: `role name ${change.roleName} is taken by ${existing?.arn ?? 'a role podiam cannot read'}, which does not carry this cluster's podiam tags for ${change.role.ref.namespace}/${change.role.ref.service}; it is never adopted`,
   });
+}
+
+/**
+ * A migration's delete (the earlier name shape) goes ahead only when its successor exists now as
+ * the same service's role: never delete before the new role is there.
+ */
+async function successorReady(iam: IAMClient, change: Extract<Change, { kind: 'delete-role' }>, options: ApplyOptions): Promise<boolean> {
+  if (change.replacedBy === undefined) return true;
+  const successor = await readRole(iam, change.replacedBy, options.cluster);
+  const ref = successor ? managedRefOf(successor, options.cluster, managedRolePath(options.cluster)) : undefined;
+  return ref !== undefined && successor!.name === change.replacedBy && legacyManagedRoleName(ref) === change.roleName;
 }
 
 export async function applyPlan(iam: IAMClient, changes: readonly Change[], options: ApplyOptions): Promise<ApplyResult> {
@@ -149,6 +163,10 @@ export async function applyPlan(iam: IAMClient, changes: readonly Change[], opti
   const runRole = async (roleChanges: Change[]) => {
     for (const change of roleChanges) {
       try {
+        if (change.kind === 'delete-role' && !(await successorReady(iam, change, options))) {
+          log({ msg: 'kept the role: its successor does not exist', kind: change.kind, role: change.roleName, successor: change.replacedBy });
+          return;
+        }
         await applyOne(iam, change);
         result.applied.push(change);
         log({ msg: 'applied', kind: change.kind, role: change.roleName, reason: change.reason });

@@ -26,7 +26,6 @@ export interface FunctionsConfig {
   /** S3 key of the intermediate-role rotation state (in the bundle bucket). */
   stateKey: string;
   trustExternalId?: string;
-  requireNamespaceTag: boolean;
   region: string;
   /** Only for tests and local runs (moto): every AWS client talks to this endpoint. */
   awsEndpoint?: string;
@@ -137,6 +136,15 @@ export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
   const accountId = optional(env, 'PODIAM_ACCOUNT_ID');
   if (accountId && !/^\d{12}$/.test(accountId)) throw new ConfigError('PODIAM_ACCOUNT_ID', `'${accountId}' is not a 12-digit account ID`, 'Leave it unset to ask STS.');
   const externalId = optional(env, 'PODIAM_TRUST_EXTERNAL_ID');
+  // The switch is gone: every managed role's trust binds the namespace session tag. A stack that
+  // still turns it off must hear so, not run with a binding it did not expect.
+  if (!bool(env, 'PODIAM_TRUST_REQUIRE_NAMESPACE_TAG', true)) {
+    throw new ConfigError(
+      'PODIAM_TRUST_REQUIRE_NAMESPACE_TAG',
+      "is 'false', but the namespace binding can no longer be turned off",
+      "Remove the setting (the stack parameter RequireNamespaceSessionTag is gone) and keep the chart's sessionTags on.",
+    );
+  }
   const allowedRaw = env.PODIAM_ALLOWED_ACCOUNTS;
   const allowedAccounts = allowedRaw === undefined ? undefined : allowedRaw.split(',').map((a) => a.trim()).filter(Boolean);
   for (const a of allowedAccounts ?? []) {
@@ -151,7 +159,6 @@ export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
     bundleKey: optional(env, 'PODIAM_BUNDLE_KEY') ?? 'bundle.json',
     stateKey: optional(env, 'PODIAM_STATE_KEY') ?? `state/${cluster}/intermediate-rotation.json`,
     ...(externalId ? { trustExternalId: externalId } : {}),
-    requireNamespaceTag: bool(env, 'PODIAM_TRUST_REQUIRE_NAMESPACE_TAG', true),
     region: optional(env, 'AWS_REGION') ?? optional(env, 'AWS_DEFAULT_REGION') ?? 'us-east-1',
     ...(endpoint ? { awsEndpoint: endpoint } : {}),
     ...(accountId ? { accountId } : {}),

@@ -11,7 +11,7 @@
 import { GetRoleCommand, type IAMClient } from '@aws-sdk/client-iam';
 import type { DesiredRole } from '../../iam-model/src/desired-state.ts';
 import { awsErrorName, isNoSuchEntity } from '../../iam-model/src/errors.ts';
-import { isManagedBy } from '../../iam-model/src/plan.ts';
+import { isManagedFor } from '../../iam-model/src/plan.ts';
 import { createManagedRole } from './apply.ts';
 import type { Logger } from './log.ts';
 
@@ -55,12 +55,17 @@ export function createRoleEnsurer(iam: IAMClient, options: RoleEnsurerOptions): 
       const got = await iam.send(new GetRoleCommand({ RoleName: role.name }), { abortSignal });
       const tags = Object.fromEntries((got.Role?.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
       // The name is unique per account whatever the path: a role someone else made under this
-      // name must never receive our trust policy or our permissions.
-      if (!isManagedBy({ path: got.Role?.Path ?? '', tags }, cluster, role.path)) {
+      // name, or one whose podiam tags name another service, must never receive our trust
+      // policy or our permissions, nor be let through as this pod's role.
+      const existing = { name: got.Role?.RoleName ?? role.name, path: got.Role?.Path ?? '', tags };
+      if (!isManagedFor(existing, role.ref, role.path)) {
+        const tagged = tags['podiam:cluster'] === cluster && tags['podiam:namespace'] !== undefined;
         return {
           state: 'collision',
           code: 'PODIAM_ROLE_NAME_COLLISION',
-          message: `role name ${role.name} is taken by ${got.Role?.Arn}, which is not managed by cluster ${cluster}; podiam never adopts it`,
+          message: tagged
+            ? `role name ${role.name} is taken by ${got.Role?.Arn}, whose podiam tags name ${tags['podiam:namespace']}/${tags['podiam:service']}, not ${role.ref.namespace}/${role.ref.service}; podiam never adopts it`
+            : `role name ${role.name} is taken by ${got.Role?.Arn}, which is not managed by cluster ${cluster}; podiam never adopts it`,
         };
       }
       knownToExist.set(role.name, now() + ttl);

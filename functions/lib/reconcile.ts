@@ -64,7 +64,6 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
     permissionsBoundaryArn: config.permissionsBoundaryArn,
     attachableManagedPolicyArns: config.attachableManagedPolicyArns,
     trustExternalId: config.trustExternalId,
-    requireNamespaceTag: config.requireNamespaceTag,
     scope: request.scope,
     readStrategy: deps.readStrategy,
   });

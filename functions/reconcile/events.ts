@@ -66,7 +66,7 @@ export function requestFor(
     const request: ReconcileRequest | undefined =
       d.requestParameters?.policyName === INTERMEDIATE_POLICY_NAME && intermediateNames.includes(roleName)
         ? { trigger: `drift ${d.eventName} on the intermediate role ${roleName}` }
-        : roleName.startsWith(`${config.cluster}-`)
+        : roleName.startsWith(`${config.cluster}.`)
           ? { trigger: `drift ${d.eventName}`, scope: [roleName] }
           : undefined;
     if (!request) return { run: false, reason: `${d.eventName} does not name a role of cluster ${config.cluster}` };

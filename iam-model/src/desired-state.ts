@@ -53,8 +53,6 @@ export interface DesiredStateSettings {
    */
   attachableManagedPolicyArns?: readonly string[] | undefined;
   trustExternalId?: string | undefined;
-  /** See TrustSettings.requireNamespaceTag. Default true. */
-  requireNamespaceTag?: boolean;
 }
 
 export interface DesiredRole {
@@ -140,7 +138,6 @@ export function desiredRoleFor(svc: ServicePolicy, settings: DesiredStateSetting
   const trust: TrustSettings = {
     intermediateRoleArns: settings.intermediateRoleArns,
     externalId: settings.trustExternalId,
-    requireNamespaceTag: settings.requireNamespaceTag ?? true,
   };
   return {
     ref,

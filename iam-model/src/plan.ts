@@ -3,7 +3,15 @@
  * Pure. Reconcile applies the list; `podiam plan` prints it. A change appears only on a real
  * semantic difference, so a run with nothing to change makes zero IAM writes.
  */
-import { MANAGED_TAG_CLUSTER, MANAGED_TAG_NAMESPACE, MANAGED_TAG_SERVICE } from '../../core/src/naming.ts';
+import {
+  MANAGED_TAG_CLUSTER,
+  MANAGED_TAG_NAMESPACE,
+  MANAGED_TAG_SERVICE,
+  isDnsLabel,
+  legacyManagedRoleName,
+  managedRoleName,
+  type ServiceRef,
+} from '../../core/src/naming.ts';
 import type { PolicyDocument } from './bundle/bundle.ts';
 import type { DesiredRole, DesiredState } from './desired-state.ts';
 import { canonicalPolicy, policiesEqual, type CanonicalPolicy } from './policy-compare.ts';
@@ -38,13 +46,42 @@ export interface CurrentState {
   intermediates: CurrentIntermediate[];
 }
 
-/** Managed by this cluster: under its path and tagged with its name. Nothing else is ever changed or deleted. */
-export function isManagedBy(role: Pick<CurrentRole, 'path' | 'tags'>, cluster: string, path: string): boolean {
-  return role.path === path && role.tags[MANAGED_TAG_CLUSTER] === cluster && MANAGED_TAG_NAMESPACE in role.tags && MANAGED_TAG_SERVICE in role.tags;
+/**
+ * The service whose role this is, by its podiam tags: the role is under the cluster's path, tagged
+ * with the cluster's name, and named as the role of the (cluster, namespace, service) its tags
+ * name — in the current shape or the earlier `<cluster>-<ns>-<svc>` one (a role to migrate).
+ * Undefined otherwise: such a role is never changed, adopted or deleted.
+ */
+export function managedRefOf(role: Pick<CurrentRole, 'name' | 'path' | 'tags'>, cluster: string, path: string): ServiceRef | undefined {
+  if (role.path !== path || role.tags[MANAGED_TAG_CLUSTER] !== cluster) return undefined;
+  const ref = { cluster, namespace: role.tags[MANAGED_TAG_NAMESPACE] ?? '', service: role.tags[MANAGED_TAG_SERVICE] ?? '' };
+  if (!isDnsLabel(cluster) || !isDnsLabel(ref.namespace) || !isDnsLabel(ref.service)) return undefined;
+  return role.name === managedRoleName(ref) || role.name === legacyManagedRoleName(ref) ? ref : undefined;
+}
+
+/** Managed by this cluster (see managedRefOf). Nothing else is ever changed or deleted. */
+export function isManagedBy(role: Pick<CurrentRole, 'name' | 'path' | 'tags'>, cluster: string, path: string): boolean {
+  return managedRefOf(role, cluster, path) !== undefined;
+}
+
+/**
+ * Managed for exactly this service: its tags name this (cluster, namespace, service). A role of
+ * the right name whose tags name another service (a shortened name matched by brute force, or a
+ * hand-made role) is a collision: it is never adopted, changed or used.
+ */
+export function isManagedFor(role: Pick<CurrentRole, 'name' | 'path' | 'tags'>, ref: ServiceRef, path: string): boolean {
+  const tagged = managedRefOf(role, ref.cluster, path);
+  return tagged !== undefined && tagged.namespace === ref.namespace && tagged.service === ref.service;
+}
+
+/** A role of the earlier name shape that belongs to `ref`: reconcile replaces it with a role of the current name. */
+function isLegacyRoleOf(role: Pick<CurrentRole, 'name' | 'path' | 'tags'>, ref: ServiceRef, path: string): boolean {
+  return role.name !== managedRoleName(ref) && role.name === legacyManagedRoleName(ref) && isManagedFor(role, ref, path);
 }
 
 export type Change =
-  | { kind: 'create-role'; roleName: string; role: DesiredRole; reason: string }
+  /** migratesFrom: the role of the earlier name shape that this one replaces (deleted once this exists). */
+  | { kind: 'create-role'; roleName: string; role: DesiredRole; reason: string; migratesFrom?: string }
   | { kind: 'update-trust'; roleName: string; before: CanonicalPolicy; after: PolicyDocument; reason: string }
   | { kind: 'put-inline-policy'; roleName: string; policyName: string; before?: CanonicalPolicy; after: PolicyDocument; reason: string }
   | { kind: 'delete-inline-policy'; roleName: string; policyName: string; reason: string }
@@ -53,7 +90,8 @@ export type Change =
   | { kind: 'tag-role'; roleName: string; tags: Record<string, string>; reason: string }
   | { kind: 'update-role'; roleName: string; maxSessionDuration: number; description: string; reason: string }
   | { kind: 'put-boundary'; roleName: string; boundaryArn: string; reason: string }
-  | { kind: 'delete-role'; roleName: string; inlinePolicyNames: string[]; managedPolicyArns: string[]; reason: string }
+  /** replacedBy: delete only once this role exists (a migration to the current name shape). */
+  | { kind: 'delete-role'; roleName: string; inlinePolicyNames: string[]; managedPolicyArns: string[]; reason: string; replacedBy?: string }
   | { kind: 'put-intermediate-policy'; roleName: string; roleArn: string; policyName: string; after: PolicyDocument; reason: string };
 
 export type ChangeKind = Change['kind'];
@@ -148,37 +186,75 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
   const creates: Change[] = [];
   const updates: Change[] = [];
   const deletes: Change[] = [];
+  const refKey = (ref: ServiceRef) => `${ref.namespace}/${ref.service}`;
+  /** Services whose role (of the current name) exists as theirs, or is about to be created. */
+  const replacementReady = new Set<string>();
   for (const want of desired.roles) {
     if (!inScope(want.name)) continue;
     const have = currentByName.get(want.name);
     if (!have) {
-      creates.push({ kind: 'create-role', roleName: want.name, role: want, reason: `${want.file} has no role yet` });
+      const legacy = current.roles.find((r) => isLegacyRoleOf(r, want.ref, desired.path));
+      creates.push({
+        kind: 'create-role',
+        roleName: want.name,
+        role: want,
+        ...(legacy ? { migratesFrom: legacy.name, reason: `migrates ${legacy.name} (the earlier name shape) to ${want.name}` } : { reason: `${want.file} has no role yet` }),
+      });
+      replacementReady.add(refKey(want.ref));
       continue;
     }
-    if (!isManagedBy(have, desired.cluster, desired.path)) {
+    if (!isManagedFor(have, want.ref, desired.path)) {
+      const tagged = have.tags[MANAGED_TAG_CLUSTER] === desired.cluster && have.tags[MANAGED_TAG_NAMESPACE] !== undefined;
       plan.collisions.push({
         roleName: want.name,
         file: want.file,
         existingArn: have.arn,
-        reason: `role ${have.arn} exists without this cluster's podiam tags; it is never adopted`,
+        reason: tagged
+          ? `role ${have.arn} carries podiam tags of ${have.tags[MANAGED_TAG_NAMESPACE]}/${have.tags[MANAGED_TAG_SERVICE]}, not of ${refKey(want.ref)}; it is never adopted or changed`
+          : `role ${have.arn} exists without this cluster's podiam tags for ${refKey(want.ref)}; it is never adopted`,
       });
       continue;
     }
+    replacementReady.add(refKey(want.ref));
     const changes = planRoleChanges(want, have, partition);
     if (changes.length) updates.push(...changes);
     else plan.unchanged.push(want.name);
   }
 
+  const desiredByRef = new Map(desired.roles.map((r) => [refKey(r.ref), r]));
   for (const have of current.roles) {
     if (!inScope(have.name) || desiredNames.has(have.name)) continue;
-    // Only roles that carry this cluster's tags are ours to delete.
-    if (!isManagedBy(have, desired.cluster, desired.path)) continue;
+    // Only roles whose podiam tags name the service they are named for are ours to delete.
+    const tagged = managedRefOf(have, desired.cluster, desired.path);
+    if (!tagged) {
+      if (have.path === desired.path && have.tags[MANAGED_TAG_CLUSTER] === desired.cluster) {
+        plan.notes.push(`role ${have.name} carries this cluster's podiam tags (${have.tags[MANAGED_TAG_NAMESPACE]}/${have.tags[MANAGED_TAG_SERVICE]}) but is not named as that service's role; it is left alone`);
+      }
+      continue;
+    }
+    const successor = desiredByRef.get(refKey(tagged));
+    if (successor) {
+      // The earlier name shape: delete it only after its successor exists (create-then-delete).
+      if (!replacementReady.has(refKey(tagged))) {
+        plan.notes.push(`role ${have.name} (the earlier name shape of ${refKey(tagged)}) is kept until ${successor.name} can be created`);
+        continue;
+      }
+      deletes.push({
+        kind: 'delete-role',
+        roleName: have.name,
+        inlinePolicyNames: Object.keys(have.inlinePolicies).sort(),
+        managedPolicyArns: [...have.managedPolicyArns].sort(),
+        reason: `migrated to ${successor.name} (the earlier name shape of ${refKey(tagged)})`,
+        replacedBy: successor.name,
+      });
+      continue;
+    }
     deletes.push({
       kind: 'delete-role',
       roleName: have.name,
       inlinePolicyNames: Object.keys(have.inlinePolicies).sort(),
       managedPolicyArns: [...have.managedPolicyArns].sort(),
-      reason: `${have.tags[MANAGED_TAG_NAMESPACE]}/${have.tags[MANAGED_TAG_SERVICE]} is no longer in the bundle`,
+      reason: `${refKey(tagged)} is no longer in the bundle`,
     });
   }
 
@@ -224,7 +300,7 @@ export function countByKind(changes: readonly Change[]): Partial<Record<ChangeKi
 export function describeChange(change: Change): string {
   switch (change.kind) {
     case 'create-role':
-      return `+ role ${change.roleName} (${change.role.file})`;
+      return `+ role ${change.roleName} (${change.role.file})${change.migratesFrom ? `, migrates ${change.migratesFrom}` : ''}`;
     case 'delete-role':
       return `- role ${change.roleName}: ${change.reason}`;
     case 'delete-inline-policy':

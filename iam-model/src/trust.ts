@@ -20,15 +20,6 @@ export interface TrustSettings {
   intermediateRoleArns: readonly string[];
   /** When set, every AssumeRole must carry this sts:ExternalId. */
   externalId?: string | undefined;
-  /**
-   * Require the session tag kubernetes-namespace to equal the role's namespace. On by default:
-   * the proxy tags every session with the pod's namespace, so a proxy bug that mixes up pods
-   * cannot hand one namespace's role to another namespace's pod — STS refuses the call. It
-   * does not stop a stolen intermediate credential (its holder can set any tag); the trust
-   * principal and the intermediate role's own policy bound that. Turn it off only together
-   * with the proxy's session tags, or every AssumeRole fails.
-   */
-  requireNamespaceTag: boolean;
 }
 
 /**
@@ -38,7 +29,12 @@ export interface TrustSettings {
 export function serviceRoleTrustPolicy(settings: TrustSettings, namespace: string): PolicyDocument {
   const stringEquals: Record<string, string> = {};
   if (settings.externalId) stringEquals['sts:ExternalId'] = settings.externalId;
-  if (settings.requireNamespaceTag) stringEquals[`aws:RequestTag/${SESSION_TAG_KEYS.namespace}`] = namespace;
+  // Always, with no switch: the session tag kubernetes-namespace must equal the role's namespace.
+  // The proxy tags every session with the pod's namespace, so a proxy bug that mixes up pods, or
+  // a role name shared with another namespace's role, cannot hand one namespace's role to another
+  // namespace's pod: STS refuses the call. It does not stop a stolen intermediate credential (its
+  // holder can set any tag); the trust principal and the intermediate role's policy bound that.
+  stringEquals[`aws:RequestTag/${SESSION_TAG_KEYS.namespace}`] = namespace;
   return {
     Version: POLICY_VERSION,
     Statement: [
@@ -47,7 +43,7 @@ export function serviceRoleTrustPolicy(settings: TrustSettings, namespace: strin
         Effect: 'Allow',
         Principal: { AWS: [...new Set(settings.intermediateRoleArns)].sort() },
         Action: ['sts:AssumeRole', 'sts:TagSession'],
-        ...(Object.keys(stringEquals).length ? { Condition: { StringEquals: stringEquals } } : {}),
+        Condition: { StringEquals: stringEquals },
       },
     ],
   };

@@ -47,8 +47,6 @@ export async function runPlan(opts: PlanCommandOptions, io: { stdout: (t: string
       intermediateRoleArns: opts.intermediateRoleArns,
       permissionsBoundaryArn: opts.permissionsBoundaryArn,
       trustExternalId: opts.externalId,
-      // The same switch (and default) as the stack's RequireNamespaceSessionTag parameter.
-      requireNamespaceTag: io.env.PODIAM_TRUST_REQUIRE_NAMESPACE_TAG !== 'false',
     });
     io.stdout(opts.json ? renderPlanJson(desired, plan) : renderPlanHuman(desired, plan));
     return 0;

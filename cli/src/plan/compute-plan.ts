@@ -18,8 +18,6 @@ export interface PlanSettings {
   intermediateRoleArns: readonly string[];
   permissionsBoundaryArn?: string | undefined;
   trustExternalId?: string | undefined;
-  /** As the stack's RequireNamespaceSessionTag; default true, like the functions. */
-  requireNamespaceTag?: boolean;
 }
 
 export interface ComputedPlan {

@@ -43,7 +43,7 @@ function renderChange(change: Change, partition: string): string[] {
     case 'create-role': {
       const r = change.role;
       return [
-        `  + role ${r.name} (${r.file})`,
+        `  + role ${r.name} (${r.file})${change.migratesFrom ? `, migrates ${change.migratesFrom} (deleted once this exists)` : ''}`,
         `${pad}path ${r.path}, max session ${r.maxSessionDuration} s${r.permissionsBoundaryArn ? `, boundary ${r.permissionsBoundaryArn}` : ''}`,
         ...r.managedPolicyArns.map((a) => `${pad}+ managed policy ${a}`),
         `${pad}inline policy ${r.inlinePolicyName}:`,

@@ -87,7 +87,7 @@ function discover(root: string, report: (abs: string, message: string) => void):
 /** An estimate of the generated trust policy for the size rule: two intermediate roles (as during a rotation). */
 export function trustPolicySizeFor(namespace: string, cluster: string): number {
   const arns = [1, 2].map((n) => `arn:aws:iam::123456789012:role/podiam-node/${cluster}-node-proxy-${n}`);
-  return iamPolicySize(serviceRoleTrustPolicy({ intermediateRoleArns: arns, externalId: 'x'.repeat(32), requireNamespaceTag: true }, namespace));
+  return iamPolicySize(serviceRoleTrustPolicy({ intermediateRoleArns: arns, externalId: 'x'.repeat(32) }, namespace));
 }
 
 export interface FileWhere {

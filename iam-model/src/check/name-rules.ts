@@ -1,6 +1,8 @@
 /**
  * The role name contract (core/src/naming.ts): DNS-1123 namespace and service names, the 64-character
- * rule, and no two files mapping to one role name ('a' + 'b-c' and 'a-b' + 'c' both give <cluster>-a-b-c).
+ * rule, and no two files mapping to one role name. The name <cluster>.<ns>.<svc> is one-to-one
+ * ('a' + 'b-c' and 'a-b' + 'c' were one name in the earlier <cluster>-<ns>-<svc> shape), so the
+ * collision rule is a backstop for shortened names, whose 80-bit hash could in principle agree.
  */
 import { MAX_ROLE_NAME, isDnsLabel, managedRoleName } from '../../../core/src/naming.ts';
 import type { PathSegment } from './finding.ts';
@@ -24,7 +26,7 @@ export function nameRules(f: NamedFile, cluster: string): string | undefined {
     }
   }
   if (!ok) return undefined;
-  const full = `${cluster}-${f.namespace}-${f.service}`;
+  const full = `${cluster}.${f.namespace}.${f.service}`;
   const name = managedRoleName({ cluster, namespace: f.namespace, service: f.service });
   if (full.length > MAX_ROLE_NAME) {
     f.report('PODIAM_CHECK_ROLE_NAME_HASHED', [], `the role name '${full}' has ${full.length} characters, over IAM's ${MAX_ROLE_NAME}; it becomes '${name}', which pods can request only by service name, not by ARN. Shorten the namespace or service name to keep it readable.`);

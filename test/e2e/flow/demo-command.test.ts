@@ -33,8 +33,8 @@ describe('npm run demo', () => {
     const { code, pid, out } = await runDemo();
 
     assert.equal(code, 0, out);
-    assert.match(out, /reader-7d9c5\s+orders\s+iam\.amazonaws\.com\/role: reader\s+arn:aws:sts::123456789012:assumed-role\/demo-orders-reader\/orders\.reader-7d9c5 \(…\w{4}\)\s+1\s+3\s+yes/);
-    assert.match(out, /ledger-5f2b8\s+orders\s+iam\.amazonaws\.com\/role: ledger\s+arn:aws:sts::123456789012:assumed-role\/demo-orders-ledger\/orders\.ledger-5f2b8 \(…\w{4}\)\s+2\s+2\s+yes/);
+    assert.match(out, /reader-7d9c5\s+orders\s+iam\.amazonaws\.com\/role: reader\s+arn:aws:sts::123456789012:assumed-role\/demo.orders.reader\/orders\.reader-7d9c5 \(…\w{4}\)\s+1\s+3\s+yes/);
+    assert.match(out, /ledger-5f2b8\s+orders\s+iam\.amazonaws\.com\/role: ledger\s+arn:aws:sts::123456789012:assumed-role\/demo.orders.ledger\/orders\.ledger-5f2b8 \(…\w{4}\)\s+2\s+2\s+yes/);
     assert.match(out, /everything matched the policies/);
     assert.match(out, /cleaned up/);
     // Access key IDs (AKIA…/ASIA… + 16) appear only as their last four characters; no secret key or token at all.

@@ -123,7 +123,7 @@ describe('pods in network namespaces behind the real iptables DNAT', { skip: !ne
     await runPod('reader', 'orders', '192.0.2.10', { 'iam.amazonaws.com/role': 'reader' });
     await runPod('writer', 'billing', '192.0.2.11', { 'iam.amazonaws.com/role': 'writer' });
     await runPod('plain', 'orders', '192.0.2.12', {});
-    await runPod('sneaky', 'orders', '192.0.2.13', { 'iam.amazonaws.com/role': 'arn:aws:iam::123456789012:role/podiam/test/test-billing-writer' });
+    await runPod('sneaky', 'orders', '192.0.2.13', { 'iam.amazonaws.com/role': 'arn:aws:iam::123456789012:role/podiam/test/test.billing.writer' });
   });
 
   it('gives the AWS SDK v3 in a pod its own role, named by moto\'s GetCallerIdentity', async () => {
@@ -131,7 +131,7 @@ describe('pods in network namespaces behind the real iptables DNAT', { skip: !ne
       const { stdout } = await lab.exec(pods.a!, process.execPath, ['--import', 'tsx', 'test/e2e/proxy/pod-client.ts', 'sdk', `http://${NODE_IP}:${motoPort}`], { cwd: repo, env: podEnv() });
       return JSON.parse(stdout.trim().split('\n').at(-1)!) as { arn: string };
     });
-    assert.equal(out.arn, 'arn:aws:sts::123456789012:assumed-role/test-orders-reader/orders.reader');
+    assert.equal(out.arn, 'arn:aws:sts::123456789012:assumed-role/test.orders.reader/orders.reader');
   });
 
   it('gives botocore in a second pod that pod\'s own role', async () => {
@@ -146,7 +146,7 @@ describe('pods in network namespaces behind the real iptables DNAT', { skip: !ne
       const { stdout } = await lab.exec(pods.b!, tools.python, ['-c', script, `http://${NODE_IP}:${motoPort}`], { env: podEnv() });
       return JSON.parse(stdout.trim()) as { arn: string };
     });
-    assert.equal(out.arn, 'arn:aws:sts::123456789012:assumed-role/test-billing-writer/billing.writer');
+    assert.equal(out.arn, 'arn:aws:sts::123456789012:assumed-role/test.billing.writer/billing.writer');
   });
 
   it('answers 404 to an unannotated pod', async () => {

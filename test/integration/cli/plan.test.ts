@@ -64,20 +64,20 @@ describe('podiam plan', () => {
     const doc = JSON.parse(await plan(['--json'])) as { summary: Record<string, number>; changes: Array<{ kind: string; roleName: string }> };
     assert.deepEqual(doc.summary, { create: 3, update: 1, delete: 0, unchanged: 0 });
     assert.deepEqual(doc.changes.map((c) => `${c.kind} ${c.roleName}`), [
-      'create-role dev-dns-updater',
-      'create-role dev-orders-ledger',
-      'create-role dev-orders-reader',
+      'create-role dev.dns.updater',
+      'create-role dev.orders.ledger',
+      'create-role dev.orders.reader',
       'put-intermediate-policy dev-node-proxy',
     ]);
     const text = await plan();
-    assert.match(text, /^ {2}\+ role dev-orders-reader \(policies\/orders\/reader\.json\)$/m);
+    assert.match(text, /^ {2}\+ role dev.orders.reader \(policies\/orders\/reader\.json\)$/m);
     assert.match(text, /path \/podiam\/dev\/, max session 3600 s, boundary arn:aws:iam::123456789012:policy\/podiam\/podiam-workload-boundary/);
     assert.match(text, /^Plan: 3 to create, 1 to update, 0 to delete; 0 unchanged\.$/m);
   });
 
   it('shows no changes once the plan is applied', async () => {
     await apply();
-    const role = await iam!.send(new GetRoleCommand({ RoleName: 'dev-orders-reader' }));
+    const role = await iam!.send(new GetRoleCommand({ RoleName: 'dev.orders.reader' }));
     assert.equal(role.Role?.Path, '/podiam/dev/');
     assert.match(await plan(), /^No changes\. 3 roles match the policies\.$/m);
   });
@@ -99,7 +99,7 @@ describe('podiam plan', () => {
     const text = await plan();
     const changed = text.split('\n').filter((l) => /^\s+[+-] /.test(l) || /^ {2}[~+-] /.test(l));
     assert.deepEqual(changed, [
-      '  ~ role dev-orders-reader: inline policy podiam-service-policy (inline policy differs)',
+      '  ~ role dev.orders.reader: inline policy podiam-service-policy (inline policy differs)',
       '        +         "s3:getobjecttagging"',
     ]);
     assert.match(text, /^Plan: 0 to create, 1 to update, 0 to delete; 2 unchanged\.$/m);
@@ -112,13 +112,13 @@ describe('podiam plan', () => {
     await iam!.send(new CreateRoleCommand({ RoleName: 'dev-node-proxy-next', Path: '/podiam-node/', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }));
     const doc = JSON.parse(await plan(['--intermediate-role-arn', second, '--json'])) as { changes: Array<{ kind: string; roleName: string }> };
     assert.deepEqual(doc.changes.map((c) => `${c.kind} ${c.roleName}`), [
-      'update-trust dev-dns-updater',
-      'update-trust dev-orders-ledger',
-      'update-trust dev-orders-reader',
+      'update-trust dev.dns.updater',
+      'update-trust dev.orders.ledger',
+      'update-trust dev.orders.reader',
       'put-intermediate-policy dev-node-proxy-next',
     ]);
     const text = await plan(['--intermediate-role-arn', second]);
-    const block = text.slice(text.indexOf('  ~ role dev-orders-reader: trust policy (trust policy differs)'), text.indexOf('  ~ intermediate role'));
+    const block = text.slice(text.indexOf('  ~ role dev.orders.reader: trust policy (trust policy differs)'), text.indexOf('  ~ intermediate role'));
     assert.deepEqual(block.split('\n').filter((l) => /^ {8}[+-] /.test(l)).map((l) => l.trim().replace(/\s+/g, ' ')), [
       '+ "arn:aws:iam::123456789012:role/podiam-node/dev-node-proxy-next"',
     ]);
@@ -129,9 +129,9 @@ describe('podiam plan', () => {
     // A role under the cluster path without podiam's tags is someone else's: never deleted.
     await iam!.send(new CreateRoleCommand({ RoleName: 'dev-unmanaged', Path: '/podiam/dev/', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }));
     const doc = JSON.parse(await plan(['--json'])) as { summary: Record<string, number>; changes: Array<{ kind: string; roleName: string }> };
-    assert.deepEqual(doc.changes.map((c) => `${c.kind} ${c.roleName}`), ['delete-role dev-dns-updater']);
+    assert.deepEqual(doc.changes.map((c) => `${c.kind} ${c.roleName}`), ['delete-role dev.dns.updater']);
     assert.deepEqual(doc.summary, { create: 0, update: 0, delete: 1, unchanged: 2 });
-    assert.match(await plan(), /^ {2}- role dev-dns-updater: dns\/updater is no longer in the bundle$/m);
+    assert.match(await plan(), /^ {2}- role dev.dns.updater: dns\/updater is no longer in the bundle$/m);
   });
 
   it('reports a collision, and plans no creation, when the role name is taken by a role it does not manage', async () => {

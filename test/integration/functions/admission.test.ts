@@ -15,7 +15,7 @@ before(async () => {
   h = await startHarness();
   await h.publish(bundleOf([service('orders', 'reader'), service('orders', 'writer')]));
   // reader exists in IAM; writer is only in the bundle (the on-demand case).
-  await reconcile(h.deps, { trigger: 'setup', scope: ['prod-orders-reader'] });
+  await reconcile(h.deps, { trigger: 'setup', scope: ['prod.orders.reader'] });
   const config: AdmissionConfig = { ...h.config, webhookSecretSha256: WEBHOOK_SECRET_SHA256, budgetMs: 4500, bundleCacheMs: 30000 };
   admit = createAdmissionHandler({ iam: h.deps.iam, s3: h.deps.s3, config, accountId: h.deps.accountId, log: h.deps.log });
 });
@@ -47,19 +47,19 @@ describe('admission webhook (Function URL) against moto', () => {
   });
 
   it('creates a role that is in the bundle but missing in IAM before allowing the pod', async () => {
-    await assert.rejects(h.iam.send(new GetRoleCommand({ RoleName: 'prod-orders-writer' })), { name: 'NoSuchEntityException' });
+    await assert.rejects(h.iam.send(new GetRoleCommand({ RoleName: 'prod.orders.writer' })), { name: 'NoSuchEntityException' });
     const { body } = await answer(podReview({ annotations: { 'iam.amazonaws.com/role': 'writer' } }));
     assert.equal(body.response?.allowed, true);
     assert.equal(h.calls.byName().CreateRole, 1);
-    const role = (await h.iam.send(new GetRoleCommand({ RoleName: 'prod-orders-writer' }))).Role!;
+    const role = (await h.iam.send(new GetRoleCommand({ RoleName: 'prod.orders.writer' }))).Role!;
     assert.equal(role.Path, '/podiam/prod/');
     assert.deepEqual(Object.fromEntries(role.Tags!.map((t) => [t.Key, t.Value])), { 'podiam:cluster': 'prod', 'podiam:namespace': 'orders', 'podiam:service': 'writer' });
-    const inline = await h.iam.send(new GetRolePolicyCommand({ RoleName: 'prod-orders-writer', PolicyName: 'podiam-service-policy' }));
+    const inline = await h.iam.send(new GetRolePolicyCommand({ RoleName: 'prod.orders.writer', PolicyName: 'podiam-service-policy' }));
     assert.match(decodeURIComponent(inline.PolicyDocument!), /orders-writer/);
   });
 
   it('denies another namespace’s managed role even when it exists', async () => {
-    const { body } = await answer(podReview({ namespace: 'dns', annotations: { 'iam.amazonaws.com/role': 'arn:aws:iam::123456789012:role/podiam/prod/prod-orders-reader' } }));
+    const { body } = await answer(podReview({ namespace: 'dns', annotations: { 'iam.amazonaws.com/role': 'arn:aws:iam::123456789012:role/podiam/prod/prod.orders.reader' } }));
     assert.equal(body.response?.allowed, false);
     assert.match(body.response!.status!.message, /^PODIAM_ROLE_OF_OTHER_NAMESPACE/);
   });

@@ -43,8 +43,8 @@ describe('handlers configured from the environment', () => {
   it('rotate revokes the sessions named by the custom event', async () => {
     const { handler } = await import('../../../functions/rotate/handler.ts');
     const result = await handler(event('rotate-revoke-sessions.json'));
-    assert.deepEqual('revoked' in result && result.revoked, ['prod-orders-reader']);
-    const got = await h.iam.send(new GetRolePolicyCommand({ RoleName: 'prod-orders-reader', PolicyName: 'AWSRevokeOlderSessions' }));
+    assert.deepEqual('revoked' in result && result.revoked, ['prod.orders.reader']);
+    const got = await h.iam.send(new GetRolePolicyCommand({ RoleName: 'prod.orders.reader', PolicyName: 'AWSRevokeOlderSessions' }));
     assert.match(decodeURIComponent(got.PolicyDocument!), /aws:TokenIssueTime/);
   });
 });

@@ -66,7 +66,6 @@ export async function startHarness(overrides: Partial<FunctionsConfig> = {}): Pr
       bundleBucket: BUCKET,
       bundleKey: BUNDLE_KEY,
       stateKey: `state/${CLUSTER}/intermediate-rotation.json`,
-      requireNamespaceTag: true,
       region: moto.region,
       awsEndpoint: moto.endpoint,
       // The example bundle's writer attaches this one (the harness creates it above).

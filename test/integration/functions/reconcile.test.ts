@@ -40,15 +40,15 @@ describe('reconcile against moto', () => {
     assert.deepEqual(summary.planned, { 'create-role': 3, 'put-intermediate-policy': 1 });
     assert.deepEqual(h.calls.byName().CreateRole, 3);
 
-    const role = (await h.iam.send(new GetRoleCommand({ RoleName: 'prod-orders-writer' }))).Role!;
+    const role = (await h.iam.send(new GetRoleCommand({ RoleName: 'prod.orders.writer' }))).Role!;
     assert.equal(role.Path, '/podiam/prod/');
     assert.equal(role.MaxSessionDuration, 7200);
     assert.deepEqual(Object.fromEntries(role.Tags!.map((t) => [t.Key, t.Value])), { 'podiam:cluster': 'prod', 'podiam:namespace': 'orders', 'podiam:service': 'writer' });
     const trust = JSON.parse(decodeURIComponent(role.AssumeRolePolicyDocument!));
     assert.deepEqual(trust.Statement[0].Principal, { AWS: [h.proxyRoleArn] });
     assert.deepEqual(trust.Statement[0].Action, ['sts:AssumeRole', 'sts:TagSession']);
-    assert.deepEqual(await inlinePolicies('prod-orders-writer'), ['podiam-service-policy']);
-    const attached = await h.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: 'prod-orders-writer' }));
+    assert.deepEqual(await inlinePolicies('prod.orders.writer'), ['podiam-service-policy']);
+    const attached = await h.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: 'prod.orders.writer' }));
     assert.deepEqual(attached.AttachedPolicies!.map((p) => p.PolicyArn), [XRAY_POLICY_ARN]);
     const assume = await h.iam.send(new GetRolePolicyCommand({ RoleName: 'podiam-prod-node-proxy', PolicyName: 'podiam-assume-managed-roles' }));
     assert.match(decodeURIComponent(assume.PolicyDocument!), /role\/podiam\/prod\/\*/);
@@ -63,17 +63,17 @@ describe('reconcile against moto', () => {
   });
 
   it('repairs drift made by hand when the CloudTrail event for that role arrives, and leaves AWSRevokeOlderSessions alone', async () => {
-    await h.iam.send(new PutRolePolicyCommand({ RoleName: 'prod-orders-reader', PolicyName: 'hand-made', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }) }));
-    await h.iam.send(new PutRolePolicyCommand({ RoleName: 'prod-orders-reader', PolicyName: 'AWSRevokeOlderSessions', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: ['*'], Resource: ['*'], Condition: { DateLessThan: { 'aws:TokenIssueTime': '2026-11-27T12:00:00Z' } } }] }) }));
-    await h.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'prod-orders-reader', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'sts:AssumeRole' }] }) }));
+    await h.iam.send(new PutRolePolicyCommand({ RoleName: 'prod.orders.reader', PolicyName: 'hand-made', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }) }));
+    await h.iam.send(new PutRolePolicyCommand({ RoleName: 'prod.orders.reader', PolicyName: 'AWSRevokeOlderSessions', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: ['*'], Resource: ['*'], Condition: { DateLessThan: { 'aws:TokenIssueTime': '2026-11-27T12:00:00Z' } } }] }) }));
+    await h.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'prod.orders.reader', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'sts:AssumeRole' }] }) }));
 
     const summary = await createReconcileHandler(h.deps)(event('reconcile-cloudtrail-drift.json'));
     assert.ok(!('ignored' in summary));
-    assert.deepEqual(summary.scope, ['prod-orders-reader']);
+    assert.deepEqual(summary.scope, ['prod.orders.reader']);
     assert.deepEqual(summary.planned, { 'update-trust': 1, 'delete-inline-policy': 1 });
     assert.equal(h.calls.byName().ListRoles, undefined, 'a drift event reads only the named role');
-    assert.deepEqual(await inlinePolicies('prod-orders-reader'), ['AWSRevokeOlderSessions', 'podiam-service-policy']);
-    const trust = (await h.iam.send(new GetRoleCommand({ RoleName: 'prod-orders-reader' }))).Role!.AssumeRolePolicyDocument;
+    assert.deepEqual(await inlinePolicies('prod.orders.reader'), ['AWSRevokeOlderSessions', 'podiam-service-policy']);
+    const trust = (await h.iam.send(new GetRoleCommand({ RoleName: 'prod.orders.reader' }))).Role!.AssumeRolePolicyDocument;
     assert.match(decodeURIComponent(trust!), /podiam-prod-node-proxy/);
     h.calls.reset();
     await reconcile(h.deps, { trigger: 'test' });
@@ -99,7 +99,7 @@ describe('reconcile against moto', () => {
 
   it('ignores drift events of other clusters and failed calls', async () => {
     const e = event('reconcile-cloudtrail-drift.json') as { detail: { requestParameters: { roleName: string }; errorCode?: string } };
-    e.detail.requestParameters.roleName = 'staging-orders-reader';
+    e.detail.requestParameters.roleName = 'staging.orders.reader';
     assert.ok('ignored' in (await createReconcileHandler(h.deps)(e)));
     const failed = event('reconcile-cloudtrail-drift.json') as { detail: { errorCode?: string } };
     failed.detail.errorCode = 'AccessDenied';
@@ -111,7 +111,7 @@ describe('reconcile against moto', () => {
     const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] });
     // An unmanaged role under the managed path, and one whose name a new file will want.
     await h.iam.send(new CreateRoleCommand({ RoleName: 'prod-orders-legacy', Path: '/podiam/prod/', AssumeRolePolicyDocument: trust }));
-    await h.iam.send(new CreateRoleCommand({ RoleName: 'prod-orders-taken', AssumeRolePolicyDocument: trust }));
+    await h.iam.send(new CreateRoleCommand({ RoleName: 'prod.orders.taken', AssumeRolePolicyDocument: trust }));
     // A role tagged for another cluster under our path is not ours either.
     await h.iam.send(new CreateRoleCommand({ RoleName: 'prod-orders-foreign', Path: '/podiam/prod/', AssumeRolePolicyDocument: trust }));
     await h.iam.send(new TagRoleCommand({ RoleName: 'prod-orders-foreign', Tags: [{ Key: 'podiam:cluster', Value: 'staging' }, { Key: 'podiam:namespace', Value: 'orders' }, { Key: 'podiam:service', Value: 'foreign' }] }));
@@ -124,10 +124,10 @@ describe('reconcile against moto', () => {
     const summary = await createReconcileHandler(h.deps)(event('reconcile-scheduled.json'));
     assert.ok(!('ignored' in summary));
     assert.equal(summary.planned['delete-role'], 1);
-    assert.deepEqual(summary.collisions.map((c) => c.roleName), ['prod-orders-taken']);
+    assert.deepEqual(summary.collisions.map((c) => c.roleName), ['prod.orders.taken']);
     assert.equal(h.calls.byName().DeleteRole, 1);
-    await assert.rejects(h.iam.send(new GetRoleCommand({ RoleName: 'prod-orders-writer' })), { name: 'NoSuchEntityException' });
-    for (const kept of ['prod-orders-legacy', 'prod-orders-taken', 'prod-orders-foreign']) {
+    await assert.rejects(h.iam.send(new GetRoleCommand({ RoleName: 'prod.orders.writer' })), { name: 'NoSuchEntityException' });
+    for (const kept of ['prod-orders-legacy', 'prod.orders.taken', 'prod-orders-foreign']) {
       const role = (await h.iam.send(new GetRoleCommand({ RoleName: kept }))).Role!;
       assert.ok(policiesEqual(role.AssumeRolePolicyDocument, trust), `${kept} was not changed`);
       assert.deepEqual(await inlinePolicies(kept), []);
@@ -140,12 +140,12 @@ describe('reconcile against moto', () => {
   });
 
   it('reads the same state with the bulk read (GetAccountAuthorizationDetails) as with per-role reads', async () => {
-    const base = { cluster: 'prod', accountId: h.moto.accountId, intermediateRoleArns: [h.proxyRoleArn], lookupNames: ['prod-orders-taken', 'prod-orders-reader'] };
+    const base = { cluster: 'prod', accountId: h.moto.accountId, intermediateRoleArns: [h.proxyRoleArn], lookupNames: ['prod.orders.taken', 'prod.orders.reader'] };
     const bulk = await readCurrentState(h.iam, { ...base, strategy: 'bulk' });
     const perRole = await readCurrentState(h.iam, { ...base, strategy: 'per-role' });
     assert.ok(bulk.roles.length >= 5);
     assert.deepEqual(bulk, perRole);
-    assert.ok(bulk.roles.some((r) => r.name === 'prod-orders-taken' && r.path === '/'), 'a colliding name elsewhere is reported');
+    assert.ok(bulk.roles.some((r) => r.name === 'prod.orders.taken' && r.path === '/'), 'a colliding name elsewhere is reported');
   });
 
   it('ignores objects other than the bundle', async () => {

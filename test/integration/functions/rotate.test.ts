@@ -12,7 +12,7 @@ import { canAssume } from './trust-simulation.ts';
 const event = (name: string): { detail: Record<string, unknown> } & Record<string, unknown> =>
   JSON.parse(readFileSync(new URL(`../../../events/${name}`, import.meta.url), 'utf8'));
 
-const ROLES = [['prod-orders-reader', 'orders'], ['prod-orders-writer', 'orders'], ['prod-dns-updater', 'dns']] as const;
+const ROLES = [['prod.orders.reader', 'orders'], ['prod.orders.writer', 'orders'], ['prod.dns.updater', 'dns']] as const;
 const proxyTrust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] });
 
 let h: Harness;
@@ -52,13 +52,13 @@ describe('rotate against moto', () => {
   it('revokes older sessions of one service’s role the way IAM does, and reconcile keeps the policy', async () => {
     const before = Date.now();
     const answer = await rotate(event('rotate-revoke-sessions.json'));
-    assert.deepEqual('revoked' in answer && answer.revoked, ['prod-orders-reader']);
-    const got = await h.iam.send(new GetRolePolicyCommand({ RoleName: 'prod-orders-reader', PolicyName: 'AWSRevokeOlderSessions' }));
+    assert.deepEqual('revoked' in answer && answer.revoked, ['prod.orders.reader']);
+    const got = await h.iam.send(new GetRolePolicyCommand({ RoleName: 'prod.orders.reader', PolicyName: 'AWSRevokeOlderSessions' }));
     const doc = JSON.parse(decodeURIComponent(got.PolicyDocument!));
     assert.equal(doc.Statement[0].Effect, 'Deny');
     const cutoff = Date.parse(doc.Statement[0].Condition.DateLessThan['aws:TokenIssueTime']);
     assert.ok(cutoff >= before - 1000 && cutoff <= Date.now() + 1000);
-    assert.deepEqual((await h.iam.send(new ListRolePoliciesCommand({ RoleName: 'prod-orders-writer' }))).PolicyNames, ['podiam-service-policy']);
+    assert.deepEqual((await h.iam.send(new ListRolePoliciesCommand({ RoleName: 'prod.orders.writer' }))).PolicyNames, ['podiam-service-policy']);
     h.calls.reset();
     await reconcile(h.deps, { trigger: 'test' });
     assert.equal(h.calls.writes(), 0);
@@ -68,7 +68,7 @@ describe('rotate against moto', () => {
     const e = event('rotate-revoke-sessions.json');
     delete e.detail.service;
     const answer = await rotate(e);
-    assert.deepEqual('revoked' in answer && answer.revoked, ['prod-orders-reader', 'prod-orders-writer']);
+    assert.deepEqual('revoked' in answer && answer.revoked, ['prod.orders.reader', 'prod.orders.writer']);
   });
 
   it('rotates the intermediate role without a moment where no proxy role can assume the managed roles', async () => {
@@ -101,7 +101,7 @@ describe('rotate against moto', () => {
     const finish = event('rotate-finish-intermediate-rotation.json');
     finish.detail.oldRoleArn = 'arn:aws:iam::123456789012:role/podiam-prod-node-proxy-v2';
     await assert.rejects(rotate(finish), { code: 'PODIAM_INTERMEDIATE_ROLES_MISSING' });
-    assert.deepEqual(await trustPrincipals('prod-orders-reader'), ['arn:aws:iam::123456789012:role/podiam-prod-node-proxy-v2']);
+    assert.deepEqual(await trustPrincipals('prod.orders.reader'), ['arn:aws:iam::123456789012:role/podiam-prod-node-proxy-v2']);
   });
 
   it('drops trust entries for an intermediate role that no longer exists on the scheduled prune', async () => {
@@ -109,7 +109,7 @@ describe('rotate against moto', () => {
     const begin = event('rotate-begin-intermediate-rotation.json');
     begin.detail.newRoleArn = v3;
     await rotate(begin);
-    assert.ok((await trustPrincipals('prod-orders-reader')).includes(v3));
+    assert.ok((await trustPrincipals('prod.orders.reader')).includes(v3));
     await h.iam.send(new DeleteRolePolicyCommand({ RoleName: 'podiam-prod-node-proxy-v3', PolicyName: 'podiam-assume-managed-roles' }));
     await h.iam.send(new DeleteRoleCommand({ RoleName: 'podiam-prod-node-proxy-v3' }));
     const answer = await rotate(JSON.parse(readFileSync(new URL('../../../events/reconcile-scheduled.json', import.meta.url), 'utf8')));

@@ -113,9 +113,9 @@ before(async () => {
   const rec = recordingClients(h);
   await h.publish(exampleBundle());
   await reconcile(depsWith(rec), { trigger: 'empty' });
-  await h.iam.send(new PutRolePolicyCommand({ RoleName: 'prod-orders-reader', PolicyName: 'hand-made', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }) }));
-  await h.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'prod-orders-reader', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'sts:AssumeRole' }] }) }));
-  await reconcile(depsWith(rec), { trigger: 'drift', scope: ['prod-orders-reader'] });
+  await h.iam.send(new PutRolePolicyCommand({ RoleName: 'prod.orders.reader', PolicyName: 'hand-made', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }) }));
+  await h.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'prod.orders.reader', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'sts:AssumeRole' }] }) }));
+  await reconcile(depsWith(rec), { trigger: 'drift', scope: ['prod.orders.reader'] });
   await h.publish(bundleOf(exampleBundle().services.filter((s) => s.service !== 'writer')));
   await reconcile(depsWith(rec), { trigger: 'delete' });
   recorded.ReconcileFunction = rec.calls;
@@ -168,12 +168,12 @@ describe('template.yaml policies against the calls the functions make', () => {
   it('denies reconcile the writes it must never make', async () => {
     const policy = functionPolicy(template, 'ReconcileFunction', params);
     const acct = h.moto.accountId;
-    const managed = `arn:aws:iam::${acct}:role/podiam/prod/prod-orders-reader`;
+    const managed = `arn:aws:iam::${acct}:role/podiam/prod/prod.orders.reader`;
     const tagged = { 'aws:ResourceTag/podiam:cluster': 'prod' };
     const cases: SimRequest[] = [
       { action: 'iam:PutRolePolicy', resource: `arn:aws:iam::${acct}:role/admin`, context: {} },
       { action: 'iam:DeleteRole', resource: `arn:aws:iam::${acct}:role/podiam/prod/prod-orders-legacy`, context: {} },
-      { action: 'iam:UpdateAssumeRolePolicy', resource: `arn:aws:iam::${acct}:role/podiam/staging/staging-orders-reader`, context: { 'aws:ResourceTag/podiam:cluster': 'staging' } },
+      { action: 'iam:UpdateAssumeRolePolicy', resource: `arn:aws:iam::${acct}:role/podiam/staging/staging.orders.reader`, context: { 'aws:ResourceTag/podiam:cluster': 'staging' } },
       { action: 'iam:CreateRole', resource: managed, context: { 'iam:PermissionsBoundary': `arn:aws:iam::${acct}:policy/other` } },
       { action: 'iam:CreateRole', resource: managed, context: {} },
       { action: 'iam:CreateRole', resource: `arn:aws:iam::${acct}:role/prod-escape`, context: { 'iam:PermissionsBoundary': BOUNDARY } },
@@ -189,7 +189,7 @@ describe('template.yaml policies against the calls the functions make', () => {
   it('denies admission everything but reading and creating roles from the bundle', async () => {
     const policy = functionPolicy(template, 'AdmissionFunction', params);
     const acct = h.moto.accountId;
-    const managed = `arn:aws:iam::${acct}:role/podiam/prod/prod-orders-reader`;
+    const managed = `arn:aws:iam::${acct}:role/podiam/prod/prod.orders.reader`;
     const tagged = { 'aws:ResourceTag/podiam:cluster': 'prod' };
     for (const action of ['iam:DeleteRole', 'iam:UpdateAssumeRolePolicy', 'iam:DeleteRolePolicy', 'iam:DetachRolePolicy', 'iam:UpdateRole']) {
       assert.notEqual(await simulate(policy, { action, resource: managed, context: tagged }), 'Allowed', action);

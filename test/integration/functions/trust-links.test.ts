@@ -33,19 +33,31 @@ after(() => h?.stop());
 
 describe('trust links, checked with the reference IAM simulator', () => {
   it('lets the intermediate role assume every managed role of its cluster with the right namespace tag', async () => {
-    for (const [role, ns] of [['prod-orders-reader', 'orders'], ['prod-orders-writer', 'orders'], ['prod-dns-updater', 'dns']] as const) {
+    for (const [role, ns] of [['prod.orders.reader', 'orders'], ['prod.orders.writer', 'orders'], ['prod.dns.updater', 'dns']] as const) {
       assert.equal(await canAssume(h.iam, h.proxyRoleArn, role, ns), 'Allowed', role);
     }
   });
 
   it('refuses a session tagged with another namespace', async () => {
-    assert.equal(await canAssume(h.iam, h.proxyRoleArn, 'prod-orders-reader', 'dns'), 'ImplicitlyDenied');
+    assert.equal(await canAssume(h.iam, h.proxyRoleArn, 'prod.orders.reader', 'dns'), 'ImplicitlyDenied');
+  });
+
+  it('refuses namespace orders the role of orders-billing/x, and gives orders/billing-x a role of its own (issue 10)', async () => {
+    await h.publish(bundleOf([...exampleBundle().services, service('orders', 'billing-x'), service('orders-billing', 'x')]));
+    await reconcile(h.deps, { trigger: 'test' });
+    // Every managed role's trust binds the namespace tag; nothing can switch it off.
+    assert.equal(await canAssume(h.iam, h.proxyRoleArn, 'prod.orders-billing.x', 'orders'), 'ImplicitlyDenied');
+    assert.equal(await canAssume(h.iam, h.proxyRoleArn, 'prod.orders-billing.x', 'orders-billing'), 'Allowed');
+    assert.equal(await canAssume(h.iam, h.proxyRoleArn, 'prod.orders.billing-x', 'orders-billing'), 'ImplicitlyDenied');
+    assert.equal(await canAssume(h.iam, h.proxyRoleArn, 'prod.orders.billing-x', 'orders'), 'Allowed');
+    await h.publish(exampleBundle());
+    await reconcile(h.deps, { trigger: 'test' });
   });
 
   it('refuses another cluster’s managed role and an unmanaged role, and the other cluster’s proxy ours', async () => {
-    assert.equal(await canAssume(h.iam, h.proxyRoleArn, 'staging-orders-reader', 'orders'), 'ImplicitlyDenied');
+    assert.equal(await canAssume(h.iam, h.proxyRoleArn, 'staging.orders.reader', 'orders'), 'ImplicitlyDenied');
     assert.equal(await canAssume(h.iam, h.proxyRoleArn, 'admin-like', 'orders'), 'ImplicitlyDenied');
-    assert.equal(await canAssume(h.iam, stagingProxyArn, 'prod-orders-reader', 'orders'), 'ImplicitlyDenied');
-    assert.equal(await canAssume(h.iam, stagingProxyArn, 'staging-orders-reader', 'orders'), 'Allowed');
+    assert.equal(await canAssume(h.iam, stagingProxyArn, 'prod.orders.reader', 'orders'), 'ImplicitlyDenied');
+    assert.equal(await canAssume(h.iam, stagingProxyArn, 'staging.orders.reader', 'orders'), 'Allowed');
   });
 });

@@ -75,12 +75,12 @@ describe('the bundled proxy as a process', () => {
     await api.createNamespacedPod({ namespace: 'orders', body: { metadata: { name: 'p', namespace: 'orders', annotations: { 'iam.amazonaws.com/role': 'reader' } }, spec: { nodeName: 'node-bundle', containers: [{ name: 'c', image: 'example.invalid/none:1' }] } } });
     await api.patchNamespacedPodStatus({ name: 'p', namespace: 'orders', body: [{ op: 'add', path: '/status', value: { phase: 'Running', podIP: '127.0.0.1', podIPs: [{ ip: '127.0.0.1' }] } }] });
     let body = '';
-    for (let i = 0; i < 100 && body !== 'test-orders-reader'; i++) {
+    for (let i = 0; i < 100 && body !== 'test.orders.reader'; i++) {
       body = (await call(port, '/latest/meta-data/iam/security-credentials/')).body;
-      if (body !== 'test-orders-reader') await new Promise((r) => setTimeout(r, 100));
+      if (body !== 'test.orders.reader') await new Promise((r) => setTimeout(r, 100));
     }
-    assert.equal(body, 'test-orders-reader');
-    const creds = await call(port, '/latest/meta-data/iam/security-credentials/test-orders-reader');
+    assert.equal(body, 'test.orders.reader');
+    const creds = await call(port, '/latest/meta-data/iam/security-credentials/test.orders.reader');
     assert.equal(creds.status, 200);
     const exit = new Promise<number | null>((resolve) => proc!.once('exit', resolve));
     proc.kill('SIGTERM');

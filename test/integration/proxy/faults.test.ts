@@ -53,13 +53,13 @@ describe('when the peers fail', () => {
 
   it('keeps serving cached credentials when the node\'s IMDS is down, and fails passthrough fast', async () => {
     const t = await token();
-    const first = await call(proxy.port, `${CREDS}test-orders-reader`, { headers: { 'x-aws-ec2-metadata-token': t } });
+    const first = await call(proxy.port, `${CREDS}test.orders.reader`, { headers: { 'x-aws-ec2-metadata-token': t } });
     assert.equal(first.status, 200);
     await peers.imds!.stop();
     const pass = await call(proxy.port, '/latest/meta-data/instance-id', { headers: { 'x-aws-ec2-metadata-token': t }, timeoutMs: 3000 });
     assert.ok(pass.status === 502 || pass.status === 504, String(pass.status));
     assert.match((JSON.parse(pass.body) as { code: string }).code, /^PODIAM_UPSTREAM_(UNAVAILABLE|TIMEOUT)$/);
-    const again = await call(proxy.port, `${CREDS}test-orders-reader`, { headers: { 'x-aws-ec2-metadata-token': t } });
+    const again = await call(proxy.port, `${CREDS}test.orders.reader`, { headers: { 'x-aws-ec2-metadata-token': t } });
     assert.equal(again.status, 200);
     assert.equal((JSON.parse(again.body) as { AccessKeyId: string }).AccessKeyId, (JSON.parse(first.body) as { AccessKeyId: string }).AccessKeyId);
   });
@@ -67,10 +67,10 @@ describe('when the peers fail', () => {
   it('serves cached credentials while STS is down and answers a pod without any with a coded 503', async () => {
     await peers.moto!.stop();
     const t1 = await token();
-    const cached = await call(proxy.port, `${CREDS}test-orders-reader`, { headers: { 'x-aws-ec2-metadata-token': t1 } });
+    const cached = await call(proxy.port, `${CREDS}test.orders.reader`, { headers: { 'x-aws-ec2-metadata-token': t1 } });
     assert.equal(cached.status, 200);
     const t2 = await token('127.0.0.2');
-    const none = await call(proxy.port, `${CREDS}test-orders-writer`, { from: '127.0.0.2', headers: { 'x-aws-ec2-metadata-token': t2 } });
+    const none = await call(proxy.port, `${CREDS}test.orders.writer`, { from: '127.0.0.2', headers: { 'x-aws-ec2-metadata-token': t2 } });
     assert.equal(none.status, 503);
     assert.match((JSON.parse(none.body) as { code: string }).code, /^PODIAM_(STS_FAILED|CREDENTIALS_PENDING)$/);
     assert.ok(!none.body.includes('ECONNREFUSED'), 'internals must not reach the pod');

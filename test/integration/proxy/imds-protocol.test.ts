@@ -41,7 +41,7 @@ describe('the metadata protocol as the AWS SDKs speak it', () => {
       podObject('pod-a', 'orders', '127.0.0.1', { 'iam.amazonaws.com/role': 'reader' }),
       podObject('pod-b', 'billing', '127.0.0.2', { 'iam.amazonaws.com/role': 'writer' }),
       podObject('plain', 'orders', '127.0.0.3'),
-      podObject('sneaky', 'orders', '127.0.0.4', { 'iam.amazonaws.com/role': 'arn:aws:iam::123456789012:role/podiam/test/test-billing-writer' }),
+      podObject('sneaky', 'orders', '127.0.0.4', { 'iam.amazonaws.com/role': 'arn:aws:iam::123456789012:role/podiam/test/test.billing.writer' }),
       podObject('twin-1', 'orders', '127.0.0.5', { 'iam.amazonaws.com/role': 'reader' }),
       podObject('twin-2', 'orders', '127.0.0.5', { 'iam.amazonaws.com/role': 'reader' }),
     ]);
@@ -64,7 +64,7 @@ describe('the metadata protocol as the AWS SDKs speak it', () => {
     const sts = new STSClient({ region: 'us-east-1', endpoint: peers.moto!.endpoint, credentials: creds });
     after(() => sts.destroy());
     const me = await sts.send(new GetCallerIdentityCommand({}));
-    assert.equal(me.Arn, 'arn:aws:sts::123456789012:assumed-role/test-orders-reader/orders.pod-a');
+    assert.equal(me.Arn, 'arn:aws:sts::123456789012:assumed-role/test.orders.reader/orders.pod-a');
   });
 
   it('gives botocore the pod\'s own role too', async (t) => {
@@ -82,15 +82,15 @@ describe('the metadata protocol as the AWS SDKs speak it', () => {
     env.AWS_EC2_METADATA_DISABLED = 'false';
     const r = await promisify(execFile)(tools.python, ['-c', script, peers.moto!.endpoint], { env, encoding: 'utf8', timeout: 60_000 });
     const out = JSON.parse(r.stdout) as { arn: string; key: string };
-    assert.equal(out.arn, 'arn:aws:sts::123456789012:assumed-role/test-orders-reader/orders.pod-a');
+    assert.equal(out.arn, 'arn:aws:sts::123456789012:assumed-role/test.orders.reader/orders.pod-a');
     assert.notEqual(out.key, NODE_KEY);
   });
 
   it('answers IMDS\'s JSON shape and time format', async () => {
     const name = await call(proxy.port, CREDS);
     assert.equal(name.status, 200);
-    assert.equal(name.body, 'test-orders-reader');
-    const r = await call(proxy.port, `${CREDS}test-orders-reader`);
+    assert.equal(name.body, 'test.orders.reader');
+    const r = await call(proxy.port, `${CREDS}test.orders.reader`);
     assert.equal(r.status, 200);
     assert.equal(r.headers['content-type'], 'application/json');
     const doc = JSON.parse(r.body) as Record<string, string>;
@@ -100,16 +100,16 @@ describe('the metadata protocol as the AWS SDKs speak it', () => {
     assert.match(doc.Expiration!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     assert.match(doc.LastUpdated!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     const info = JSON.parse((await call(proxy.port, '/latest/meta-data/iam/info')).body) as Record<string, string>;
-    assert.equal(info.InstanceProfileArn, 'arn:aws:iam::123456789012:instance-profile/podiam/test/test-orders-reader');
+    assert.equal(info.InstanceProfileArn, 'arn:aws:iam::123456789012:instance-profile/podiam/test/test.orders.reader');
     assert.match(info.InstanceProfileId!, /^AIPA[A-Z2-7]{17}$/);
   });
 
   it('gives a second pod its own role and refuses it the first pod\'s', async () => {
-    assert.equal((await call(proxy.port, CREDS, { from: '127.0.0.2' })).body, 'test-billing-writer');
-    const own = JSON.parse((await call(proxy.port, `${CREDS}test-billing-writer`, { from: '127.0.0.2' })).body) as Record<string, string>;
-    const a = JSON.parse((await call(proxy.port, `${CREDS}test-orders-reader`)).body) as Record<string, string>;
+    assert.equal((await call(proxy.port, CREDS, { from: '127.0.0.2' })).body, 'test.billing.writer');
+    const own = JSON.parse((await call(proxy.port, `${CREDS}test.billing.writer`, { from: '127.0.0.2' })).body) as Record<string, string>;
+    const a = JSON.parse((await call(proxy.port, `${CREDS}test.orders.reader`)).body) as Record<string, string>;
     assert.notEqual(own.AccessKeyId, a.AccessKeyId);
-    const other = await call(proxy.port, `${CREDS}test-orders-reader`, { from: '127.0.0.2' });
+    const other = await call(proxy.port, `${CREDS}test.orders.reader`, { from: '127.0.0.2' });
     assert.equal(other.status, 403);
     assert.equal((JSON.parse(other.body) as { code: string }).code, 'PODIAM_ROLE_NAME_MISMATCH');
   });
@@ -180,7 +180,7 @@ describe('the metadata protocol as the AWS SDKs speak it', () => {
       '/latest/meta-data/instance-id;/../../user-data',
       '/latest/meta-data/instance-id?/../../user-data',
       '/latest/meta-data/instance-idjunk',
-      '/latest/meta-data/iam/security-credentials/test-orders-reader/../' + NODE_ROLE,
+      '/latest/meta-data/iam/security-credentials/test.orders.reader/../' + NODE_ROLE,
     ];
     for (const t of tricks) {
       const { text } = await raw(proxy.port, `GET ${t} HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n`);

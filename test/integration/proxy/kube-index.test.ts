@@ -98,7 +98,7 @@ describe('pods and namespaces from the Kubernetes API server', () => {
       const a = await call(proxy.port, CREDS);
       return a.status === 200 && a;
     });
-    assert.equal(r.body, 'test-orders-reader');
+    assert.equal(r.body, 'test.orders.reader');
   });
 
   it('ignores pods of other nodes', async () => {
@@ -150,19 +150,19 @@ describe('pods and namespaces from the Kubernetes API server', () => {
   it('gives a reused IP only the new pod\'s role', async () => {
     await runPod('first', 'orders', '127.0.0.4', { 'iam.amazonaws.com/role': 'reader' });
     const before = await eventually('the first pod', async () => {
-      const a = await call(proxy.port, `${CREDS}test-orders-reader`, { from: '127.0.0.4' });
+      const a = await call(proxy.port, `${CREDS}test.orders.reader`, { from: '127.0.0.4' });
       return a.status === 200 && (JSON.parse(a.body) as { AccessKeyId: string });
     });
     await api.deleteNamespacedPod({ name: 'first', namespace: 'orders', gracePeriodSeconds: 0 });
     await runPod('second', 'orders', '127.0.0.4', { 'iam.amazonaws.com/role': 'writer' });
     const name = await eventually('the second pod', async () => {
       const a = await call(proxy.port, CREDS, { from: '127.0.0.4' });
-      return a.status === 200 && a.body === 'test-orders-writer' && a.body;
+      return a.status === 200 && a.body === 'test.orders.writer' && a.body;
     });
-    assert.equal(name, 'test-orders-writer');
-    const old = await call(proxy.port, `${CREDS}test-orders-reader`, { from: '127.0.0.4' });
+    assert.equal(name, 'test.orders.writer');
+    const old = await call(proxy.port, `${CREDS}test.orders.reader`, { from: '127.0.0.4' });
     assert.equal(old.status, 403);
-    const fresh = JSON.parse((await call(proxy.port, `${CREDS}test-orders-writer`, { from: '127.0.0.4' })).body) as { AccessKeyId: string };
+    const fresh = JSON.parse((await call(proxy.port, `${CREDS}test.orders.writer`, { from: '127.0.0.4' })).body) as { AccessKeyId: string };
     assert.notEqual(fresh.AccessKeyId, before.AccessKeyId);
   });
 
@@ -198,7 +198,7 @@ describe('pods and namespaces from the Kubernetes API server', () => {
     try {
       await second.ready;
       await runPod('r-first', 'orders', '127.0.0.20', { 'iam.amazonaws.com/role': 'reader' }, 'node-r');
-      await eventually('the first pod', async () => (await call(second.port, CREDS, { from: '127.0.0.20' })).body === 'test-orders-reader');
+      await eventually('the first pod', async () => (await call(second.port, CREDS, { from: '127.0.0.20' })).body === 'test.orders.reader');
 
       await cut();
       await eventually('the proxy to notice the cut', async () => !second.pods.synced || !second.namespaces.synced);
@@ -213,7 +213,7 @@ describe('pods and namespaces from the Kubernetes API server', () => {
         const a = await call(second.port, CREDS, { from: '127.0.0.20' });
         return a.status === 200 && a.body;
       }, 30_000);
-      assert.equal(afterRelist, 'test-orders-writer');
+      assert.equal(afterRelist, 'test.orders.writer');
     } finally {
       await second.stop();
       await cut();
@@ -312,7 +312,7 @@ describe('pods and namespaces from the Kubernetes API server', () => {
       const a = await call(proxy.port, CREDS, { from: '127.0.0.8' });
       return a.status === 200 && a;
     });
-    assert.equal(r.body, 'test-orders-reader');
-    assert.equal((await call(proxy.port, CREDS)).body, 'test-orders-reader');
+    assert.equal(r.body, 'test.orders.reader');
+    assert.equal((await call(proxy.port, CREDS)).body, 'test.orders.reader');
   });
 });

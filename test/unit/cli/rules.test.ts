@@ -7,6 +7,7 @@ import type { Guardrails } from '../../../iam-model/src/bundle/bundle.ts';
 import { arnFormatToRegExp, iamCatalog } from '../../../iam-model/src/catalog/iam-catalog.ts';
 import { operatorTypeProblem, resourceFits } from '../../../iam-model/src/check/catalog-rules.ts';
 import { checkFileText, checkPolicies } from '../../../iam-model/src/check/check.ts';
+import { collisionRules } from '../../../iam-model/src/check/name-rules.ts';
 import type { Finding } from '../../../iam-model/src/check/finding.ts';
 import { parseGuardrails } from '../../../iam-model/src/check/guardrails.ts';
 import { SourceFile } from '../../../iam-model/src/check/source.ts';
@@ -132,5 +133,18 @@ describe('no false alarms', () => {
     assert.equal(resourceFits('arn:aws:logs:us-east-1:123456789012:log-group:/aws/eks/orders:*', [stream]), true);
     assert.equal(resourceFits('arn:aws:logs:us-east-1:123456789012:log-group:/aws/eks/orders', [stream]), false);
     assert.equal(resourceFits('arn:aws:logs:us-east-1:123456789012:destination:*', [stream]), false);
+  });
+});
+
+describe('role name collision rule (a backstop: the name scheme is one-to-one)', () => {
+  it('reports every file of a role name that two files map to, naming the other file', () => {
+    const reported: Array<[string, string, string]> = [];
+    const file = (name: string, ns: string, svc: string, roleName: string) => ({
+      file: name, namespace: ns, service: svc, roleName,
+      report: (code: string, _path: unknown, message: string) => { reported.push([name, code, message]); },
+    });
+    collisionRules([file('x/one.json', 'x', 'one', 'dev.x.same'), file('y/two.json', 'y', 'two', 'dev.x.same'), file('z/three.json', 'z', 'three', 'dev.z.three')]);
+    assert.deepEqual(reported.map(([f, c]) => [f, c]), [['x/one.json', 'PODIAM_CHECK_ROLE_NAME_COLLISION'], ['y/two.json', 'PODIAM_CHECK_ROLE_NAME_COLLISION']]);
+    assert.match(reported[0]![2], /y\/two\.json .*'dev\.x\.same'/);
   });
 });

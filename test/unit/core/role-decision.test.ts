@@ -11,19 +11,19 @@ describe('decideRole: a namespace\'s own service roles', () => {
   it('maps a bare service name to the namespace\'s managed role', () => {
     const d = decideRole(pod(role('reader')), ns(), settings);
     assert.equal(d.kind, 'allow');
-    assert.equal(d.kind === 'allow' && d.role.arn, 'arn:aws:iam::123456789012:role/podiam/prod/prod-orders-reader');
+    assert.equal(d.kind === 'allow' && d.role.arn, 'arn:aws:iam::123456789012:role/podiam/prod/prod.orders.reader');
     assert.equal(d.kind === 'allow' && d.role.service, 'reader');
   });
 
   it('allows the full ARN of the namespace\'s own managed role', () => {
-    const d = decideRole(pod(role('arn:aws:iam::123456789012:role/podiam/prod/prod-orders-reader')), ns(), settings);
+    const d = decideRole(pod(role('arn:aws:iam::123456789012:role/podiam/prod/prod.orders.reader')), ns(), settings);
     assert.equal(d.kind, 'allow');
     assert.equal(d.kind === 'allow' && d.role.service, 'reader');
   });
 
   it('refuses another namespace\'s managed role by ARN even when the namespace allows every role', () => {
     const d = decideRole(
-      pod(role('arn:aws:iam::123456789012:role/podiam/prod/prod-billing-writer')),
+      pod(role('arn:aws:iam::123456789012:role/podiam/prod/prod.billing.writer')),
       ns({ 'iam.amazonaws.com/allowed-roles': '["*"]' }),
       settings,
     );
@@ -31,8 +31,25 @@ describe('decideRole: a namespace\'s own service roles', () => {
     assert.equal(d.kind === 'deny' && d.code, 'PODIAM_ROLE_OF_OTHER_NAMESPACE');
   });
 
+  it('gives namespace orders asking for billing-x a different role than namespace orders-billing asking for x', () => {
+    const fromOrders = decideRole(pod(role('billing-x')), ns(), settings);
+    const fromOrdersBilling = decideRole(pod(role('x'), 'orders-billing'), ns({}, 'orders-billing'), settings);
+    assert.equal(fromOrders.kind === 'allow' && fromOrders.role.name, 'prod.orders.billing-x');
+    assert.equal(fromOrdersBilling.kind === 'allow' && fromOrdersBilling.role.name, 'prod.orders-billing.x');
+  });
+
+  it('refuses namespace orders the ARN of namespace orders-billing\'s role x', () => {
+    const d = decideRole(pod(role('arn:aws:iam::123456789012:role/podiam/prod/prod.orders-billing.x')), ns(), settings);
+    assert.equal(d.kind === 'deny' && d.code, 'PODIAM_ROLE_OF_OTHER_NAMESPACE');
+  });
+
+  it('refuses the ARN of an old-shape role name, which could belong to another namespace', () => {
+    const d = decideRole(pod(role('arn:aws:iam::123456789012:role/podiam/prod/prod-orders-billing-x')), ns(), settings);
+    assert.equal(d.kind === 'deny' && d.code, 'PODIAM_ROLE_OF_OTHER_NAMESPACE');
+  });
+
   it('refuses a managed role of another cluster', () => {
-    const d = decideRole(pod(role('arn:aws:iam::123456789012:role/podiam/dev/dev-orders-reader')), ns(), settings);
+    const d = decideRole(pod(role('arn:aws:iam::123456789012:role/podiam/dev/dev.orders.reader')), ns(), settings);
     assert.equal(d.kind === 'deny' && d.code, 'PODIAM_ROLE_OF_OTHER_NAMESPACE');
   });
 
@@ -43,7 +60,7 @@ describe('decideRole: a namespace\'s own service roles', () => {
   it('puts the default role through the same rules as an annotation', () => {
     const own = decideRole(pod(), ns(), { ...settings, defaultRole: 'default' });
     assert.equal(own.kind === 'allow' && own.source, 'default');
-    assert.equal(own.kind === 'allow' && own.role.name, 'prod-orders-default');
+    assert.equal(own.kind === 'allow' && own.role.name, 'prod.orders.default');
     const foreign = decideRole(pod(), ns(), { ...settings, defaultRole: 'arn:aws:iam::123456789012:role/admin' });
     assert.equal(foreign.kind === 'deny' && foreign.code, 'PODIAM_ROLE_NOT_PERMITTED');
   });

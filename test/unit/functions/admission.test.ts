@@ -22,7 +22,7 @@ describe('admission verdict (pure)', () => {
   it('needs the namespace’s own managed role when it is in the bundle', () => {
     const v = admissionVerdict(review({ 'iam.amazonaws.com/role': 'writer' }), desired, settings);
     assert.equal(v.kind, 'needs-role');
-    assert.equal(v.kind === 'needs-role' && v.role.name, 'prod-orders-writer');
+    assert.equal(v.kind === 'needs-role' && v.role.name, 'prod.orders.writer');
   });
 
   it('denies a managed role missing from the bundle, naming policies/<ns>/<svc>.json', () => {
@@ -31,7 +31,7 @@ describe('admission verdict (pure)', () => {
   });
 
   it('denies what the proxy denies whatever the namespace says: other namespaces’ roles, bad TTLs', () => {
-    const other = admissionVerdict(review({ 'iam.amazonaws.com/role': `arn:aws:iam::${ACCOUNT_ID}:role/podiam/prod/prod-dns-updater` }), desired, settings);
+    const other = admissionVerdict(review({ 'iam.amazonaws.com/role': `arn:aws:iam::${ACCOUNT_ID}:role/podiam/prod/prod.dns.updater` }), desired, settings);
     assert.equal(other.kind === 'deny' && other.code, 'PODIAM_ROLE_OF_OTHER_NAMESPACE');
     const ttl = admissionVerdict(review({ 'iam.amazonaws.com/role': 'reader', 'iam.amazonaws.com/session-ttl': '1m' }), desired, settings);
     assert.equal(ttl.kind === 'deny' && ttl.code, 'PODIAM_SESSION_TTL_INVALID');

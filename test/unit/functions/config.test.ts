@@ -21,7 +21,6 @@ const admissionEnv = { ...env, PODIAM_PERMISSIONS_BOUNDARY_ARN: 'arn:aws:iam::12
     assert.deepEqual(c.intermediateRoleArns, ['arn:aws:iam::123456789012:role/a', 'arn:aws:iam::123456789012:role/b']);
     assert.equal(c.bundleKey, 'bundle.json');
     assert.equal(c.stateKey, 'state/prod/intermediate-rotation.json');
-    assert.equal(c.requireNamespaceTag, true);
   });
 
   it('names the setting and the fix for each bad value', () => {
@@ -31,6 +30,7 @@ const admissionEnv = { ...env, PODIAM_PERMISSIONS_BOUNDARY_ARN: 'arn:aws:iam::12
       [{ PODIAM_INTERMEDIATE_ROLE_ARNS: 'arn:aws:iam::1:user/x' }, /PODIAM_INTERMEDIATE_ROLE_ARNS: .* is not an IAM role ARN/],
       [{ PODIAM_PERMISSIONS_BOUNDARY_ARN: 'boundary' }, /PODIAM_PERMISSIONS_BOUNDARY_ARN/],
       [{ PODIAM_TRUST_REQUIRE_NAMESPACE_TAG: 'maybe' }, /PODIAM_TRUST_REQUIRE_NAMESPACE_TAG: 'maybe' is not a boolean/],
+      [{ PODIAM_TRUST_REQUIRE_NAMESPACE_TAG: 'false' }, /PODIAM_TRUST_REQUIRE_NAMESPACE_TAG: is 'false', but the namespace binding can no longer be turned off/],
     ];
     for (const [override, message] of cases) {
       assert.throws(() => loadFunctionsConfig({ ...env, ...override }), (err: unknown) => err instanceof PodiamError && err.code === 'PODIAM_CONFIG_INVALID' && message.test(err.message));

@@ -15,7 +15,7 @@ describe('reconcile events', () => {
   });
 
   it('runs one role for a CloudTrail drift event', () => {
-    assert.deepEqual(requestFor(event('reconcile-cloudtrail-drift.json'), config), { run: true, request: { trigger: 'drift PutRolePolicy', scope: ['prod-orders-reader'] } });
+    assert.deepEqual(requestFor(event('reconcile-cloudtrail-drift.json'), config), { run: true, request: { trigger: 'drift PutRolePolicy', scope: ['prod.orders.reader'] } });
   });
 
   it('runs the whole cluster when the intermediate role\'s assume policy is changed by hand', () => {
@@ -41,7 +41,7 @@ describe('reconcile events', () => {
     other.detail.bucket.name = 'elsewhere';
     assert.equal(requestFor(other, config).run, false);
     const staging = event('reconcile-cloudtrail-drift.json');
-    staging.detail.requestParameters.roleName = 'staging-orders-reader';
+    staging.detail.requestParameters.roleName = 'staging.orders.reader';
     assert.equal(requestFor(staging, config).run, false);
     assert.equal(requestFor({ hello: 'world' }, config).run, false);
   });

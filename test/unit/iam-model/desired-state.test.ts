@@ -9,10 +9,10 @@ const settings = { cluster: 'prod', accountId: ACCOUNT_ID, intermediateRoleArns:
 describe('desired state from a bundle', () => {
   it('gives each service a tagged role under /podiam/<cluster>/ with its policy, trust and settings', () => {
     const state = buildDesiredState(exampleBundle(), settings);
-    assert.deepEqual(state.roles.map((r) => r.name), ['prod-dns-updater', 'prod-orders-reader', 'prod-orders-writer']);
+    assert.deepEqual(state.roles.map((r) => r.name), ['prod.dns.updater', 'prod.orders.reader', 'prod.orders.writer']);
     const writer = findDesiredRole(state, 'orders', 'writer')!;
     assert.equal(writer.path, '/podiam/prod/');
-    assert.equal(writer.arn, `arn:aws:iam::${ACCOUNT_ID}:role/podiam/prod/prod-orders-writer`);
+    assert.equal(writer.arn, `arn:aws:iam::${ACCOUNT_ID}:role/podiam/prod/prod.orders.writer`);
     assert.deepEqual(writer.tags, { 'podiam:cluster': 'prod', 'podiam:namespace': 'orders', 'podiam:service': 'writer' });
     assert.equal(writer.maxSessionDuration, 7200);
     assert.deepEqual(writer.managedPolicyArns, [XRAY_POLICY_ARN]);
@@ -72,6 +72,6 @@ describe('desired state from a bundle', () => {
   });
 
   it('refuses two files that map to one role name', () => {
-    assert.throws(() => buildDesiredState(bundleOf([service('orders', 'reader'), service('orders', 'reader')]), settings), /both map to role name prod-orders-reader/);
+    assert.throws(() => buildDesiredState(bundleOf([service('orders', 'reader'), service('orders', 'reader')]), settings), /both map to role name prod.orders.reader/);
   });
 });

@@ -32,7 +32,7 @@ describe('caller roles', () => {
     const { roles } = setup({ 'iam.amazonaws.com/role': 'reader', 'iam.amazonaws.com/external-id': 'ext-42', 'iam.amazonaws.com/session-ttl': '2h' });
     const { pod, decision } = await roles.resolve('192.0.2.10');
     const req = roles.assumeRequest(pod, decision);
-    assert.equal(req.roleArn, 'arn:aws:iam::123456789012:role/podiam/prod/prod-orders-reader');
+    assert.equal(req.roleArn, 'arn:aws:iam::123456789012:role/podiam/prod/prod.orders.reader');
     assert.equal(req.sessionName, 'orders.web-1');
     assert.equal(req.externalId, 'ext-42');
     assert.equal(req.durationSeconds, 3600, 'role chaining caps sessions at one hour');
@@ -66,7 +66,7 @@ describe('caller roles', () => {
   });
 
   it('puts the default role through the same rules', async () => {
-    const { roles } = setup({}, { defaultRole: 'arn:aws:iam::123456789012:role/podiam/prod/prod-billing-writer' });
+    const { roles } = setup({}, { defaultRole: 'arn:aws:iam::123456789012:role/podiam/prod/prod.billing.writer' });
     await assert.rejects(roles.resolve('192.0.2.10'), (e: unknown) => e instanceof PodiamError && e.code === 'PODIAM_ROLE_OF_OTHER_NAMESPACE');
   });
 
