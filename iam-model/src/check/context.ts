@@ -51,7 +51,8 @@ export function makeReporter(file: string, source: SourceFile | undefined, sink:
 
 const LIST_MEMBERS: readonly ListMember[] = ['Action', 'NotAction', 'Resource', 'NotResource'];
 
-function isObject(v: unknown): v is Record<string, unknown> {
+/** A JSON object (not an array, not null). */
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

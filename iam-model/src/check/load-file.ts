@@ -1,5 +1,6 @@
 /** One policies/<namespace>/<service>.json: text → ServicePolicy, or the findings that stop it. */
 import type { ExpectCase, PolicyDocument, ServicePolicy } from '../bundle/bundle.ts';
+import { isObject } from './context.ts';
 import type { PathSegment } from './finding.ts';
 import { validateSchema, type SchemaProblem } from './schema.ts';
 import { SourceFile, type SyntaxProblem } from './source.ts';
@@ -45,10 +46,6 @@ export function loadPolicyFile(text: string, where: { namespace: string; service
     return { kind: 'ok', source, service, policyPath: ['policy'] };
   }
   return { kind: 'ok', source, service: { ...where, policy: obj as unknown as PolicyDocument, managedPolicyArns: [] }, policyPath: [] };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
