@@ -13,6 +13,8 @@ export interface TemplateParams {
   AllowNoPermissionsBoundary?: string;
   /** Default [] (the parameter's default, an empty list). */
   AttachableManagedPolicyArns?: string[];
+  /** Default arn:aws:iam::<AccountId>:role/podiam-publisher. */
+  PublisherRoleArn?: string;
   BundleKey: string;
   /** The bucket's name (BundleBucket resolves to it and to its ARN). */
   BundleBucketName: string;
@@ -39,6 +41,8 @@ function resolve(value: unknown, p: TemplateParams): unknown {
     PermissionsBoundaryArn: p.PermissionsBoundaryArn,
     AllowNoPermissionsBoundary: p.AllowNoPermissionsBoundary ?? '',
     AttachableManagedPolicyArns: p.AttachableManagedPolicyArns ?? [],
+    PublisherRoleArn: p.PublisherRoleArn ?? `arn:aws:iam::${p.AccountId}:role/podiam-publisher`,
+    'RotateFunctionRole.Arn': `arn:aws:iam::${p.AccountId}:role/podiam-RotateFunctionRole`,
     BundleKey: p.BundleKey,
     BundleBucket: p.BundleBucketName,
     'AWS::Partition': 'aws',
@@ -113,4 +117,10 @@ export function failingRules(template: Record<string, unknown>, params: Template
     }
   }
   return failed;
+}
+
+/** The resolved policy document of a resource that has one (an AWS::S3::BucketPolicy). */
+export function resourcePolicy(template: Record<string, unknown>, logicalId: string, params: TemplateParams): { Version: string; Statement: unknown[] } {
+  const resources = template.Resources as Record<string, { Properties: { PolicyDocument: unknown } }>;
+  return resolve(resources[logicalId]!.Properties.PolicyDocument, params) as { Version: string; Statement: unknown[] };
 }
