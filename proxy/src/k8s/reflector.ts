@@ -61,6 +61,8 @@ export interface ReflectorOptions<T> {
   pageSize?: number;
 }
 
+const MIN_HEALTHY_WATCH_MS = 1_000;
+
 /** Objects carry a resourceVersion; a watch ERROR event carries a Status with a code. */
 type Watched<T> = T & { metadata?: { resourceVersion?: string }; code?: number };
 
@@ -68,6 +70,11 @@ export class Reflector<T> {
   private resourceVersion = '';
   private stopped = true;
   private watchHandle: { abort(): void } | undefined;
+  /**
+   * Failed lists and failed watches in a row; it sets the backoff. A successful list does not
+   * reset it, only a healthy watch does: a caller that may list but not watch (RBAC without the
+   * watch verb) would otherwise list the whole collection in a tight loop.
+   */
   private failures = 0;
   private cancelRetry: (() => void) | undefined;
   private readonly clock: Clock;
@@ -132,7 +139,6 @@ export class Reflector<T> {
     }
     sink.endRelist();
     this.resourceVersion = rv;
-    this.failures = 0;
     this.resolveFirstSync();
     this.options.events?.listed?.(count);
   }
@@ -142,6 +148,8 @@ export class Reflector<T> {
     const { sink, source } = this.options;
     let gone = false;
     let ended = false;
+    let delivered = false;
+    const openedAt = this.clock.now();
     const onEvent = (type: string, raw: unknown): void => {
       if (ended || this.stopped) return;
       this.contactMs = this.clock.now();
@@ -150,6 +158,8 @@ export class Reflector<T> {
         if (obj?.code === 410) gone = true;
         return;
       }
+      delivered = true;
+      this.failures = 0;
       if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') sink.apply(type, obj);
       const rv = obj?.metadata?.resourceVersion;
       if (rv) this.resourceVersion = rv;
@@ -159,6 +169,10 @@ export class Reflector<T> {
       ended = true;
       this.watchHandle = undefined;
       if (this.stopped) return;
+      // As client-go's reflector: a watch that ends without a single event within a second is
+      // as good as failed (a proxy or server that closes at once would make a tight loop).
+      const healthy = delivered || (!err && !gone && this.clock.now() - openedAt >= MIN_HEALTHY_WATCH_MS);
+      this.failures = healthy ? 0 : this.failures + 1;
       const status = (err as { statusCode?: number } | null)?.statusCode;
       if (gone || status === 410) {
         this.options.events?.relist?.('410 Gone');
@@ -168,7 +182,10 @@ export class Reflector<T> {
         this.relist();
       } else {
         // The server closed a healthy watch (its timeout): resume from where we were.
-        this.watch();
+        this.cancelRetry = this.clock.schedule(this.backoffMs(), () => {
+          this.cancelRetry = undefined;
+          this.watch();
+        });
       }
     };
     source.watch(this.resourceVersion, onEvent, onDone).then(
@@ -180,12 +197,15 @@ export class Reflector<T> {
     );
   }
 
+  private backoffMs(): number {
+    return this.failures === 0 ? 0 : Math.min(10_000, 200 * 2 ** Math.min(this.failures, 6));
+  }
+
   /** A gap is possible: stop answering from the store, list again with backoff, then watch. */
   private relist(): void {
     this.options.sink.markUnsynced();
     this.resourceVersion = '';
-    const delay = this.failures === 0 ? 0 : Math.min(10_000, 200 * 2 ** Math.min(this.failures, 6));
-    this.cancelRetry = this.clock.schedule(delay, () => {
+    this.cancelRetry = this.clock.schedule(this.backoffMs(), () => {
       this.cancelRetry = undefined;
       if (this.stopped) return;
       this.list().then(

@@ -28,6 +28,9 @@ class ScriptedSource<T extends { metadata?: { resourceVersion?: string } }> impl
   rv = 100;
   lists = 0;
   failLists = 0;
+  /** This many next watches end at once, with this error (null: closed by the server without an event). */
+  failWatches = 0;
+  failWatchesWith: unknown = Object.assign(new Error('Forbidden'), { statusCode: 403 });
   readonly watches: OpenWatch[] = [];
 
   async list(page: { limit: number; _continue?: string }): Promise<ListPage<T>> {
@@ -45,6 +48,10 @@ class ScriptedSource<T extends { metadata?: { resourceVersion?: string } }> impl
   async watch(resourceVersion: string, onEvent: WatchEventFn, onDone: WatchDoneFn): Promise<{ abort(): void }> {
     const w: OpenWatch = { resourceVersion, onEvent, onDone, aborted: false };
     this.watches.push(w);
+    if (this.failWatches > 0) {
+      this.failWatches--;
+      queueMicrotask(() => onDone(this.failWatchesWith));
+    }
     return { abort: () => (w.aborted = true) };
   }
 
@@ -150,7 +157,7 @@ describe('the reflector and its store', () => {
     source.current.onEvent('ERROR', { kind: 'Status', code: 410, reason: 'Expired' });
     source.current.onDone(null);
     assert.equal(store.synced, false, 'not synced while the gap is open');
-    await clock.advance(0);
+    await clock.advance(1_000);
 
     assert.deepEqual(relists, ['410 Gone']);
     assert.equal(source.lists, 2);
@@ -175,7 +182,7 @@ describe('the reflector and its store', () => {
     source.items = [obj('b')];
     source.failLists = 2;
     source.current.onDone(new Error('socket hang up'));
-    await clock.advance(0);
+    await clock.advance(1_000);
     assert.equal(store.synced, false);
     assert.equal(errors.length, 2, 'the broken watch and the first failed list');
     assert.equal(clock.pending, 1, 'the next list waits for its backoff');
@@ -184,6 +191,55 @@ describe('the reflector and its store', () => {
     assert.equal(store.synced, true);
     assert.deepEqual(log, ['deleted a']);
     assert.equal(source.watches.length, 2);
+    reflector.stop();
+  });
+
+  it('backs off when every watch fails at once (may list, may not watch) instead of listing in a tight loop, and never gives up', async () => {
+    const source = new ScriptedSource<Obj>();
+    source.items = [obj('a')];
+    source.failWatches = 1_000;
+    const clock = new ManualClock();
+    const reflector = new Reflector<Obj>({ source, sink: objStore(), clock });
+    reflector.start();
+
+    await clock.advance(1_000);
+    assert.ok(source.lists <= 3, `${source.lists} lists in the first second`);
+    await clock.advance(599_000);
+    // The backoff grows to its 10 s cap and stays there: about one list per 10 s, never none.
+    assert.ok(source.lists >= 55 && source.lists <= 70, `${source.lists} lists in ten minutes`);
+    reflector.stop();
+  });
+
+  it('backs off when the server ends every watch at once without an event, instead of watching in a tight loop', async () => {
+    const source = new ScriptedSource<Obj>();
+    source.failWatches = 50;
+    source.failWatchesWith = null;
+    const clock = new ManualClock();
+    const reflector = new Reflector<Obj>({ source, sink: objStore(), clock });
+    reflector.start();
+
+    await clock.advance(1_000);
+    assert.ok(source.watches.length <= 3, `${source.watches.length} watches in the first second`);
+    assert.equal(source.lists, 1);
+    reflector.stop();
+  });
+
+  it('lists again at once after a watch that delivered events breaks', async () => {
+    const source = new ScriptedSource<Obj>();
+    const clock = new ManualClock();
+    const reflector = new Reflector<Obj>({ source, sink: objStore(), clock });
+    reflector.start();
+    await clock.advance(0);
+    source.failWatches = 3;
+    source.current.onDone(new Error('socket hang up'));
+    await clock.advance(60_000);
+    const lists = source.lists;
+    source.send('ADDED', obj('a'));
+
+    source.current.onDone(new Error('socket hang up'));
+    await clock.advance(0);
+
+    assert.equal(source.lists, lists + 1);
     reflector.stop();
   });
 
@@ -230,7 +286,7 @@ describe('the namespace index and the pod index on the reflector', () => {
 
     source.items = [{ metadata: { name: 'orders' } }];
     source.current.onDone(new Error('watch broke'));
-    await clock.advance(0);
+    await clock.advance(1_000);
 
     assert.deepEqual(changes, [{ type: 'deleted', key: 'legacy', previous: { 'iam.amazonaws.com/allowed-roles': '["legacy-*"]' } }]);
     assert.deepEqual(namespaces.facts('legacy').annotations, {});
@@ -250,7 +306,7 @@ describe('the namespace index and the pod index on the reflector', () => {
     source.current.onEvent('ERROR', { code: 410 });
     source.current.onDone(null);
     assert.equal(pods.lookupNow('192.0.2.10').kind, 'not-synced');
-    await clock.advance(0);
+    await clock.advance(1_000);
     await settle();
 
     assert.deepEqual(log.sort(), ['added c', 'deleted a']);
