@@ -179,6 +179,8 @@ export class Reflector<T> {
         this.relist();
       } else if (err) {
         this.options.events?.watchError?.(err);
+        // Counted like a 410: podiam_proxy_kube_relists_total is documented as both.
+        this.options.events?.relist?.('watch failed');
         this.relist();
       } else {
         // The server closed a healthy watch (its timeout): resume from where we were.

@@ -173,8 +173,9 @@ describe('the reflector and its store', () => {
     source.items = [obj('a'), obj('b')];
     const store = objStore();
     const errors: unknown[] = [];
+    const relists: string[] = [];
     const clock = new ManualClock();
-    const reflector = new Reflector<Obj>({ source, sink: store, clock, events: { watchError: (err) => errors.push(err) } });
+    const reflector = new Reflector<Obj>({ source, sink: store, clock, events: { watchError: (err) => errors.push(err), relist: (why) => relists.push(why) } });
     reflector.start();
     await clock.advance(0);
     const log = recorded(store);
@@ -191,6 +192,7 @@ describe('the reflector and its store', () => {
     assert.equal(store.synced, true);
     assert.deepEqual(log, ['deleted a']);
     assert.equal(source.watches.length, 2);
+    assert.deepEqual(relists, ['watch failed'], 'one relist, however many list attempts it took');
     reflector.stop();
   });
 
