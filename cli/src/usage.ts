@@ -69,7 +69,7 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       { name: 'cluster', value: 'NAME', text: cluster.text },
       { name: 'account-id', value: 'ID', text: 'the 12-digit AWS account; default the caller\'s (sts:GetCallerIdentity)' },
       { name: 'external-id', value: 'ID', text: 'the external ID the trust policies require (the stack\'s TrustExternalId)' },
-      { name: 'permissions-boundary-arn', value: 'ARN', text: 'the permissions boundary every role gets (the stack\'s PermissionsBoundaryArn)' },
+      { name: 'permissions-boundary-arn', value: 'ARN', text: 'the permissions boundary every role gets (the stack\'s PermissionsBoundaryArn; default: guardrails.json\'s permissionsBoundaryArn)' },
       { name: 'json', text: 'the plan as one JSON document' },
       guardrails,
       region,

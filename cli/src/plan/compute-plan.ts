@@ -27,7 +27,10 @@ export interface ComputedPlan {
 
 export async function computePlan(iam: IAMClient, bundle: Bundle, settings: PlanSettings): Promise<ComputedPlan> {
   try {
-    const { desired, plan } = await planCluster(iam, bundle, settings);
+    // The functions take the boundary from the stack only, and guardrails.json names the stack's:
+    // that is the preview's default (--permissions-boundary-arn for a stack that differs).
+    const boundary = settings.permissionsBoundaryArn ?? bundle.guardrails.permissionsBoundaryArn;
+    const { desired, plan } = await planCluster(iam, bundle, { ...settings, permissionsBoundaryArn: boundary });
     return { desired, plan };
   } catch (err: unknown) {
     if (err instanceof PodiamError && err.code === 'PODIAM_INTERMEDIATE_ROLES_MISSING') {
