@@ -46,6 +46,9 @@ const options = {
   'account-id': { type: 'string' },
   'external-id': { type: 'string' },
   'permissions-boundary-arn': { type: 'string' },
+  'acknowledge-deletions': { type: 'string' },
+  'max-role-deletions': { type: 'string' },
+  'max-role-deletion-percent': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -61,6 +64,14 @@ function parse(argv: string[]): Parsed {
 }
 
 const commandNames = Object.keys(COMMANDS).join(', ');
+
+/** A whole-number option (a count of roles, a percentage); undefined when not given. */
+function count(value: string | undefined, name: string, max = 100000): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > max) throw new UsageError(`--${name} '${value}' is not a whole number from 0 to ${max}.`);
+  return n;
+}
 
 export async function run(argv: string[], io: Io): Promise<number> {
   try {
@@ -104,7 +115,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return runCheck({ dir, cluster, guardrailsFile: values.guardrails, format: outputFormat(values.format, values.json), colour: useColour(io) }, io.stdout);
       case 'publish':
         return await runPublish(
-          { dir, cluster, guardrailsFile: values.guardrails, out: values.out ?? DEFAULT_BUNDLE_OUT, bucket: values.bucket, key: values.key },
+          { dir, cluster, guardrailsFile: values.guardrails, out: values.out ?? DEFAULT_BUNDLE_OUT, bucket: values.bucket, key: values.key, acknowledgeDeletions: count(values['acknowledge-deletions'], 'acknowledge-deletions') },
           () => s3Client(aws, io.env),
           io.stdout,
         );
@@ -120,6 +131,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
             intermediateRoleArns: values['intermediate-role-arn'] ?? (io.env.PODIAM_INTERMEDIATE_ROLE_ARNS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
             externalId: values['external-id'],
             permissionsBoundaryArn: values['permissions-boundary-arn'],
+            acknowledgeDeletions: count(values['acknowledge-deletions'], 'acknowledge-deletions'),
+            deletionLimits: {
+              maxRoleDeletions: count(values['max-role-deletions'], 'max-role-deletions'),
+              maxRoleDeletionPercent: count(values['max-role-deletion-percent'], 'max-role-deletion-percent', 100),
+            },
             aws,
           },
           io,

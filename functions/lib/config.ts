@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../../core/src/errors.ts';
 import { isDnsLabel, parseRoleArn } from '../../core/src/naming.ts';
+import { DEFAULT_DELETION_LIMITS, type DeletionLimits } from '../../iam-model/src/deletion-guard.ts';
 
 export interface FunctionsConfig {
   cluster: string;
@@ -38,6 +39,8 @@ export interface FunctionsConfig {
   allowedAccounts?: string[];
   /** Reconcile's own execution role: its CloudTrail events are not drift. */
   selfRoleArn?: string;
+  /** The mass-deletion guard's limits (MaxRoleDeletions, MaxRoleDeletionPercent); unset: the defaults. */
+  deletionLimits?: DeletionLimits;
 }
 
 export interface AdmissionConfig extends FunctionsConfig {
@@ -164,6 +167,10 @@ export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
     ...(accountId ? { accountId } : {}),
     ...(allowedAccounts ? { allowedAccounts } : {}),
     ...(optional(env, 'PODIAM_SELF_ROLE_ARN') ? { selfRoleArn: optional(env, 'PODIAM_SELF_ROLE_ARN')! } : {}),
+    deletionLimits: {
+      maxRoleDeletions: int(env, 'PODIAM_MAX_ROLE_DELETIONS', DEFAULT_DELETION_LIMITS.maxRoleDeletions, 0, 100000),
+      maxRoleDeletionPercent: int(env, 'PODIAM_MAX_ROLE_DELETION_PERCENT', DEFAULT_DELETION_LIMITS.maxRoleDeletionPercent, 0, 100),
+    },
   };
 }
 

@@ -14,6 +14,7 @@ import type { Logger } from './log.ts';
 import { emfMetrics, type MetricSink } from './metrics.ts';
 import { countByKind, type ChangeKind, type Collision } from '../../iam-model/src/plan.ts';
 import { planCluster } from '../../iam-model/src/plan-cluster.ts';
+import { DEFAULT_DELETION_LIMITS, deletionsOf, guardDeletions, managedRoleCount } from '../../iam-model/src/deletion-guard.ts';
 import { readRotationState, trustedIntermediateArns } from './rotation-state.ts';
 
 export interface ReconcileDeps {
@@ -56,7 +57,7 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
   // Before IAM is even read: a bundle that breaks its guardrails changes nothing.
   refuseBundleBreakingGuardrails(bundle, 'reconcile', log, deps.metric ?? emfMetrics);
   const wanted = trustedIntermediateArns(config.intermediateRoleArns, rotation);
-  const { plan } = await planCluster(iam, bundle, {
+  const { plan, current, desired } = await planCluster(iam, bundle, {
     cluster: config.cluster,
     accountId,
     intermediateRoleArns: wanted,
@@ -67,6 +68,16 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
     scope: request.scope,
     readStrategy: deps.readStrategy,
   });
+  // Before any write: a plan deleting more roles than the stack allows is refused whole (creates
+  // and updates too), so an empty or wrong bundle changes nothing until someone acknowledges it.
+  // A drift run (scope) cannot know the cluster's share; only the count limit applies to it.
+  const deletion = guardDeletions(
+    deletionsOf(plan),
+    request.scope ? undefined : managedRoleCount(current, desired.cluster, desired.path),
+    config.deletionLimits ?? DEFAULT_DELETION_LIMITS,
+    bundle.acknowledgeDeletions,
+  );
+  if (deletion.kind === 'acknowledged') log('warn', 'mass deletion acknowledged by the bundle', { deletions: deletion.deletions, managed: deletion.managed, exceeded: deletion.exceeded });
   for (const note of plan.notes) log('warn', note, { cluster: config.cluster });
   const result = await applyPlan(iam, plan.changes, {
     cluster: config.cluster,

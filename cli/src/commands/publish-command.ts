@@ -18,16 +18,18 @@ export interface PublishCommandOptions {
   out: string;
   bucket?: string | undefined;
   key?: string | undefined;
+  /** Written into the bundle (and its hash): the number of role deletions the publisher accepts. */
+  acknowledgeDeletions?: number | undefined;
 }
 
 /** Checks the folder and builds its bundle; throws PODIAM_CHECK_FAILED (with the findings printed) on errors. */
-export function checkedBundle(opts: { dir: string; cluster: string; guardrailsFile?: string | undefined }, write: (text: string) => void): Bundle {
+export function checkedBundle(opts: { dir: string; cluster: string; guardrailsFile?: string | undefined; acknowledgeDeletions?: number | undefined }, write: (text: string) => void): Bundle {
   const result = checkPolicies({ root: opts.dir, cluster: opts.cluster, ...(opts.guardrailsFile ? { guardrailsFile: opts.guardrailsFile } : {}) });
   if (result.errors > 0) {
     write(renderHuman(result));
     throw new CliError('PODIAM_CHECK_FAILED', `${opts.dir} has ${result.errors} error(s); nothing was published.`);
   }
-  return buildBundle(result.guardrails, result.services);
+  return buildBundle(result.guardrails, result.services, { acknowledgeDeletions: opts.acknowledgeDeletions });
 }
 
 export async function runPublish(opts: PublishCommandOptions, s3: () => S3Client, write: (text: string) => void): Promise<number> {
@@ -35,7 +37,8 @@ export async function runPublish(opts: PublishCommandOptions, s3: () => S3Client
   const text = serializeBundle(bundle);
   mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
   writeFileSync(opts.out, text);
-  write(`wrote ${opts.out}: ${bundle.services.length} services, sha256 ${bundle.hash}\n`);
+  const ack = bundle.acknowledgeDeletions === undefined ? '' : `, acknowledges ${bundle.acknowledgeDeletions} role deletion(s)`;
+  write(`wrote ${opts.out}: ${bundle.services.length} services${ack}, sha256 ${bundle.hash}\n`);
   if (opts.bucket) {
     const up = await uploadBundle(s3(), bundle, opts.bucket, opts.key ?? DEFAULT_BUNDLE_KEY);
     write(`uploaded s3://${up.bucket}/${up.key} (sha256 ${up.hash})\n`);

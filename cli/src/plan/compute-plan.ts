@@ -8,7 +8,7 @@ import type { Bundle } from '../../../iam-model/src/bundle/bundle.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
 import type { DesiredState } from '../../../iam-model/src/desired-state.ts';
 import { planCluster } from '../../../iam-model/src/plan-cluster.ts';
-import type { Plan } from '../../../iam-model/src/plan.ts';
+import type { CurrentState, Plan } from '../../../iam-model/src/plan.ts';
 import { CliError } from '../errors.ts';
 
 export interface PlanSettings {
@@ -23,6 +23,8 @@ export interface PlanSettings {
 export interface ComputedPlan {
   desired: DesiredState;
   plan: Plan;
+  /** What IAM holds now (the mass-deletion guard counts the cluster's managed roles in it). */
+  current: CurrentState;
 }
 
 export async function computePlan(iam: IAMClient, bundle: Bundle, settings: PlanSettings): Promise<ComputedPlan> {
@@ -30,8 +32,8 @@ export async function computePlan(iam: IAMClient, bundle: Bundle, settings: Plan
     // The functions take the boundary from the stack only, and guardrails.json names the stack's:
     // that is the preview's default (--permissions-boundary-arn for a stack that differs).
     const boundary = settings.permissionsBoundaryArn ?? bundle.guardrails.permissionsBoundaryArn;
-    const { desired, plan } = await planCluster(iam, bundle, { ...settings, permissionsBoundaryArn: boundary });
-    return { desired, plan };
+    const { desired, plan, current } = await planCluster(iam, bundle, { ...settings, permissionsBoundaryArn: boundary });
+    return { desired, plan, current };
   } catch (err: unknown) {
     if (err instanceof PodiamError && err.code === 'PODIAM_INTERMEDIATE_ROLES_MISSING') {
       throw new CliError('PODIAM_PLAN_FAILED', `none of the intermediate roles (${settings.intermediateRoleArns.join(', ')}) exists in IAM; deploy the stack first or fix --intermediate-role-arn.`, { cause: err });

@@ -8,11 +8,18 @@ function byNamespaceThenService(a: ServicePolicy, b: ServicePolicy): number {
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-export function buildBundle(guardrails: Guardrails, services: readonly ServicePolicy[]): Bundle {
+export function buildBundle(guardrails: Guardrails, services: readonly ServicePolicy[], options: { acknowledgeDeletions?: number | undefined } = {}): Bundle {
   // Round-trip through canonical JSON so the bundle holds plain data with sorted keys.
   const sorted = JSON.parse(canonicalJson([...services].sort(byNamespaceThenService))) as ServicePolicy[];
   const rails = JSON.parse(canonicalJson(guardrails)) as Guardrails;
-  return { schemaVersion: 1, hash: bundleHash({ guardrails: rails, services: sorted }), guardrails: rails, services: sorted };
+  const ack = options.acknowledgeDeletions;
+  return {
+    schemaVersion: 1,
+    hash: bundleHash({ guardrails: rails, services: sorted, acknowledgeDeletions: ack }),
+    guardrails: rails,
+    services: sorted,
+    ...(ack === undefined ? {} : { acknowledgeDeletions: ack }),
+  };
 }
 
 /** The bytes written to disk and uploaded: canonical JSON plus a final newline. */

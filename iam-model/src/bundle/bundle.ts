@@ -59,4 +59,10 @@ export interface Bundle {
   guardrails: Guardrails;
   /** Sorted by namespace, then service. */
   services: ServicePolicy[];
+  /**
+   * How many managed-role deletions the publisher acknowledges (`podiam publish
+   * --acknowledge-deletions N`): a run that deletes more than the stack's limits goes ahead only
+   * when this equals its number of deletions (iam-model/src/deletion-guard.ts). Hashed.
+   */
+  acknowledgeDeletions?: number;
 }

@@ -17,7 +17,11 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-/** The bundle hash: sha256 of the canonical JSON of { guardrails, services }. */
-export function bundleHash(content: { guardrails: unknown; services: unknown }): string {
-  return sha256Hex(canonicalJson({ guardrails: content.guardrails, services: content.services }));
+/**
+ * The bundle hash: sha256 of the canonical JSON of { acknowledgeDeletions, guardrails, services }.
+ * An absent acknowledgement is left out (canonicalJson drops undefined), so bundles without one
+ * keep the hash they always had; one that carries it cannot have it added or changed unseen.
+ */
+export function bundleHash(content: { guardrails: unknown; services: unknown; acknowledgeDeletions?: unknown }): string {
+  return sha256Hex(canonicalJson({ acknowledgeDeletions: content.acknowledgeDeletions, guardrails: content.guardrails, services: content.services }));
 }

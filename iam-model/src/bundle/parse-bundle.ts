@@ -96,8 +96,9 @@ export function validateBundle(raw: unknown): Bundle {
     need(!seen.has(key), `${key} appears twice`);
     seen.add(key);
   });
+  need(raw.acknowledgeDeletions === undefined || (Number.isInteger(raw.acknowledgeDeletions) && (raw.acknowledgeDeletions as number) >= 0), 'acknowledgeDeletions must be a whole number ≥ 0');
   // The hash covers the content: a bundle changed after publishing (or truncated) is refused.
-  const actual = bundleHash({ guardrails: raw.guardrails, services: raw.services });
+  const actual = bundleHash({ guardrails: raw.guardrails, services: raw.services, acknowledgeDeletions: raw.acknowledgeDeletions });
   need(actual === raw.hash, `content hash ${actual} does not match the recorded ${raw.hash as string}`);
   return raw as unknown as Bundle;
 }
