@@ -53,10 +53,9 @@ describe('moto (patched) enforces trust, conditions and session revocation as AW
     return out.Role!.Arn!;
   }
 
-  /** Trust settings as reconcile passes them; the namespace tag is required (older TrustSettings had a switch for it). */
+  /** Trust settings as reconcile passes them; the namespace tag is always required. */
   function trustSettings(extra: { externalId?: string } = {}): TrustSettings {
-    const settings = { intermediateRoleArns: [nodeRoleArn], requireNamespaceTag: true, ...extra };
-    return settings;
+    return { intermediateRoleArns: [nodeRoleArn], ...extra };
   }
 
   /** The node proxy's AssumeRole, as it sends it (session tags, external ID), from the node's session. */
