@@ -59,3 +59,35 @@ app.kubernetes.io/part-of: podiam
 {{- define "podiam.clusterName" -}}
 {{- required "clusterName is required: install with --set clusterName=<name>, the ClusterName the podiam Lambda functions were deployed with (it is part of every managed role's name)" .Values.clusterName }}
 {{- end }}
+
+{{/*
+The V8 old-space limit in MiB: 60 % of the container's memory limit (Ki, Mi, Gi, or plain bytes),
+so that under a flood the proxy collects garbage before the kernel's OOM killer ends it (and with
+it every pod's credentials on the node). Empty when no memory limit is set.
+*/}}
+{{- define "podiam.heapLimitMi" -}}
+{{- $limit := "" -}}
+{{- with .Values.resources }}{{ with .limits }}{{ with .memory }}{{ $limit = toString . }}{{ end }}{{ end }}{{ end -}}
+{{- if $limit -}}
+{{- $mi := 0 -}}
+{{- if hasSuffix "Gi" $limit }}{{ $mi = mul (trimSuffix "Gi" $limit | int) 1024 }}
+{{- else if hasSuffix "Mi" $limit }}{{ $mi = trimSuffix "Mi" $limit | int }}
+{{- else if hasSuffix "Ki" $limit }}{{ $mi = div (trimSuffix "Ki" $limit | int) 1024 }}
+{{- else if hasSuffix "G" $limit }}{{ $mi = div (mul (trimSuffix "G" $limit | int) 1000000000) 1048576 }}
+{{- else if hasSuffix "M" $limit }}{{ $mi = div (mul (trimSuffix "M" $limit | int) 1000000) 1048576 }}
+{{- else if regexMatch "^[0-9]+$" $limit }}{{ $mi = div ($limit | int64) 1048576 }}
+{{- else }}{{ fail (printf "resources.limits.memory %q: use Ki, Mi, Gi, M, G or bytes" $limit) }}
+{{- end -}}
+{{- div (mul $mi 60) 100 -}}
+{{- end -}}
+{{- end -}}
+
+{{/* NODE_OPTIONS: nodeOptions plus the heap limit derived from the memory limit, unless nodeOptions sets its own. */}}
+{{- define "podiam.nodeOptions" -}}
+{{- $opts := .Values.nodeOptions | default "" -}}
+{{- $heap := include "podiam.heapLimitMi" . -}}
+{{- if and $heap (not (contains "--max-old-space-size" $opts)) -}}
+{{- $opts = trim (printf "%s --max-old-space-size=%s" $opts $heap) -}}
+{{- end -}}
+{{- $opts -}}
+{{- end -}}

@@ -53,6 +53,8 @@ export interface ProxyConfig {
   /** Undefined: in-cluster service account. */
   kubeconfig: string | undefined;
   shutdownGraceMs: number;
+  /** The DaemonSet running this proxy: on SIGTERM its rules stay unless it is being deleted. */
+  daemonSet: { namespace: string; name: string } | undefined;
   /** Caps of the metadata listener (proxy/src/connection-guard.ts). */
   firstByteTimeoutMs: number;
   maxConnections: number;
@@ -235,6 +237,15 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
     }
   }
 
+  const daemonSetName = r.string('PODIAM_DAEMONSET_NAME');
+  const daemonSetNamespace = r.string('PODIAM_NAMESPACE', ['POD_NAMESPACE']);
+  if (daemonSetName !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(daemonSetName)) {
+    throw new ConfigError('PODIAM_DAEMONSET_NAME', `'${daemonSetName}' is not a Kubernetes object name`, 'Set it to the name of the DaemonSet that runs the proxy (the chart does this).');
+  }
+  if (daemonSetName !== undefined && (daemonSetNamespace === undefined || !isDnsLabel(daemonSetNamespace))) {
+    throw new ConfigError('PODIAM_NAMESPACE', 'is not set to a namespace name while PODIAM_DAEMONSET_NAME is', 'Set it from the downward API (metadata.namespace); the chart does this.');
+  }
+
   const logLevel = (r.string('PODIAM_LOG_LEVEL') ?? 'info').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('PODIAM_LOG_LEVEL', `'${logLevel}' is not a log level`, `Use one of ${LOG_LEVELS.join(', ')}.`);
 
@@ -268,6 +279,7 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
     logLevel,
     kubeconfig: r.string('PODIAM_KUBECONFIG', ['KUBECONFIG']),
     shutdownGraceMs: r.int('PODIAM_SHUTDOWN_GRACE_MS', 5000, 0, 120_000),
+    daemonSet: daemonSetName === undefined ? undefined : { name: daemonSetName, namespace: daemonSetNamespace! },
     firstByteTimeoutMs: r.int('PODIAM_FIRST_BYTE_TIMEOUT_MS', DEFAULT_CONNECTION_LIMITS.firstByteTimeoutMs, 100, 60_000),
     maxConnections: r.int('PODIAM_MAX_CONNECTIONS', DEFAULT_CONNECTION_LIMITS.maxConnections, 1, 1_000_000),
     maxConnectionsPerIp: r.int('PODIAM_MAX_CONNECTIONS_PER_IP', DEFAULT_CONNECTION_LIMITS.maxConnectionsPerIp, 1, 1_000_000),
@@ -287,5 +299,5 @@ export const CONFIG_VARIABLES = [
   'PODIAM_ALLOWED_ACCOUNTS', 'PODIAM_DEFAULT_ROLE', 'PODIAM_EXTERNAL_ID', 'PODIAM_SESSION_TAGS', 'PODIAM_SESSION_DURATION_SECONDS',
   'PODIAM_REQUIRE_IMDSV2', 'PODIAM_IMDS_UPSTREAM', 'PODIAM_PASSTHROUGH_PATHS', 'PODIAM_STS_ENDPOINT', 'PODIAM_INDEX_WAIT_MS',
   'PODIAM_CREDENTIALS_WAIT_MS', 'PODIAM_PREFETCH', 'PODIAM_EVENTS', 'PODIAM_LOG_LEVEL', 'PODIAM_KUBECONFIG', 'PODIAM_SHUTDOWN_GRACE_MS',
-  'PODIAM_FIRST_BYTE_TIMEOUT_MS', 'PODIAM_MAX_CONNECTIONS', 'PODIAM_MAX_CONNECTIONS_PER_IP', 'PODIAM_MAX_PIPELINED', 'PODIAM_MAX_REQUESTS_PER_SOCKET',
+  'PODIAM_DAEMONSET_NAME', 'PODIAM_NAMESPACE', 'PODIAM_FIRST_BYTE_TIMEOUT_MS', 'PODIAM_MAX_CONNECTIONS', 'PODIAM_MAX_CONNECTIONS_PER_IP', 'PODIAM_MAX_PIPELINED', 'PODIAM_MAX_REQUESTS_PER_SOCKET',
 ] as const;

@@ -1,7 +1,13 @@
 /**
- * The DNAT rule that sends pods' metadata traffic to the proxy:
+ * The proxy's two iptables rules:
  *   nat PREROUTING -d 169.254.169.254/32 -p tcp --dport 80 -i <if> -j DNAT --to-destination <hostIP>:<port>
- * Added on start, checked every 30 s (and restored if something removed it), removed on exit.
+ *     sends the pods' metadata traffic to the proxy;
+ *   filter INPUT -p tcp --dport <port> -m addrtype ! --src-type LOCAL ! -i <if> -j DROP
+ *     keeps everyone but this node's pods (and the node itself: kubelet probes) off the proxy's
+ *     port, which listens on the host network: a pod on another node must not reach it and claim
+ *     an address of this node's pods.
+ * Added on start, checked every 30 s (and restored if something removed them). Whether they are
+ * removed on exit is decided by the caller (proxy/src/rule-on-shutdown.ts).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -25,18 +31,48 @@ export function interfaceArgs(hostInterface: string): string[] {
   return hostInterface.startsWith('!') ? ['!', '-i', hostInterface.slice(1)] : ['-i', hostInterface];
 }
 
-export function ruleArgs(spec: RuleSpec): string[] {
-  return ['PREROUTING', '-d', `${METADATA_ADDRESS}/32`, '-p', 'tcp', '-m', 'tcp', '--dport', '80', ...interfaceArgs(spec.hostInterface), '-j', 'DNAT', '--to-destination', `${spec.hostIp}:${spec.port}`];
+/** The interface test that matches traffic NOT from the pods' interface(s). */
+export function otherInterfaceArgs(hostInterface: string): string[] {
+  const own = interfaceArgs(hostInterface);
+  return own[0] === '!' ? own.slice(1) : ['!', ...own];
 }
 
+/** Marks podiam's rules, so that a new proxy can find (and drop) its predecessor's outdated ones. */
+export const RULE_COMMENTS = { dnat: 'podiam: metadata DNAT', guard: 'podiam: port guard' } as const;
+
+export function guardRuleArgs(spec: RuleSpec): string[] {
+  return ['INPUT', '-p', 'tcp', '-m', 'tcp', '--dport', String(spec.port), '-m', 'addrtype', '!', '--src-type', 'LOCAL', ...otherInterfaceArgs(spec.hostInterface), '-m', 'comment', '--comment', RULE_COMMENTS.guard, '-j', 'DROP'];
+}
+
+export function ruleArgs(spec: RuleSpec): string[] {
+  return ['PREROUTING', '-d', `${METADATA_ADDRESS}/32`, '-p', 'tcp', '-m', 'tcp', '--dport', '80', ...interfaceArgs(spec.hostInterface), '-m', 'comment', '--comment', RULE_COMMENTS.dnat, '-j', 'DNAT', '--to-destination', `${spec.hostIp}:${spec.port}`];
+}
+
+/** Splits one line of `iptables -S` into arguments (double quotes group, as iptables prints them). */
+export function splitRuleLine(line: string): string[] {
+  const out: string[] = [];
+  for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!);
+  return out;
+}
+
+export type Table = 'nat' | 'filter';
+
+/** Runs one iptables command; resolves with what it printed (the rules, for -S). */
 export interface IptablesRunner {
-  (args: string[]): Promise<void>;
+  (args: string[], table: Table): Promise<string | void>;
 }
 
 /** `-w`: wait for the xtables lock rather than fail when kube-proxy or a CNI holds it. */
-export const execIptables: IptablesRunner = async (args) => {
-  await run('iptables', ['-w', '5', '-t', 'nat', ...args], { timeout: 10_000 });
+export const execIptables: IptablesRunner = async (args, table) => {
+  return (await run('iptables', ['-w', '5', '-t', table, ...args], { timeout: 10_000 })).stdout;
 };
+
+interface ManagedRule {
+  table: Table;
+  args: string[];
+  /** '-I': first in its chain, so an earlier ACCEPT (kube-proxy, a CNI) cannot pass over it. */
+  add: '-A' | '-I';
+}
 
 export interface IptablesEvents {
   restored?(): void;
@@ -47,19 +83,27 @@ export class IptablesRule {
   private timer: NodeJS.Timeout | undefined;
   private present = false;
 
+  private readonly rules: ManagedRule[];
+
   constructor(
-    private readonly spec: RuleSpec,
+    spec: RuleSpec,
     private readonly runner: IptablesRunner = execIptables,
     private readonly events: IptablesEvents = {},
-  ) {}
+  ) {
+    this.rules = [
+      // The guard first: the proxy's port is closed to other nodes before pods are sent to it.
+      { table: 'filter', args: guardRuleArgs(spec), add: '-I' },
+      { table: 'nat', args: ruleArgs(spec), add: '-A' },
+    ];
+  }
 
   get inPlace(): boolean {
     return this.present;
   }
 
-  async exists(): Promise<boolean> {
+  private async has(rule: ManagedRule): Promise<boolean> {
     try {
-      await this.runner(['-C', ...ruleArgs(this.spec)]);
+      await this.runner(['-C', ...rule.args], rule.table);
       return true;
     } catch (err) {
       // iptables -C exits 1 when the rule is missing; anything else is a real failure.
@@ -68,15 +112,53 @@ export class IptablesRule {
     }
   }
 
-  /** Adds the rule unless it is there; true when it had to be added. */
-  async ensure(): Promise<boolean> {
-    if (await this.exists()) {
-      this.present = true;
-      return false;
-    }
-    await this.runner(['-A', ...ruleArgs(this.spec)]);
-    this.present = true;
+  /** Whether every rule is in place. */
+  async exists(): Promise<boolean> {
+    for (const rule of this.rules) if (!(await this.has(rule))) return false;
     return true;
+  }
+
+  /** Adds each rule that is missing; true when one had to be added. */
+  async ensure(): Promise<boolean> {
+    let added = false;
+    for (const rule of this.rules) {
+      if (await this.has(rule)) continue;
+      const [chain, ...rest] = rule.args;
+      await this.runner(rule.add === '-I' ? ['-I', chain!, '1', ...rest] : ['-A', ...rule.args], rule.table);
+      added = true;
+    }
+    this.present = true;
+    return added;
+  }
+
+  /**
+   * Deletes podiam's rules that are not this proxy's: a predecessor kept its rules across the
+   * restart, and with another port or interface they would shadow (or duplicate) the new ones.
+   * Returns how many it deleted. Rules without podiam's comment (kube2iam's, a CNI's) are left alone.
+   */
+  async removeOutdated(): Promise<number> {
+    let removed = 0;
+    for (const rule of this.rules) {
+      const comment = rule.args.includes(RULE_COMMENTS.dnat) ? RULE_COMMENTS.dnat : RULE_COMMENTS.guard;
+      const listed = (await this.runner(['-S', rule.args[0]!], rule.table)) ?? '';
+      const mine = rule.args.slice(1).join('\u0000');
+      for (const line of listed.split('\n')) {
+        const args = splitRuleLine(line.trim());
+        if (args[0] !== '-A' || !args.includes(comment)) continue;
+        // iptables prints options in its own order: compare as sets of the same arguments.
+        const same = [...args.slice(2)].sort().join('\u0000') === [...rule.args.slice(1)].sort().join('\u0000');
+        if (same || mine === args.slice(2).join('\u0000')) continue;
+        await this.runner(['-D', ...args.slice(1)], rule.table);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Stops checking and leaves the rules in place (a new proxy takes them over). */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   start(intervalMs: number): void {
@@ -94,12 +176,13 @@ export class IptablesRule {
     this.timer.unref();
   }
 
-  /** Stops checking and deletes every copy of the rule. */
+  /** Stops checking and deletes every copy of the rules, the DNAT rule first. */
   async remove(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    // Bounded: a rule added twice by hand is deleted twice; never loop forever.
-    for (let i = 0; i < 10 && (await this.exists()); i++) await this.runner(['-D', ...ruleArgs(this.spec)]);
+    this.stop();
+    for (const rule of [...this.rules].reverse()) {
+      // Bounded: a rule added twice by hand is deleted twice; never loop forever.
+      for (let i = 0; i < 10 && (await this.has(rule)); i++) await this.runner(['-D', ...rule.args], rule.table);
+    }
     this.present = false;
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The proxy process: config → startProxy; SIGTERM/SIGINT: stop accepting, drain, remove the
- * iptables rule, exit. A bad setting exits 2 with the ConfigError's message (setting and fix).
+ * The proxy process: config → startProxy; SIGTERM/SIGINT: stop accepting, drain, then keep or
+ * remove the iptables rules (proxy/src/rule-on-shutdown.ts), exit. A bad setting exits 2 with the ConfigError's message (setting and fix).
  */
 import { ConfigError, describeError } from '../../core/src/errors.ts';
 import { parseConfig } from './config.ts';
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const proxy = await startProxy(config, { logger });
   logger.info({ port: proxy.port, metricsPort: proxy.metricsPort, node: config.nodeName }, 'podiam proxy listening');
   const shutdown = (signal: string): void => {
-    logger.info({ signal }, 'shutting down: draining, then removing the iptables rule');
+    logger.info({ signal }, 'shutting down: draining, then deciding on the iptables rules');
     proxy.stop().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -21,6 +21,7 @@ import { NamespaceIndex, type NamespaceObject } from './k8s/namespace-index.ts';
 import { PodIndex, type PodObject, type PodRecord } from './k8s/pod-index.ts';
 import { Reflector, kubeListWatch } from './k8s/reflector.ts';
 import { revocationCutoff } from './k8s/revocation.ts';
+import { daemonSetState, decideRuleOnShutdown, type OwnerState } from './rule-on-shutdown.ts';
 import { createLogger, type Logger } from './log.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { createImdsServer, createMetricsServer } from './server.ts';
@@ -39,6 +40,8 @@ export interface ProxyDeps {
   clock?: Clock;
   cacheTiming?: Partial<CacheTiming>;
   defaultMetrics?: boolean;
+  /** What became of the proxy's DaemonSet, asked on stop; default: the API server, when named. */
+  ownerState?: () => Promise<OwnerState>;
 }
 
 export interface RunningProxy {
@@ -135,6 +138,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
   const reflectors: Array<Reflector<PodObject> | Reflector<NamespaceObject>> = [];
   let denials = deps.denials;
   let kubeSync: Promise<void> = Promise.resolve();
+  let ownerState: () => Promise<OwnerState> = deps.ownerState ?? (() => Promise.resolve(config.daemonSet ? 'unknown' : 'not-configured'));
   if (!deps.indexes) {
     const kc = deps.kubeConfig ?? new KubeConfig();
     if (!deps.kubeConfig) {
@@ -142,6 +146,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
       else kc.loadFromCluster();
     }
     const api = kc.makeApiClient(CoreV1Api);
+    if (!deps.ownerState && config.daemonSet) ownerState = daemonSetState(kc, config.daemonSet);
     if (config.events) denials ??= new KubeDenialEvents(api, { nodeName: config.nodeName });
     const nsReflector = new Reflector<NamespaceObject>({
       source: kubeListWatch({ kubeConfig: kc, path: '/api/v1/namespaces', list: (page) => api.listNamespace(page) as never }),
@@ -249,6 +254,9 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
       for (let attempt = 0; !stopped; attempt++) {
         try {
           await rule.ensure();
+          // A predecessor keeps its rules across a restart; drop those that differ from ours.
+          const outdated = await rule.removeOutdated();
+          if (outdated) logger.info({ outdated }, "removed a previous proxy's iptables rules that differ from this one's");
           break;
         } catch (err) {
           logger.error({ err: describeError(err), attempt }, 'could not add the iptables DNAT rule; retrying');
@@ -270,10 +278,13 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
       readyFlag = false;
       await Promise.all([closeServer(server, config.shutdownGraceMs), metricsServer ? closeServer(metricsServer, 0) : undefined]);
       if (rule) {
+        const decision = decideRuleOnShutdown(await ownerState());
+        logger.info({ action: decision.action }, `iptables rules on shutdown: ${decision.action}, because ${decision.reason}`);
         try {
-          await rule.remove();
+          if (decision.action === 'remove') await rule.remove();
+          else rule.stop();
         } catch (err) {
-          logger.error({ err: describeError(err) }, 'could not remove the iptables DNAT rule');
+          logger.error({ err: describeError(err) }, 'could not remove the iptables rules');
         }
       }
       for (const r of reflectors) r.stop();

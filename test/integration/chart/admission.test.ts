@@ -7,9 +7,10 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { GetRoleCommand } from '@aws-sdk/client-iam';
+import { GetRoleCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { ROLE_ANNOTATION } from '../../../core/src/annotations.ts';
+import { managedRoleName } from '../../../core/src/naming.ts';
 import { createAdmissionHandlerFromEnv } from '../../../functions/admission/handler.ts';
 import { startLocalAdmissionServer, type LocalAdmissionServer } from '../../../functions/admission/local-server.ts';
 import { silentLogger } from '../../../functions/lib/log.ts';
@@ -62,7 +63,9 @@ describe('the chart\'s admission webhook, called by a real API server', () => {
         return real(event);
       },
     });
-    const installed = await withValuesFile({ clusterName: CLUSTER, webhook: { url: admission.url, caBundle: cert.caPem } }, (file) =>
+    // The URL (which carries the webhook secret) comes from a Secret, never from a value.
+    assert.ok((await c.kubectl(['-n', releaseNamespace, 'create', 'secret', 'generic', 'podiam-webhook-url', `--from-literal=url=${admission.url}`])).ok);
+    const installed = await withValuesFile({ clusterName: CLUSTER, webhook: { urlSecret: { name: 'podiam-webhook-url' }, caBundle: cert.caPem } }, (file) =>
       c.helm(['upgrade', '--install', releaseName, chartDir, '-n', releaseNamespace, '--values', file]),
     );
     assert.ok(installed.ok, installed.stderr);
@@ -73,7 +76,7 @@ describe('the chart\'s admission webhook, called by a real API server', () => {
     await Promise.allSettled([kube?.stop(), aws?.stop()]);
   });
 
-  it('stores the webhook configuration with the URL and the test CA', async () => {
+  it('stores the webhook configuration with the URL read from the Secret, and the test CA', async () => {
     const vwc = await c.getJson<{ webhooks: Array<{ clientConfig: { url: string; caBundle: string }; failurePolicy: string }> }>([
       'validatingwebhookconfiguration',
       releaseName,
@@ -117,6 +120,23 @@ describe('the chart\'s admission webhook, called by a real API server', () => {
     assert.match(r.stderr, /policies\/payments\/ledger\.json/);
     assert.equal(reviews.at(-1)?.request.dryRun, true);
     assert.equal(reviews.length, calls + 1);
+  });
+
+  it('admits a server-side dry run of a pod whose role is in the bundle but missing in IAM, and creates nothing', async () => {
+    const role = managedRoleName({ cluster: CLUSTER, namespace: 'orders', service: 'writer' });
+    await assert.rejects(aws.iam.send(new GetRoleCommand({ RoleName: role })), { name: 'NoSuchEntityException' });
+    const before = ((await aws.iam.send(new ListRolesCommand({ MaxItems: 1000 }))).Roles ?? []).map((r) => r.RoleName).sort();
+    const calls = reviews.length;
+
+    const r = await c.kubectl(['create', '--dry-run=server', '-f', '-'], podManifest('orders', 'writer-1', 'writer'));
+
+    await assert.rejects(aws.iam.send(new GetRoleCommand({ RoleName: role })), { name: 'NoSuchEntityException' }, 'the dry run created the role');
+    assert.deepEqual(((await aws.iam.send(new ListRolesCommand({ MaxItems: 1000 }))).Roles ?? []).map((r) => r.RoleName).sort(), before);
+    assert.ok(r.ok, r.stderr);
+    assert.equal(reviews.length, calls + 1);
+    assert.equal(reviews.at(-1)?.request.dryRun, true);
+    assert.match(r.stderr, /dry run: role .*writer does not exist yet and would be created/);
+    assert.equal((await c.kubectl(['get', 'pod', 'writer-1', '-n', 'orders'])).ok, false, 'nothing stored');
   });
 
   it('never calls the webhook for a pod without the role annotation (matchConditions)', async () => {

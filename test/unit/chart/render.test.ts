@@ -28,7 +28,7 @@ import {
 
 const execFileAsync = promisify(execFile);
 const chartMeta = parse(readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8')) as { appVersion: string; version: string };
-const node = { 'spec.nodeName': 'node-a', 'status.hostIP': '192.0.2.10' };
+const node = { 'spec.nodeName': 'node-a', 'status.hostIP': '192.0.2.10', 'metadata.namespace': releaseNamespace };
 
 interface PodSpecish {
   hostNetwork?: boolean;
@@ -132,13 +132,14 @@ describe('chart with defaults (only clusterName set)', () => {
     assert.equal(proxyContainer(objects).image, `ghcr.io/podiam/proxy:${chartMeta.appVersion}`);
   });
 
-  it('gives the ClusterRole only get/list/watch on pods and namespaces and create/patch on events', () => {
+  it('gives the ClusterRole only get/list/watch on pods and namespaces, create/patch on events, and get on its own DaemonSet', () => {
     const role = find(objects, 'ClusterRole') as unknown as { rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> };
     const grants = new Set<string>();
     for (const rule of role.rules) {
       for (const g of rule.apiGroups) for (const r of rule.resources) for (const v of rule.verbs) grants.add(`${g || 'core'}/${r}:${v}`);
     }
     assert.deepEqual([...grants].sort(), [
+      'apps/daemonsets:get',
       'core/events:create',
       'core/events:patch',
       'core/namespaces:get',
@@ -148,6 +149,21 @@ describe('chart with defaults (only clusterName set)', () => {
       'core/pods:list',
       'core/pods:watch',
     ]);
+  });
+
+  it('grants the DaemonSet read on its own DaemonSet only', () => {
+    const role = find(objects, 'ClusterRole') as unknown as { rules: Array<{ apiGroups: string[]; resources: string[]; resourceNames?: string[] }> };
+    const ds = find(objects, 'DaemonSet');
+    const rule = role.rules.find((r) => r.resources.includes('daemonsets'));
+    assert.deepEqual(rule?.resourceNames, [ds.metadata.name]);
+    const env = resolveEnv(proxyContainer(objects).env ?? [], node);
+    assert.equal(env.PODIAM_DAEMONSET_NAME, ds.metadata.name);
+    assert.equal(env.PODIAM_NAMESPACE, releaseNamespace);
+  });
+
+  it("limits V8's heap to 60 % of the container's memory limit, so a flood is collected before the OOM killer acts", () => {
+    const env = resolveEnv(proxyContainer(objects).env ?? [], node);
+    assert.equal(env.NODE_OPTIONS, '--max-semi-space-size=2 --max-old-space-size=153', '60 % of the default 256Mi limit');
   });
 
   it('binds the ClusterRole to the proxy ServiceAccount in the release namespace', () => {
@@ -178,7 +194,7 @@ describe('chart with defaults (only clusterName set)', () => {
     assert.deepEqual(config.allowedAccounts, []);
     assert.equal(config.defaultRole, undefined);
     assert.equal(config.sessionTags, true);
-    assert.equal(config.requireImdsV2, false);
+    assert.equal(config.requireImdsV2, true);
     assert.deepEqual(config.passthroughPaths, [...DEFAULT_PASSTHROUGH_PATHS]);
     assert.equal(config.stsEndpoint, undefined);
   });

@@ -30,12 +30,13 @@ describe('starting the proxy', () => {
   it('keeps retrying the iptables rule and is ready only once it is in place', async () => {
     let attempts = 0;
     const rules = new Set<string>();
-    const runner = async (args: string[]): Promise<void> => {
+    const runner = async (args: string[], table: string): Promise<void> => {
       const [op, ...rest] = args;
-      if (op === '-A' && ++attempts < 3) throw Object.assign(new Error('xtables lock busy'), { code: 4 });
-      if (op === '-A') rules.add(rest.join(' '));
-      if (op === '-D') rules.delete(rest.join(' '));
-      if (op === '-C' && !rules.has(rest.join(' '))) throw Object.assign(new Error('missing'), { code: 1 });
+      const key = `${table} ${(op === '-I' ? [rest[0], ...rest.slice(2)] : rest).join(' ')}`;
+      if ((op === '-A' || op === '-I') && ++attempts < 3) throw Object.assign(new Error('xtables lock busy'), { code: 4 });
+      if (op === '-A' || op === '-I') rules.add(key);
+      if (op === '-D') rules.delete(key);
+      if (op === '-C' && !rules.has(key)) throw Object.assign(new Error('missing'), { code: 1 });
     };
     const pods = new PodIndex();
     const namespaces = new NamespaceIndex();
@@ -57,11 +58,11 @@ describe('starting the proxy', () => {
     running.push(proxy);
     assert.equal(await get(proxy.metricsPort!, '/readyz'), 503);
     await proxy.ready;
-    assert.equal(attempts, 3);
-    assert.equal(rules.size, 1);
+    assert.equal(attempts, 4, 'two failed adds, then the guard and the DNAT rule');
+    assert.equal(rules.size, 2);
     assert.equal(await get(proxy.metricsPort!, '/readyz'), 200);
     assert.equal(await get(proxy.port, '/healthz'), 200);
     await proxy.stop();
-    assert.equal(rules.size, 0, 'the rule is removed on stop');
+    assert.equal(rules.size, 0, 'the rules are removed on stop when no DaemonSet is named');
   });
 });
