@@ -17,6 +17,7 @@ import { roleNameReply } from './imds/role-name.ts';
 import { TOKEN_HEADER, TOKEN_TTL_HEADER, parseTokenTtl, type TokenIssuer } from './imds/token.ts';
 import type { ImdsUpstream } from './imds/upstream.ts';
 import type { Logger } from './log.ts';
+import { DEFAULT_LOG_LIMITS, RefusalLogLimiter, type LogLimits, type Suppressed } from './log-limit.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import type { CredentialCache } from './sts/credential-cache.ts';
 
@@ -102,7 +103,11 @@ function errorReply(err: unknown): Reply {
   return json({ code: 'PODIAM_INTERNAL', message: new ProxyError('PODIAM_INTERNAL').message }, 500);
 }
 
-export function handler(deps: ServerDeps): (req: IncomingMessage, res: ServerResponse) => void {
+function logSuppressed(logger: Logger, summaries: readonly Suppressed[]): void {
+  for (const { ip, suppressed } of summaries) logger.warn({ ip, suppressed }, `suppressed ${suppressed} lines from ${ip}`);
+}
+
+export function handler(deps: ServerDeps, logLimiter: RefusalLogLimiter): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     if (refusedByGuard(req)) return;
     const started = performance.now();
@@ -119,7 +124,12 @@ export function handler(deps: ServerDeps): (req: IncomingMessage, res: ServerRes
         const { code, message } = describeError(err);
         deps.metrics.observeRequest('error', reply.status, (performance.now() - started) / 1000);
         deps.metrics.denials.inc({ code: err instanceof PodiamError ? String(err.code) : 'PODIAM_INTERNAL' });
-        const fields = { ip: callerIp(req), method: req.method, path: req.url?.slice(0, 200), status: reply.status, code };
+        const ip = callerIp(req);
+        // Metrics above count every refusal; the log gets a few lines per source IP and window.
+        const verdict = logLimiter.admit(ip);
+        logSuppressed(deps.logger, verdict.summaries);
+        if (!verdict.log) return;
+        const fields = { ip, method: req.method, path: req.url?.slice(0, 200), status: reply.status, code };
         // The cause, when there is one: a PodiamError without one has nothing more to say.
         const cause = err instanceof PodiamError ? (err.cause === undefined ? undefined : describeError(err.cause)) : message;
         if (reply.status >= 500) deps.logger.error(cause === undefined ? fields : { ...fields, err: cause }, message);
@@ -134,9 +144,13 @@ export interface ListenerLimits {
   requestTimeoutMs?: number;
   maxHeaderSize?: number;
   connections?: Partial<ConnectionLimits>;
+  /** Log lines of refused requests per source IP (proxy/src/log-limit.ts). */
+  logLimits?: Partial<LogLimits>;
 }
 
 export function createImdsServer(deps: ServerDeps, limits: ListenerLimits = {}): Server {
+  const logLimits = { ...DEFAULT_LOG_LIMITS, ...limits.logLimits };
+  const logLimiter = new RefusalLogLimiter(logLimits);
   const server = createServer(
     {
       maxHeaderSize: limits.maxHeaderSize ?? 8192,
@@ -146,8 +160,12 @@ export function createImdsServer(deps: ServerDeps, limits: ListenerLimits = {}):
       connectionsCheckingInterval: 250,
       keepAliveTimeout: 5000,
     },
-    handler(deps),
+    handler(deps, logLimiter),
   );
+  // Summaries for IPs that went quiet: their window rolls without another refusal to report it.
+  const sweeper = setInterval(() => logSuppressed(deps.logger, logLimiter.sweep()), logLimits.windowMs);
+  sweeper.unref();
+  server.once('close', () => clearInterval(sweeper));
   guardConnections(server, { ...DEFAULT_CONNECTION_LIMITS, ...limits.connections }, {
     refused: (reason, ip) => {
       deps.metrics.connectionsRefused.inc({ reason });
