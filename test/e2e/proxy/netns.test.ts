@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { startPeers, tools, toolEnv, type Peers } from '../../peers/index.ts';
+import { managedRoleArn } from '../../../core/src/naming.ts';
 import { NetnsLab, netnsAvailable, waitForLine } from '../../peers/netns.ts';
+import { ruleArgs } from '../../../proxy/src/iptables.ts';
 import type { ChildProcess } from 'node:child_process';
 
 const repo = process.env.PODIAM_REPO_ROOT ?? process.cwd();
@@ -82,10 +84,13 @@ describe('pods in network namespaces behind the real iptables DNAT', { skip: !ne
     return JSON.parse(stdout.trim().split('\n').at(-1)!) as { status: number; body: string };
   }
 
-  const ruleSpec = (): string[] => ['-t', 'nat', '-C', 'PREROUTING', '-d', '169.254.169.254/32', '-p', 'tcp', '-m', 'tcp', '--dport', '80', '-i', bridge, '-j', 'DNAT', '--to-destination', `${NODE_IP}:8181`];
+  // The rule exactly as the proxy writes it (proxy/src/iptables.ts): a change of shape shows here.
+  const ruleSpec = (): string[] => ['-t', 'nat', '-C', ...ruleArgs({ hostInterface: bridge, hostIp: NODE_IP, port: 8181 })];
 
   before(async () => {
     peers = await startPeers({ moto: true, imds: { role: { name: 'node-role' } }, kube: true });
+    // moto (patched, as AWS) refuses AssumeRole of a role that does not exist: the pods' roles must be there.
+    await peers.moto!.createRoles([['orders', 'reader'], ['billing', 'writer']].map(([namespace, service]) => managedRoleArn({ accountId: '123456789012' }, { cluster: 'test', namespace: namespace!, service: service! })));
     api = peers.kube!.kubeConfig().makeApiClient(CoreV1Api);
     nodeNs = await lab.namespace('node');
     bridge = await lab.bridge(nodeNs, `${NODE_IP}/24`);
