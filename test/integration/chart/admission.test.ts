@@ -109,7 +109,7 @@ describe('the chart\'s admission webhook, called by a real API server', () => {
     assert.ok(r.ok, r.stderr);
     assert.equal(reviews.length, calls + 1);
     assert.equal(reviews.at(-1)!.request.object.metadata.name, 'reader-1');
-    const role = await aws.iam.send(new GetRoleCommand({ RoleName: `${CLUSTER}-orders-reader` }));
+    const role = await aws.iam.send(new GetRoleCommand({ RoleName: managedRoleName({ cluster: CLUSTER, namespace: 'orders', service: 'reader' }) }));
     assert.equal(role.Role?.Path, `/podiam/${CLUSTER}/`);
   });
 
