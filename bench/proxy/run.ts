@@ -22,6 +22,7 @@ import { startProxy } from '../../proxy/src/proxy.ts';
 import { PodIndex } from '../../proxy/src/k8s/pod-index.ts';
 import { NamespaceIndex } from '../../proxy/src/k8s/namespace-index.ts';
 import { fakePodJson, podIp } from './target.ts';
+import { managedRoleArn } from '../../core/src/naming.ts';
 
 const PODS = 100;
 const SECONDS = Number(process.env.PODIAM_BENCH_SECONDS ?? 10);
@@ -232,6 +233,8 @@ async function main(): Promise<void> {
   targetBundle = await buildTarget();
   const peers = await startPeers({ moto: true, imds: { role: { name: 'node-role' } } });
   try {
+    // moto (patched, as AWS) refuses AssumeRole of a role that does not exist: the fake pods' roles (team-0…49/reader) must be there.
+    await peers.moto!.createRoles(Array.from({ length: 50 }, (_, n) => managedRoleArn({ accountId: '123456789012' }, { cluster: 'bench', namespace: `team-${n}`, service: 'reader' })));
     const imds = peers.imds!.endpoint;
     const sts = peers.moto!.endpoint;
     const results: string[] = [];
