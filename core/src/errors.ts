@@ -11,7 +11,7 @@ export const errorCodes = {
   PODIAM_ROLE_OF_OTHER_NAMESPACE: { status: 403, fix: "A pod may only use its own namespace's managed roles; add policies/<namespace>/<service>.json for this namespace instead." },
   PODIAM_ACCOUNT_NOT_ALLOWED: { status: 403, fix: 'Add the account to the allowed accounts list (PODIAM_ALLOWED_ACCOUNTS / allowedAccounts) if it is trusted.' },
   PODIAM_SESSION_TTL_INVALID: { status: 403, fix: 'Set iam.amazonaws.com/session-ttl to a duration such as 900s, 15m or 1h (at most 1h).' },
-  PODIAM_NAMESPACE_ANNOTATION_INVALID: { status: 403, fix: 'Fix the namespace annotation: allowed-roles must be a JSON array of strings, permitted a valid regular expression.' },
+  PODIAM_NAMESPACE_ANNOTATION_INVALID: { status: 403, fix: 'Fix the namespace annotation: allowed-roles must be a JSON array of strings; permitted a regular expression of the supported subset (literals, ., [...], \\d \\w \\s, groups, |, * + ? {n,m}; no backreferences or lookaround; at most 1,000 characters), see docs/troubleshooting.md.' },
   // The node proxy (proxy/): what a pod sees when it asks the metadata endpoint.
   PODIAM_NO_ROLE: { status: 404, fix: 'Annotate the pod with iam.amazonaws.com/role (a service name of its namespace), or ask for a default role.' },
   PODIAM_POD_UNKNOWN: { status: 404, fix: 'The proxy knows no pod with this IP on this node: check that the pod runs on this node and not with hostNetwork, then retry.' },

@@ -13,6 +13,7 @@ import {
   SESSION_TTL_ANNOTATION,
 } from './annotations.ts';
 import type { ErrorCode } from './errors.ts';
+import { cachedLinear, MAX_INPUT_LENGTH, UnsupportedPatternError, type LinearRegExp } from './linear-regexp.ts';
 import { isDnsLabel, managedRoleArn, managedRoleName, managedRolePath, parseRoleArn, roleArn, type ParsedRoleArn } from './naming.ts';
 
 export interface PodFacts {
@@ -70,10 +71,14 @@ export function globMatches(glob: string, value: string): boolean {
 
 export interface NamespacePermissions {
   allowedRoles: string[];
-  permitted?: RegExp;
+  permitted?: LinearRegExp;
 }
 
-/** Parses the namespace's widening annotations; a malformed one is a denial, not a silent allow-all. */
+/**
+ * Parses the namespace's widening annotations; a malformed one is a denial, not a silent allow-all.
+ * Exported so that anything else that reads these annotations (a webhook for Namespaces, a CI
+ * check) refuses exactly what the proxy refuses.
+ */
 export function namespacePermissions(ns: NamespaceFacts): NamespacePermissions | { error: string } {
   const annotations = ns.annotations ?? {};
   const out: NamespacePermissions = { allowedRoles: [] };
@@ -92,12 +97,16 @@ export function namespacePermissions(ns: NamespaceFacts): NamespacePermissions |
   }
   const permitted = annotations[PERMITTED_ANNOTATION];
   if (permitted !== undefined && permitted.trim() !== '') {
-    try {
-      // Anchored on purpose: kiam matched unanchored, so 'reader' also allowed 'not-a-reader-admin'.
-      out.permitted = new RegExp(`^(?:${permitted})$`);
-    } catch {
-      return { error: `namespace ${ns.name}: ${PERMITTED_ANNOTATION} is not a valid regular expression` };
+    // Never `new RegExp(permitted)`: whoever may annotate a namespace could then hold the proxy's
+    // event loop for seconds per decision with a backtracking pattern such as (a|aa)+. The linear
+    // matcher costs at most input length × pattern size, and refuses what it does not support.
+    // It matches the whole value on purpose: kiam matched unanchored, so 'reader' also allowed
+    // 'not-a-reader-admin'.
+    const compiled = cachedLinear(permitted);
+    if (compiled instanceof UnsupportedPatternError) {
+      return { error: `namespace ${ns.name}: ${PERMITTED_ANNOTATION} is not a regular expression podiam accepts: ${compiled.message}` };
     }
+    out.permitted = compiled;
   }
   return out;
 }
@@ -107,6 +116,16 @@ function permittedByNamespace(perms: NamespacePermissions, written: string, arn:
   const candidates = [written, arn.arn, roleWithPath];
   if (perms.allowedRoles.some((glob) => candidates.some((c) => globMatches(glob, c)))) return true;
   return perms.permitted !== undefined && candidates.some((c) => perms.permitted!.test(c));
+}
+
+/**
+ * IAM role names are unique in an account whatever their path, so in our own account a role named
+ * `<cluster>.…` is a managed role (or one squatting a managed name). Asked for under any other
+ * path, it must not pass as "a role the namespace permits": with allowed-roles ["*"] that would
+ * reach another namespace's role by name.
+ */
+function claimsManagedName(arn: ParsedRoleArn, settings: ClusterSettings, partition: string): boolean {
+  return arn.accountId === settings.accountId && arn.partition === partition && arn.name.startsWith(`${settings.cluster}.`);
 }
 
 /** Parses '900', '900s', '15m', '1h', '1h30m' into seconds; undefined when malformed. */
@@ -133,6 +152,11 @@ export function decideRole(pod: PodFacts, ns: NamespaceFacts, settings: ClusterS
   const source = annotated ? 'annotation' : 'default';
   const requested = annotated || settings.defaultRole?.trim();
   if (!requested) return { kind: 'none', reason: `pod ${pod.namespace}/${pod.name} has no ${ROLE_ANNOTATION} annotation and no default role is set` };
+  // IAM allows 512 characters of path and 64 of name: no role ARN comes near this, and the
+  // namespace's patterns are never run on more.
+  if (requested.length > MAX_INPUT_LENGTH) {
+    return deny('PODIAM_ROLE_ANNOTATION_INVALID', requested.slice(0, 100), `${ROLE_ANNOTATION} is ${requested.length} characters long; no IAM role ARN is longer than ${MAX_INPUT_LENGTH}`);
+  }
 
   let sessionSeconds: number | undefined;
   const ttl = annotations[SESSION_TTL_ANNOTATION];
@@ -164,6 +188,9 @@ export function decideRole(pod: PodFacts, ns: NamespaceFacts, settings: ClusterS
     // kube2iam resolves a bare 'path/to/name' to arn:...:role/path/to/name in the node's account.
     const cut = requested.lastIndexOf('/') + 1;
     const plain = parseRoleArn(roleArn(account, `/${requested.slice(0, cut)}`, requested.slice(cut)));
+    if (plain && claimsManagedName(plain, settings, account.partition)) {
+      return deny('PODIAM_ROLE_OF_OTHER_NAMESPACE', requested, `${plain.arn} has the name of a podiam-managed role of cluster ${settings.cluster} outside its path; ask for the namespace's own service by name`);
+    }
     if (plain && !plain.path.startsWith('/podiam/') && permittedByNamespace(perms, requested, plain)) {
       return allow({ arn: plain.arn, name: plain.name, path: plain.path }, `namespace ${ns.name} permits ${requested} (kube2iam-style bare name)`);
     }
@@ -194,6 +221,9 @@ export function decideRole(pod: PodFacts, ns: NamespaceFacts, settings: ClusterS
     return deny('PODIAM_ROLE_OF_OTHER_NAMESPACE', requested, `${arn.arn} is a podiam-managed role that does not belong to namespace ${pod.namespace} of cluster ${settings.cluster}`);
   }
 
+  if (claimsManagedName(arn, settings, account.partition)) {
+    return deny('PODIAM_ROLE_OF_OTHER_NAMESPACE', requested, `${arn.arn} has the name of a podiam-managed role of cluster ${settings.cluster} outside its path /podiam/${settings.cluster}/`);
+  }
   if (!permittedByNamespace(perms, requested, arn)) {
     return deny('PODIAM_ROLE_NOT_PERMITTED', requested, `namespace ${ns.name} does not permit ${arn.arn} (no matching ${ALLOWED_ROLES_ANNOTATION} glob or ${PERMITTED_ANNOTATION} regexp)`);
   }
