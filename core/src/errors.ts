@@ -48,6 +48,10 @@ export const errorCodes = {
   PODIAM_EVENT_UNSUPPORTED: { status: 400, fix: 'Send an event the function understands (see events/ in the repository for each shape).' },
   PODIAM_ROTATE_REQUEST_INVALID: { status: 400, fix: "Send detail {cluster, action: 'revoke-sessions' | 'begin-intermediate-rotation' | 'finish-intermediate-rotation' | 'prune-intermediates', ...} as events/rotate-*.json show." },
   PODIAM_INTERMEDIATE_ROLES_MISSING: { status: 500, fix: 'None of the intermediate role ARNs (IntermediateRoleArns / PODIAM_INTERMEDIATE_ROLE_ARNS) exists; create the node proxy role or correct the parameter.' },
+  PODIAM_INTERMEDIATE_ROLE_NOT_ALLOWED: { status: 403, fix: "Name a role of the stack's own account; a node proxy role in another account must first be listed in the stack parameter ForeignIntermediateRoleArns." },
+  PODIAM_ROTATION_STATE_INVALID: { status: 500, fix: 'Only the rotate function may write state/<cluster>/intermediate-rotation.json: find out who wrote it (CloudTrail data events, bucket versions), delete it or restore the previous version, then run the rotation again.' },
+  PODIAM_RECONCILE_BUSY: { status: 503, fix: 'The reconcile function (one run at a time) stayed busy; the rotation state is already written and its next run applies it. Send the rotate request again to see the result.' },
+  PODIAM_REVOKE_POLICY_TOO_LARGE: { status: 409, fix: "The role's inline policies leave no room for AWSRevokeOlderSessions (IAM allows 10,240 characters for all inline policies of a role together): shrink the service's policy file and publish, then revoke again. The message names the role, its inline policies' total and what the revocation needs." },
   // The podiam CLI (cli/): `exit` is the process exit code (2: the command line is wrong; 1: the
   // files, the bundle or AWS are). Codes above that reach the CLI exit 1.
   PODIAM_CLI_USAGE: { status: 400, exit: 2, fix: 'Run `podiam help` for the commands, `podiam <command> --help` for one command\'s options.' },

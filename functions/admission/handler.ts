@@ -20,7 +20,7 @@ import { buildDesiredState, type DesiredState } from '../../iam-model/src/desire
 import { readIntermediates, existingIntermediateArns } from '../../iam-model/src/iam-reader.ts';
 import { jsonLogger, type Logger } from '../lib/log.ts';
 import { emfMetrics, type MetricSink } from '../lib/metrics.ts';
-import { readRotationState, trustedIntermediateArns } from '../lib/rotation-state.ts';
+import { readRotationState, scopeOf, trustedIntermediateArns } from '../lib/rotation-state.ts';
 import { allowResponse, denyResponse, parseReview, AdmissionReviewError } from './review.ts';
 import { admissionVerdict } from './verdict.ts';
 
@@ -96,11 +96,11 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
         const [accountId, loaded, rotation] = await Promise.all([
           deps.accountId(),
           bundleSource(),
-          readRotationState(deps.s3, config.bundleBucket, config.stateKey),
+          deps.accountId().then((account) => readRotationState(deps.s3, config.bundleBucket, config.stateKey, scopeOf(config, account))),
         ]);
         const wanted = trustedIntermediateArns(config.intermediateRoleArns, rotation);
         // IAM refuses a trust policy naming a role that does not exist; if none can be checked, try them all.
-        const existing = existingIntermediateArns(await readIntermediates(iam, wanted, accountId, new Set()));
+        const existing = existingIntermediateArns(await readIntermediates(iam, wanted, accountId, new Set(), scopeOf(config, accountId).allowed));
         const trusted = existing.length ? existing : wanted;
         refuseBundleBreakingGuardrails(loaded.bundle, 'admission', log, deps.metric ?? emfMetrics);
         const desired = buildDesiredState(loaded.bundle, {

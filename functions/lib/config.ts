@@ -16,6 +16,15 @@ import { DEFAULT_DELETION_LIMITS, type DeletionLimits } from '../../iam-model/sr
 export interface FunctionsConfig {
   cluster: string;
   intermediateRoleArns: string[];
+  /**
+   * Role ARNs outside the stack's account that a rotation may add as intermediate roles (the
+   * stack's ForeignIntermediateRoleArns; empty by default). See iam-model/src/intermediate-arns.ts.
+   */
+  foreignIntermediateRoleArns?: string[];
+  /** The stack's partition (PODIAM_PARTITION, from AWS::Partition); default aws. */
+  partition?: string;
+  /** Rotate only: the reconcile function it asks for runs (PODIAM_RECONCILE_FUNCTION_ARN). */
+  reconcileFunctionArn?: string;
   permissionsBoundaryArn?: string;
   /**
    * The managed policies a bundle may attach (the stack's AttachableManagedPolicyArns); a bundle
@@ -100,6 +109,14 @@ export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
     if (!parseRoleArn(arn)) throw new ConfigError('PODIAM_INTERMEDIATE_ROLE_ARNS', `'${arn}' is not an IAM role ARN`, 'Use arn:aws:iam::<account>:role/<name>, comma-separated.');
   }
   if (arns.length === 0) throw new ConfigError('PODIAM_INTERMEDIATE_ROLE_ARNS', 'names no role', 'Give at least one role ARN.');
+  const partition = optional(env, 'PODIAM_PARTITION') ?? 'aws';
+  if (!/^aws(-[a-z]+)*$/.test(partition)) throw new ConfigError('PODIAM_PARTITION', `'${partition}' is not a partition`, 'Set it to the stack\'s AWS::Partition (aws, aws-cn, aws-us-gov), or leave it unset for aws.');
+  const foreign = (env.PODIAM_FOREIGN_INTERMEDIATE_ROLE_ARNS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const arn of foreign) {
+    if (parseRoleArn(arn)?.partition !== partition) {
+      throw new ConfigError('PODIAM_FOREIGN_INTERMEDIATE_ROLE_ARNS', `'${arn}' is not an IAM role ARN of partition ${partition}`, `Use arn:${partition}:iam::<account>:role/<name>, comma-separated, or leave it empty.`);
+    }
+  }
   const boundary = optional(env, 'PODIAM_PERMISSIONS_BOUNDARY_ARN');
   if (boundary && !MANAGED_POLICY_ARN.test(boundary)) {
     throw new ConfigError('PODIAM_PERMISSIONS_BOUNDARY_ARN', `'${boundary}' is not a managed policy ARN`, 'Use arn:aws:iam::<account>:policy/<name>.');
@@ -156,6 +173,9 @@ export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
   return {
     cluster,
     intermediateRoleArns: [...new Set(arns)],
+    foreignIntermediateRoleArns: [...new Set(foreign)].sort(),
+    partition,
+    ...(optional(env, 'PODIAM_RECONCILE_FUNCTION_ARN') ? { reconcileFunctionArn: optional(env, 'PODIAM_RECONCILE_FUNCTION_ARN')! } : {}),
     ...(boundary ? { permissionsBoundaryArn: boundary } : {}),
     attachableManagedPolicyArns: [...new Set(attachable)].sort(),
     bundleBucket: required(env, 'PODIAM_BUNDLE_BUCKET', 'Set it to the bucket `podiam publish` writes to (the stack output BundleBucketName).'),

@@ -15,7 +15,7 @@ import { emfMetrics, type MetricSink } from './metrics.ts';
 import { countByKind, type ChangeKind, type Collision } from '../../iam-model/src/plan.ts';
 import { planCluster } from '../../iam-model/src/plan-cluster.ts';
 import { DEFAULT_DELETION_LIMITS, deletionsOf, guardDeletions, managedRoleCount } from '../../iam-model/src/deletion-guard.ts';
-import { readRotationState, trustedIntermediateArns } from './rotation-state.ts';
+import { readRotationState, scopeOf, trustedIntermediateArns } from './rotation-state.ts';
 
 export interface ReconcileDeps {
   iam: IAMClient;
@@ -51,7 +51,7 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
   const accountId = await deps.accountId();
   const [loaded, rotation] = await Promise.all([
     loadBundle(deps.s3, { bucket: config.bundleBucket, key: config.bundleKey }),
-    readRotationState(deps.s3, config.bundleBucket, config.stateKey),
+    readRotationState(deps.s3, config.bundleBucket, config.stateKey, scopeOf(config, accountId)),
   ]);
   const bundle = loaded!.bundle;
   // Before IAM is even read: a bundle that breaks its guardrails changes nothing.
@@ -62,6 +62,7 @@ export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest):
     accountId,
     intermediateRoleArns: wanted,
     managedIntermediateArns: config.intermediateRoleArns,
+    foreignIntermediateArns: config.foreignIntermediateRoleArns,
     permissionsBoundaryArn: config.permissionsBoundaryArn,
     attachableManagedPolicyArns: config.attachableManagedPolicyArns,
     trustExternalId: config.trustExternalId,

@@ -31,18 +31,32 @@ export type ReconcileEvent =
   | EventBridgeEvent<'Object Created', S3ObjectCreatedDetail>
   | ScheduledEvent
   | EventBridgeEvent<'AWS API Call via CloudTrail', CloudTrailDetail>
-  | { action: 'reconcile'; roles?: string[] };
+  | { action: 'reconcile'; roles?: string[]; trigger?: string };
 
 export type EventDecision = { run: true; request: ReconcileRequest } | { run: false; reason: string };
+
+const ROLE_LIFECYCLE = new Set(['CreateRole', 'DeleteRole']);
+
+/** CreateRole/DeleteRole of a role that is neither managed nor configured: only the rotation state can say whether it is an intermediate role. */
+export function needsRotationState(event: unknown, config: Pick<FunctionsConfig, 'cluster'> & Partial<Pick<FunctionsConfig, 'intermediateRoleArns'>>): boolean {
+  const e = (event ?? {}) as { source?: unknown; detail?: CloudTrailDetail };
+  const roleName = e.detail?.requestParameters?.roleName ?? '';
+  if (e.source !== 'aws.iam' || !ROLE_LIFECYCLE.has(e.detail?.eventName ?? '') || e.detail?.errorCode || !roleName) return false;
+  return !roleName.startsWith(`${config.cluster}.`) && !(config.intermediateRoleArns ?? []).some((arn) => parseRoleArn(arn)?.name === roleName);
+}
 
 export function requestFor(
   event: unknown,
   config: Pick<FunctionsConfig, 'cluster' | 'bundleBucket' | 'bundleKey' | 'selfRoleArn'> & Partial<Pick<FunctionsConfig, 'intermediateRoleArns'>>,
+  /** Intermediate roles a rotation added (the rotation state's `added`), not yet in the stack's parameter. */
+  rotationAdded: readonly string[] = [],
 ): EventDecision {
   const e = (event ?? {}) as Record<string, unknown>;
   if (e.action === 'reconcile') {
     const roles = Array.isArray(e.roles) ? e.roles.filter((r): r is string => typeof r === 'string') : undefined;
-    return { run: true, request: { trigger: 'manual', ...(roles?.length ? { scope: roles } : {}) } };
+    // `trigger` is only a label for the log (rotate names its action there).
+    const trigger = typeof e.trigger === 'string' && e.trigger ? `manual (${e.trigger.slice(0, 100)})` : 'manual';
+    return { run: true, request: { trigger, ...(roles?.length ? { scope: roles } : {}) } };
   }
   const detailType = e['detail-type'];
   const detail = (e.detail ?? {}) as Record<string, unknown>;
@@ -60,11 +74,13 @@ export function requestFor(
     const d = detail as unknown as CloudTrailDetail;
     if (d.errorCode) return { run: false, reason: `${d.eventName} failed (${d.errorCode}); nothing changed` };
     const roleName = d.requestParameters?.roleName ?? '';
-    const intermediateNames = (config.intermediateRoleArns ?? []).map((arn) => parseRoleArn(arn)?.name);
+    const intermediateNames = [...(config.intermediateRoleArns ?? []), ...rotationAdded].map((arn) => parseRoleArn(arn)?.name);
     // The intermediate role's assume policy is the other half of every trust link: its drift
     // is repaired by a whole-cluster run; a managed role's drift by a run for that role alone.
+    // So is its deletion or re-creation: a recreated node role is a new principal (trust policies
+    // show the old one as AROA…), and its pods get AccessDenied until every trust names it again.
     const request: ReconcileRequest | undefined =
-      d.requestParameters?.policyName === INTERMEDIATE_POLICY_NAME && intermediateNames.includes(roleName)
+      (d.requestParameters?.policyName === INTERMEDIATE_POLICY_NAME || ROLE_LIFECYCLE.has(d.eventName)) && intermediateNames.includes(roleName)
         ? { trigger: `drift ${d.eventName} on the intermediate role ${roleName}` }
         : roleName.startsWith(`${config.cluster}.`)
           ? { trigger: `drift ${d.eventName}`, scope: [roleName] }

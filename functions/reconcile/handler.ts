@@ -6,13 +6,19 @@
 import type { Context } from 'aws-lambda';
 import { lambdaEntry } from '../lib/lambda-entry.ts';
 import { reconcile, type ReconcileDeps, type ReconcileSummary } from '../lib/reconcile.ts';
-import { requestFor } from './events.ts';
+import { readRotationState, scopeOf } from '../lib/rotation-state.ts';
+import { needsRotationState, requestFor } from './events.ts';
 
 export type ReconcileResult = ReconcileSummary | { ignored: string };
 
 export function createReconcileHandler(deps: ReconcileDeps) {
   return async (event: unknown, _context?: Context): Promise<ReconcileResult> => {
-    const decision = requestFor(event, deps.config);
+    let decision = requestFor(event, deps.config);
+    if (!decision.run && needsRotationState(event, deps.config)) {
+      const { config } = deps;
+      const rotation = await readRotationState(deps.s3, config.bundleBucket, config.stateKey, scopeOf(config, await deps.accountId()));
+      decision = requestFor(event, config, rotation.added);
+    }
     if (!decision.run) {
       deps.log('info', 'event ignored', { reason: decision.reason });
       return { ignored: decision.reason };

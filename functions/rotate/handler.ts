@@ -7,18 +7,25 @@
 import type { Context } from 'aws-lambda';
 import { PodiamError } from '../../core/src/errors.ts';
 import { lambdaEntry } from '../lib/lambda-entry.ts';
-import type { ReconcileDeps } from '../lib/reconcile.ts';
-import { rotate, type RotateResult } from '../lib/rotate.ts';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { FunctionsConfig } from '../lib/config.ts';
+import { lambdaReconcileWriter } from '../lib/reconcile-writer.ts';
+import { rotate, type RotateDeps, type RotateResult } from '../lib/rotate.ts';
+import { scopeOf } from '../lib/rotation-state.ts';
 import { rotateRequestFor } from './request.ts';
+
+/** Refusals of the request itself: answered, never retried (a retry would be refused again). */
+const REFUSALS = new Set(['PODIAM_ROTATE_REQUEST_INVALID', 'PODIAM_INTERMEDIATE_ROLE_NOT_ALLOWED']);
 
 export type RotateAnswer = RotateResult | { rejected: { code: string; message: string } };
 
-export function createRotateHandler(deps: ReconcileDeps) {
+export function createRotateHandler(deps: RotateDeps) {
   return async (event: unknown, _context?: Context): Promise<RotateAnswer> => {
     try {
-      return await rotate(deps, rotateRequestFor(event, deps.config.cluster));
+      const scope = scopeOf(deps.config, await deps.accountId());
+      return await rotate(deps, rotateRequestFor(event, deps.config.cluster, scope));
     } catch (err: unknown) {
-      if (err instanceof PodiamError && err.code === 'PODIAM_ROTATE_REQUEST_INVALID') {
+      if (err instanceof PodiamError && REFUSALS.has(String(err.code))) {
         deps.log('warn', err.message, { code: err.code });
         return { rejected: { code: String(err.code), message: err.message } };
       }
@@ -27,4 +34,12 @@ export function createRotateHandler(deps: ReconcileDeps) {
   };
 }
 
-export const handler = lambdaEntry(createRotateHandler);
+/** The reconcile function named by the stack (PODIAM_RECONCILE_FUNCTION_ARN); without it only revoke-sessions works. */
+function reconcileWriterOf(config: FunctionsConfig): Pick<RotateDeps, 'reconcileWriter'> {
+  if (!config.reconcileFunctionArn) return {};
+  // One attempt per call: the writer retries a busy function itself, within its budget.
+  const lambda = new LambdaClient({ region: config.region, maxAttempts: 1, ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}) });
+  return { reconcileWriter: lambdaReconcileWriter(lambda, config.reconcileFunctionArn) };
+}
+
+export const handler = lambdaEntry((deps) => createRotateHandler({ ...deps, ...reconcileWriterOf(deps.config) }));

@@ -9,7 +9,8 @@
  */
 import type { EventBridgeEvent, ScheduledEvent } from 'aws-lambda';
 import { isDnsLabel, parseRoleArn } from '../../core/src/naming.ts';
-import { RotateRequestError } from '../lib/errors.ts';
+import { IntermediateRoleNotAllowedError, RotateRequestError } from '../lib/errors.ts';
+import { decideIntermediateArn, type IntermediateArnScope } from '../../iam-model/src/intermediate-arns.ts';
 
 export type RotateRequest =
   | { action: 'revoke-sessions'; namespace?: string; service?: string }
@@ -28,7 +29,11 @@ export interface RotateDetail {
 
 export type RotateEvent = EventBridgeEvent<'podiam rotate', RotateDetail> | ScheduledEvent;
 
-export function rotateRequestFor(event: unknown, cluster: string): RotateRequest {
+/**
+ * `scope`: which role ARNs may become intermediate roles (iam-model/src/intermediate-arns.ts).
+ * A role of another account is refused here, before anything is read or written.
+ */
+export function rotateRequestFor(event: unknown, cluster: string, scope: IntermediateArnScope): RotateRequest {
   const e = (event ?? {}) as Record<string, unknown>;
   if (e.source === 'aws.events' && e['detail-type'] === 'Scheduled Event') return { action: 'prune-intermediates' };
   if (e.source !== 'podiam' || e['detail-type'] !== 'podiam rotate') {
@@ -46,14 +51,20 @@ export function rotateRequestFor(event: unknown, cluster: string): RotateRequest
       return { action: 'revoke-sessions', ...(d.namespace ? { namespace: d.namespace } : {}), ...(d.service ? { service: d.service } : {}) };
     }
     case 'begin-intermediate-rotation':
-      if (typeof d.newRoleArn !== 'string' || !parseRoleArn(d.newRoleArn)) throw new RotateRequestError('detail.newRoleArn is not a role ARN');
-      return { action: 'begin-intermediate-rotation', newRoleArn: d.newRoleArn };
+      return { action: 'begin-intermediate-rotation', newRoleArn: allowedArn(d, 'newRoleArn', scope) };
     case 'finish-intermediate-rotation':
-      if (typeof d.oldRoleArn !== 'string' || !parseRoleArn(d.oldRoleArn)) throw new RotateRequestError('detail.oldRoleArn is not a role ARN');
-      return { action: 'finish-intermediate-rotation', oldRoleArn: d.oldRoleArn };
+      return { action: 'finish-intermediate-rotation', oldRoleArn: allowedArn(d, 'oldRoleArn', scope) };
     case 'prune-intermediates':
       return { action: 'prune-intermediates' };
     default:
       throw new RotateRequestError(`detail.action ${JSON.stringify(d.action)} is unknown`);
   }
+}
+
+function allowedArn(d: Partial<RotateDetail>, field: 'newRoleArn' | 'oldRoleArn', scope: IntermediateArnScope): string {
+  const arn = d[field];
+  if (typeof arn !== 'string' || !parseRoleArn(arn)) throw new RotateRequestError(`detail.${field} is not a role ARN`);
+  const decision = decideIntermediateArn(arn, scope);
+  if (!decision.allowed) throw new IntermediateRoleNotAllowedError(field, decision.reason);
+  return arn;
 }

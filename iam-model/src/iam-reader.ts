@@ -25,8 +25,13 @@ import { INTERMEDIATE_POLICY_NAME } from './trust.ts';
 
 export interface ReadOptions {
   cluster: string;
-  /** Our own account: intermediate roles elsewhere cannot be read and are taken as existing. */
+  /**
+   * Our own account: intermediate roles elsewhere cannot be read. One of them is taken as existing
+   * only when it is in foreignIntermediateArns or managedIntermediateArns (the stack's parameters).
+   */
   accountId: string;
+  /** Roles outside the account the operator allowed (ForeignIntermediateRoleArns). */
+  foreignIntermediateArns?: readonly string[];
   intermediateRoleArns: readonly string[];
   /** The intermediate roles whose assume policy this stack manages (the configured ones); default: all. */
   managedIntermediateArns?: readonly string[];
@@ -118,10 +123,17 @@ export async function readIntermediates(
   accountId: string,
   /** Read the assume policy only of these (the stack's own intermediate roles); default: all. */
   policyArns?: ReadonlySet<string>,
+  /**
+   * Roles outside the account that count as existing (IAM cannot be asked about them): only
+   * these. Any other foreign ARN is reported missing, so no trust policy ever names it, whoever
+   * put it into the list (a rotate request, the rotation state object).
+   */
+  foreignAllowed: ReadonlySet<string> = new Set(),
 ): Promise<CurrentIntermediate[]> {
   return mapLimit([...new Set(arns)].sort(), 4, async (arn) => {
     const parsed = parseRoleArn(arn);
-    if (!parsed || parsed.accountId !== accountId) return { arn, exists: true };
+    if (!parsed) return { arn, exists: false };
+    if (parsed.accountId !== accountId) return { arn, exists: foreignAllowed.has(arn) };
     try {
       await iam.send(new GetRoleCommand({ RoleName: parsed.name }));
     } catch (err: unknown) {
@@ -208,7 +220,8 @@ async function readClusterBulk(iam: IAMClient, options: ReadOptions): Promise<Cu
 
 /** The whole current state of one cluster (or of the named roles only). */
 export async function readCurrentState(iam: IAMClient, options: ReadOptions): Promise<CurrentState> {
-  const intermediatesRead = readIntermediates(iam, options.intermediateRoleArns, options.accountId, options.managedIntermediateArns ? new Set(options.managedIntermediateArns) : undefined);
+  const foreignAllowed = new Set([...(options.managedIntermediateArns ?? options.intermediateRoleArns), ...(options.foreignIntermediateArns ?? [])]);
+  const intermediatesRead = readIntermediates(iam, options.intermediateRoleArns, options.accountId, options.managedIntermediateArns ? new Set(options.managedIntermediateArns) : undefined, foreignAllowed);
   // Awaited only at the end: if reading the roles fails first, this rejection must not go
   // unhandled (Node would end the process); the await below still sees it.
   intermediatesRead.catch(() => undefined);

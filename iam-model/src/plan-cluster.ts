@@ -17,6 +17,8 @@ export interface ClusterPlanSettings extends Omit<DesiredStateSettings, 'interme
   /** Only these role names (a drift event); undefined: the whole cluster. */
   scope?: readonly string[] | undefined;
   readStrategy?: ReadOptions['strategy'];
+  /** Intermediate roles outside the account that may be trusted (ForeignIntermediateRoleArns). */
+  foreignIntermediateArns?: readonly string[] | undefined;
 }
 
 export interface ClusterPlan {
@@ -26,13 +28,14 @@ export interface ClusterPlan {
 }
 
 export async function planCluster(iam: IAMClient, bundle: Bundle, settings: ClusterPlanSettings): Promise<ClusterPlan> {
-  const { scope, readStrategy, intermediateRoleArns, ...stateSettings } = settings;
+  const { scope, readStrategy, intermediateRoleArns, foreignIntermediateArns, ...stateSettings } = settings;
   const managedIntermediateArns = settings.managedIntermediateArns ?? intermediateRoleArns;
   const current = await readCurrentState(iam, {
     cluster: settings.cluster,
     accountId: settings.accountId,
     intermediateRoleArns,
     managedIntermediateArns,
+    ...(foreignIntermediateArns ? { foreignIntermediateArns } : {}),
     ...(scope ? { roleNames: scope } : {}),
     ...(readStrategy ? { strategy: readStrategy } : {}),
     // Desired names found elsewhere in the account are collisions, reported from this read.

@@ -7,6 +7,7 @@ import { reconcile } from '../../../functions/lib/reconcile.ts';
 import { intermediateRolePolicy } from '../../../iam-model/src/trust.ts';
 import { exampleBundle } from '../../unit/functions/fixtures.ts';
 import { startHarness, type Harness } from './harness.ts';
+import { directReconcileWriter } from './reconcile-writer.ts';
 import { canAssume } from './trust-simulation.ts';
 
 const event = (name: string): { detail: Record<string, unknown> } & Record<string, unknown> =>
@@ -22,7 +23,7 @@ before(async () => {
   h = await startHarness();
   await h.publish(exampleBundle());
   await reconcile(h.deps, { trigger: 'setup' });
-  rotate = createRotateHandler(h.deps);
+  rotate = createRotateHandler({ ...h.deps, reconcileWriter: directReconcileWriter(h.deps) });
 });
 after(() => h?.stop());
 beforeEach(() => h.calls.reset());

@@ -36,7 +36,7 @@ before(() => {
   sam = requireTool('sam');
   work = mkdtempSync(path.join(tmpdir(), 'podiam-sam-'));
   const stage = path.join(work, 'stage');
-  for (const p of ['template.yaml', 'samconfig.toml', 'package.json', 'package-lock.json', 'functions', 'core', 'cli/src']) cpSync(path.join(repo, p), path.join(stage, p), { recursive: true });
+  for (const p of ['template.yaml', 'samconfig.toml', 'package.json', 'package-lock.json', 'functions', 'core', 'iam-model', 'cli/src']) cpSync(path.join(repo, p), path.join(stage, p), { recursive: true });
 });
 after(() => {
   if (work) rmSync(work, { recursive: true, force: true });

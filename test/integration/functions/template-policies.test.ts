@@ -15,6 +15,7 @@ import { bundleOf, exampleBundle, service, XRAY_POLICY_ARN } from '../../unit/fu
 import { podReview, urlEvent, WEBHOOK_SECRET, WEBHOOK_SECRET_SHA256 } from './admission-events.ts';
 import { BUCKET, BUNDLE_KEY, CLUSTER, startHarness, type Harness } from './harness.ts';
 import { functionPolicy, loadTemplate, type TemplateParams } from './template-policy.ts';
+import { directReconcileWriter } from './reconcile-writer.ts';
 
 interface Call {
   service: 'iam' | 's3';
@@ -132,7 +133,8 @@ before(async () => {
   const v2 = (await h.iam.send(new CreateRoleCommand({ RoleName: 'podiam-prod-node-proxy-v2', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }))).Role!.Arn!;
   await h.iam.send(new PutRolePolicyCommand({ RoleName: 'podiam-prod-node-proxy-v2', PolicyName: 'podiam-assume-managed-roles', PolicyDocument: JSON.stringify(intermediateRolePolicy({ accountId: h.moto.accountId }, CLUSTER)) }));
   const rot = recordingClients(h);
-  const rotate = createRotateHandler(depsWith(rot));
+  // Rotate's trust changes run in the reconcile function (its own role), not under rotate's policy.
+  const rotate = createRotateHandler({ ...depsWith(rot), reconcileWriter: directReconcileWriter(h.deps) });
   const ev = (detail: Record<string, unknown>) => ({ source: 'podiam', 'detail-type': 'podiam rotate', detail: { cluster: CLUSTER, ...detail } });
   for (const e of [ev({ action: 'revoke-sessions' }), ev({ action: 'begin-intermediate-rotation', newRoleArn: v2 }), ev({ action: 'finish-intermediate-rotation', oldRoleArn: h.proxyRoleArn })]) {
     const r = await rotate(e);

@@ -49,6 +49,7 @@ function resolve(value: unknown, p: TemplateParams): unknown {
     'AWS::AccountId': p.AccountId,
     'AWS::Region': 'us-east-1',
     'BundleBucket.Arn': `arn:aws:s3:::${p.BundleBucketName}`,
+    'ReconcileFunction.Arn': `arn:aws:lambda:us-east-1:${p.AccountId}:function:podiam-ReconcileFunction`,
   };
   const conditions: Record<string, boolean> = { HasBoundary: p.PermissionsBoundaryArn !== '', HasAttachableManagedPolicies: (p.AttachableManagedPolicyArns ?? []).join(',') !== '' };
   if (Array.isArray(value)) {

@@ -4,9 +4,11 @@ import { readFileSync } from 'node:fs';
 import { requestFor } from '../../../functions/reconcile/events.ts';
 import { rotateRequestFor } from '../../../functions/rotate/request.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
+import { intermediateArnScope } from '../../../iam-model/src/intermediate-arns.ts';
 
 const event = (name: string) => JSON.parse(readFileSync(new URL(`../../../events/${name}`, import.meta.url), 'utf8'));
 const config = { cluster: 'prod', bundleBucket: 'podiam-bundles', bundleKey: 'bundle.json' };
+const scope = intermediateArnScope({ partition: 'aws', accountId: '123456789012', configured: ['arn:aws:iam::123456789012:role/podiam-prod-node-proxy'], foreignAllowed: [] });
 
 describe('reconcile events', () => {
   it('runs the whole cluster for the bundle upload and the schedule', () => {
@@ -49,21 +51,32 @@ describe('reconcile events', () => {
 
 describe('rotate requests', () => {
   it('reads each action from its sample event', () => {
-    assert.deepEqual(rotateRequestFor(event('rotate-revoke-sessions.json'), 'prod'), { action: 'revoke-sessions', namespace: 'orders', service: 'reader' });
-    assert.deepEqual(rotateRequestFor(event('rotate-begin-intermediate-rotation.json'), 'prod'), { action: 'begin-intermediate-rotation', newRoleArn: 'arn:aws:iam::123456789012:role/podiam-prod-node-proxy-v2' });
-    assert.deepEqual(rotateRequestFor(event('rotate-finish-intermediate-rotation.json'), 'prod'), { action: 'finish-intermediate-rotation', oldRoleArn: 'arn:aws:iam::123456789012:role/podiam-prod-node-proxy' });
-    assert.deepEqual(rotateRequestFor(event('reconcile-scheduled.json'), 'prod'), { action: 'prune-intermediates' });
+    assert.deepEqual(rotateRequestFor(event('rotate-revoke-sessions.json'), 'prod', scope), { action: 'revoke-sessions', namespace: 'orders', service: 'reader' });
+    assert.deepEqual(rotateRequestFor(event('rotate-begin-intermediate-rotation.json'), 'prod', scope), { action: 'begin-intermediate-rotation', newRoleArn: 'arn:aws:iam::123456789012:role/podiam-prod-node-proxy-v2' });
+    assert.deepEqual(rotateRequestFor(event('rotate-finish-intermediate-rotation.json'), 'prod', scope), { action: 'finish-intermediate-rotation', oldRoleArn: 'arn:aws:iam::123456789012:role/podiam-prod-node-proxy' });
+    assert.deepEqual(rotateRequestFor(event('reconcile-scheduled.json'), 'prod', scope), { action: 'prune-intermediates' });
   });
 
   it('refuses another cluster, a bad ARN and a service without its namespace', () => {
     const bad = (mutate: (e: { detail: Record<string, unknown> }) => void) => {
       const e = event('rotate-revoke-sessions.json');
       mutate(e);
-      return () => rotateRequestFor(e, 'prod');
+      return () => rotateRequestFor(e, 'prod', scope);
     };
     const invalid = (err: unknown) => err instanceof PodiamError && err.code === 'PODIAM_ROTATE_REQUEST_INVALID';
     assert.throws(bad((e) => (e.detail.cluster = 'staging')), invalid);
     assert.throws(bad((e) => delete e.detail.namespace), invalid);
     assert.throws(bad((e) => Object.assign(e.detail, { action: 'begin-intermediate-rotation', newRoleArn: 'not-an-arn' })), invalid);
+  });
+
+  it('refuses an intermediate role of another account or partition in begin and finish', () => {
+    const notAllowed = (err: unknown) => err instanceof PodiamError && err.code === 'PODIAM_INTERMEDIATE_ROLE_NOT_ALLOWED';
+    for (const [field, action] of [['newRoleArn', 'begin-intermediate-rotation'], ['oldRoleArn', 'finish-intermediate-rotation']] as const) {
+      for (const arn of ['arn:aws:iam::999999999999:role/attacker', 'arn:aws-cn:iam::123456789012:role/podiam-prod-node-proxy-v2']) {
+        const e = event('rotate-begin-intermediate-rotation.json');
+        e.detail = { cluster: 'prod', action, [field]: arn };
+        assert.throws(() => rotateRequestFor(e, 'prod', scope), notAllowed, `${action} ${arn}`);
+      }
+    }
   });
 });
