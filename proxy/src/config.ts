@@ -43,6 +43,11 @@ export interface ProxyConfig {
   stsEndpoint: string | undefined;
   /** How long a request from an IP not yet indexed waits for the pod index before a 404. */
   indexWaitMs: number;
+  /**
+   * After a watch breaks, how long (since the API server last answered) a known pod is still
+   * answered for from the index as it was; 0: not at all (proxy/src/k8s/stale-lookup.ts).
+   */
+  staleIndexWindowMs: number;
   /** How long a request waits for STS before a 503 (the fetch goes on in the background). */
   credentialsWaitMs: number;
   /** Fetch credentials as soon as a pod with a role appears. */
@@ -273,6 +278,9 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
     stsEndpoint,
     // The SDKs give IMDS one second: the index wait and the STS wait must fit inside it together.
     indexWaitMs: r.int('PODIAM_INDEX_WAIT_MS', 300, 0, 900),
+    // Capped at 5 minutes: the longer the window, the longer a deleted pod's IP reused during an
+    // outage could still be answered for as the old pod (docs/security.md, stale pod index).
+    staleIndexWindowMs: r.int('PODIAM_STALE_INDEX_WINDOW_MS', 90_000, 0, 300_000),
     credentialsWaitMs: r.int('PODIAM_CREDENTIALS_WAIT_MS', 600, 50, 900),
     prefetch: r.bool('PODIAM_PREFETCH', true),
     events: r.bool('PODIAM_EVENTS', true),
@@ -297,7 +305,7 @@ export const CONFIG_VARIABLES = [
   'PODIAM_CLUSTER_NAME', 'PODIAM_NODE_NAME', 'PODIAM_HOST_IP', 'PODIAM_LISTEN_ADDRESS', 'PODIAM_PORT', 'PODIAM_METRICS_PORT',
   'PODIAM_HOST_INTERFACE', 'PODIAM_IPTABLES', 'PODIAM_IPTABLES_CHECK_INTERVAL_MS', 'PODIAM_AWS_REGION', 'PODIAM_ACCOUNT_ID',
   'PODIAM_ALLOWED_ACCOUNTS', 'PODIAM_DEFAULT_ROLE', 'PODIAM_EXTERNAL_ID', 'PODIAM_SESSION_TAGS', 'PODIAM_SESSION_DURATION_SECONDS',
-  'PODIAM_REQUIRE_IMDSV2', 'PODIAM_IMDS_UPSTREAM', 'PODIAM_PASSTHROUGH_PATHS', 'PODIAM_STS_ENDPOINT', 'PODIAM_INDEX_WAIT_MS',
+  'PODIAM_REQUIRE_IMDSV2', 'PODIAM_IMDS_UPSTREAM', 'PODIAM_PASSTHROUGH_PATHS', 'PODIAM_STS_ENDPOINT', 'PODIAM_INDEX_WAIT_MS', 'PODIAM_STALE_INDEX_WINDOW_MS',
   'PODIAM_CREDENTIALS_WAIT_MS', 'PODIAM_PREFETCH', 'PODIAM_EVENTS', 'PODIAM_LOG_LEVEL', 'PODIAM_KUBECONFIG', 'PODIAM_SHUTDOWN_GRACE_MS',
   'PODIAM_DAEMONSET_NAME', 'PODIAM_NAMESPACE', 'PODIAM_FIRST_BYTE_TIMEOUT_MS', 'PODIAM_MAX_CONNECTIONS', 'PODIAM_MAX_CONNECTIONS_PER_IP', 'PODIAM_MAX_PIPELINED', 'PODIAM_MAX_REQUESTS_PER_SOCKET',
 ] as const;

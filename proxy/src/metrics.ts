@@ -16,6 +16,20 @@ export class ProxyMetrics {
   readonly stsErrors = new Counter({ name: 'podiam_proxy_sts_assume_role_errors_total', help: 'AssumeRole calls that failed, by error name.', labelNames: ['error'] as const, registers: [this.registry] });
   readonly denials = new Counter({ name: 'podiam_proxy_denials_total', help: 'Requests refused, by code.', labelNames: ['code'] as const, registers: [this.registry] });
   readonly podsIndexed = new Gauge({ name: 'podiam_proxy_pods_indexed', help: 'Pods of this node in the index.', registers: [this.registry] });
+  /** Read at scrape time; proxy.ts points it at the pod lookup's freshness. */
+  staleAgeSeconds: () => number = () => 0;
+  readonly indexStaleSeconds: Gauge = new Gauge({
+    name: 'podiam_proxy_pod_index_stale_seconds',
+    help: 'Seconds since the API server last answered, while a pod or namespace watch is broken after a first sync; 0 while synced (and before the first sync).',
+    registers: [this.registry],
+    collect: (): void => this.indexStaleSeconds.set(this.staleAgeSeconds()),
+  });
+  readonly staleAnswers = new Counter({ name: 'podiam_proxy_stale_answers_total', help: 'Requests answered for a pod known before the watch broke, within PODIAM_STALE_INDEX_WINDOW_MS.', registers: [this.registry] });
+  readonly staleOwnerChanged = new Counter({
+    name: 'podiam_proxy_stale_owner_changed_total',
+    help: 'IPs answered from a stale index for a pod that, once synced again, no longer held that IP (it may have been reused by another pod during the outage).',
+    registers: [this.registry],
+  });
   readonly relists = new Counter({ name: 'podiam_proxy_kube_relists_total', help: 'Pod or namespace lists after a broken watch or 410 Gone.', labelNames: ['resource'] as const, registers: [this.registry] });
   readonly revokedEvictions = new Counter({ name: 'podiam_proxy_revoked_credentials_dropped_total', help: "Cached credentials dropped because their namespace's podiam.io/sessions-revoked-at is later than their issue time.", registers: [this.registry] });
   readonly connectionsRefused = new Counter({

@@ -21,6 +21,7 @@ import { NamespaceIndex, type NamespaceObject } from './k8s/namespace-index.ts';
 import { PodIndex, type PodObject, type PodRecord } from './k8s/pod-index.ts';
 import { Reflector, kubeListWatch } from './k8s/reflector.ts';
 import { revocationCutoff } from './k8s/revocation.ts';
+import { StaleTolerantLookup } from './k8s/stale-lookup.ts';
 import { daemonSetState, decideRuleOnShutdown, type OwnerState } from './rule-on-shutdown.ts';
 import { createLogger, type Logger } from './log.ts';
 import { ProxyMetrics } from './metrics.ts';
@@ -170,11 +171,32 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     kubeSync = nsReflector.start().then(() => podReflector.start());
   }
 
-  const roles = new CallerRoles({
-    pods: {
-      // A broken namespace watch makes decisions as unsafe as a broken pod watch.
-      find: (ip, waitMs) => (namespaces.synced ? pods.find(ip, waitMs) : Promise.resolve({ kind: 'not-synced' })),
+  const lookup = new StaleTolerantLookup({
+    pods,
+    namespaces,
+    windowMs: config.staleIndexWindowMs,
+    clock,
+    events: {
+      staleStarted: (ageMs) =>
+        logger.warn({ ageMs, windowMs: config.staleIndexWindowMs }, 'the pod or namespace watch is broken; answering pods known before the break until the window ends, unknown IPs get 503'),
+      staleAnswer: () => metrics.staleAnswers.inc(),
+      ownerChanged: (ip, served, now) => {
+        metrics.staleOwnerChanged.inc();
+        const holder = now.kind === 'pod' ? `${now.pod.namespace}/${now.pod.name} (uid ${now.pod.uid})` : now.kind;
+        logger.warn(
+          { ip, servedPod: `${served.namespace}/${served.name}`, servedUid: served.uid, nowHeldBy: holder },
+          "an IP answered from the stale index no longer belongs to that pod: whoever held it during the outage may have received that pod's credentials",
+        );
+      },
     },
+  });
+  metrics.staleAgeSeconds = () => {
+    const f = lookup.freshness();
+    return f.kind === 'stale' || f.kind === 'expired' ? f.ageMs / 1000 : 0;
+  };
+
+  const roles = new CallerRoles({
+    pods: lookup,
     namespaces,
     settings,
     indexWaitMs: config.indexWaitMs,
@@ -220,7 +242,13 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     : undefined;
 
   let readyFlag = false;
-  const isReady = (): boolean => readyFlag && pods.synced && namespaces.synced && (rule ? rule.inPlace : true);
+  // Ready while stale too: the proxy still answers the pods it knows, and an unready DaemonSet pod
+  // would stall a rollout for an API blip. Past the window it answers no pod: unready, as before.
+  const indexUsable = (): boolean => {
+    const kind = lookup.freshness().kind;
+    return kind === 'fresh' || kind === 'stale';
+  };
+  const isReady = (): boolean => readyFlag && indexUsable() && (rule ? rule.inPlace : true);
   const server = createImdsServer({
     requireImdsV2: config.requireImdsV2,
     passthroughPaths: config.passthroughPaths,

@@ -6,7 +6,8 @@
  *   their IP on: neither is indexed.
  * - Two live pods claiming one IP: find() answers 'conflict' and the caller serves neither.
  * - Until the first list has completed, or while the watch is broken, find() answers 'not-synced'
- *   rather than anything that might be stale.
+ *   rather than anything that might be stale. lookupStale() is the one door to stale data; the
+ *   proxy opens it for a bounded window only (proxy/src/k8s/stale-lookup.ts).
  */
 import { Store, type StoreChange } from './store.ts';
 
@@ -17,11 +18,16 @@ export interface PodRecord {
   ip: string;
   serviceAccount: string;
   annotations: Record<string, string>;
+  /**
+   * Running and not being deleted when last seen: only such a pod may still be answered for
+   * while the index is stale (see lookupStale).
+   */
+  liveWhenSeen: boolean;
 }
 
 /** The parts of a V1Pod the index reads (the watch delivers plain JSON of this shape). */
 export interface PodObject {
-  metadata?: { uid?: string; name?: string; namespace?: string; annotations?: Record<string, string> | undefined; resourceVersion?: string };
+  metadata?: { uid?: string; name?: string; namespace?: string; annotations?: Record<string, string> | undefined; resourceVersion?: string; deletionTimestamp?: Date | string | undefined };
   spec?: { hostNetwork?: boolean; serviceAccountName?: string; nodeName?: string };
   status?: { phase?: string; podIP?: string };
 }
@@ -48,7 +54,8 @@ export function podRecord(obj: PodObject): PodRecord | undefined {
   if (phase === 'Succeeded' || phase === 'Failed') return undefined;
   const ip = obj.status?.podIP;
   if (!ip) return undefined;
-  return { uid: m.uid, name: m.name, namespace: m.namespace, ip, serviceAccount: obj.spec?.serviceAccountName ?? 'default', annotations: iamAnnotations(m.annotations) };
+  const liveWhenSeen = phase === 'Running' && !m.deletionTimestamp;
+  return { uid: m.uid, name: m.name, namespace: m.namespace, ip, serviceAccount: obj.spec?.serviceAccountName ?? 'default', annotations: iamAnnotations(m.annotations), liveWhenSeen };
 }
 
 const NONE: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -67,7 +74,7 @@ const UNKNOWN: PodLookupResult = Object.freeze({ kind: 'unknown' });
 const NOT_SYNCED: PodLookupResult = Object.freeze({ kind: 'not-synced' });
 
 function sameRecord(a: PodRecord, b: PodRecord): boolean {
-  if (a.name !== b.name || a.namespace !== b.namespace || a.ip !== b.ip || a.serviceAccount !== b.serviceAccount) return false;
+  if (a.name !== b.name || a.namespace !== b.namespace || a.ip !== b.ip || a.serviceAccount !== b.serviceAccount || a.liveWhenSeen !== b.liveWhenSeen) return false;
   const ka = Object.keys(a.annotations);
   const kb = Object.keys(b.annotations);
   return ka.length === kb.length && ka.every((k) => a.annotations[k] === b.annotations[k]);
@@ -92,6 +99,20 @@ export class PodIndex extends Store<PodObject, PodRecord> implements PodLookup {
     if (!uids || uids.length === 0) return UNKNOWN;
     if (uids.length === 1) return { kind: 'pod', pod: this.get(uids[0]!)! };
     return { kind: 'conflict', pods: uids.map((u) => this.get(u)!) };
+  }
+
+  /**
+   * The pod last known at ip while the index is not synced, for the stale window only (the caller
+   * bounds its age). Undefined unless the index was synced once, exactly one pod holds the IP,
+   * and that pod was Running and not terminating when last seen: a pod already on its way out
+   * may hand its IP on during the gap, so it is never answered for from stale data.
+   */
+  lookupStale(ip: string): PodRecord | undefined {
+    if (!this.everSynced) return undefined;
+    const uids = this.byIp.get(ip);
+    if (uids?.length !== 1) return undefined;
+    const pod = this.get(uids[0]!);
+    return pod?.liveWhenSeen ? pod : undefined;
   }
 
   /** A pod that has just started may not be indexed yet: wait (bounded) for it to appear. */

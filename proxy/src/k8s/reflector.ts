@@ -192,8 +192,10 @@ export class Reflector<T> {
     };
     source.watch(this.resourceVersion, onEvent, onDone).then(
       (handle) => {
-        if (this.stopped || ended) handle.abort();
-        else this.watchHandle = handle;
+        if (this.stopped || ended) return handle.abort();
+        // The server accepted the watch: that is an answer too (a quiet collection sends no events).
+        this.contactMs = this.clock.now();
+        this.watchHandle = handle;
       },
       onDone,
     );
@@ -205,7 +207,7 @@ export class Reflector<T> {
 
   /** A gap is possible: stop answering from the store, list again with backoff, then watch. */
   private relist(): void {
-    this.options.sink.markUnsynced();
+    this.options.sink.markUnsynced(this.contactMs);
     this.resourceVersion = '';
     this.cancelRetry = this.clock.schedule(this.backoffMs(), () => {
       this.cancelRetry = undefined;

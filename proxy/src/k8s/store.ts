@@ -18,8 +18,11 @@ export interface ReflectorSink<T> {
   addListed(items: Iterable<T>): void;
   endRelist(): void;
   apply(type: EventType, obj: T): void;
-  /** The watch broke (a gap is possible): not synced until the next complete list. */
-  markUnsynced(): void;
+  /**
+   * The watch broke (a gap is possible): not synced until the next complete list. lastContactMs:
+   * when the API server last answered, so the store can say how old its data may be.
+   */
+  markUnsynced(lastContactMs?: number): void;
 }
 
 export type StoreChange<R> =
@@ -38,6 +41,8 @@ export class Store<T, R> implements ReflectorSink<T> {
   private readonly byKey = new Map<string, R>();
   private readonly listeners = new Set<(change: StoreChange<R>) => void>();
   private syncedFlag = false;
+  private everSyncedFlag = false;
+  private staleSince: number | undefined;
   private syncWaiters = new Set<() => void>();
   private relistSeen: Set<string> | undefined;
 
@@ -50,6 +55,20 @@ export class Store<T, R> implements ReflectorSink<T> {
   /** True between a complete list and the next broken watch: only then may a decision read the store. */
   get synced(): boolean {
     return this.syncedFlag;
+  }
+
+  /** True once a complete list has arrived: false means the store never held a whole picture. */
+  get everSynced(): boolean {
+    return this.everSyncedFlag;
+  }
+
+  /**
+   * While unsynced after having been synced: the last contact with the API server before the gap
+   * (the earliest one, however many relists failed since), so the data is at least this old.
+   * Undefined while synced, or when the time is not known.
+   */
+  get staleSinceMs(): number | undefined {
+    return this.syncedFlag ? undefined : this.staleSince;
   }
 
   get(key: string): R | undefined {
@@ -71,7 +90,9 @@ export class Store<T, R> implements ReflectorSink<T> {
     return new Promise((resolve) => this.syncWaiters.add(resolve));
   }
 
-  markUnsynced(): void {
+  markUnsynced(lastContactMs?: number): void {
+    // Keep the first gap's time: a failed relist after it must not make old data look newer.
+    if (this.syncedFlag || this.staleSince === undefined) this.staleSince = lastContactMs;
     this.syncedFlag = false;
   }
 
@@ -121,6 +142,8 @@ export class Store<T, R> implements ReflectorSink<T> {
     // or a namespace's pods are never re-decided and a gone pod's credentials stay cached.
     for (const key of [...this.byKey.keys()]) if (!seen.has(key)) this.remove(key);
     this.syncedFlag = true;
+    this.everSyncedFlag = true;
+    this.staleSince = undefined;
     for (const w of this.syncWaiters) w();
     this.syncWaiters.clear();
     this.becameSynced();

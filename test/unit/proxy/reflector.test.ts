@@ -261,6 +261,42 @@ describe('the reflector and its store', () => {
     reflector.stop();
   });
 
+  it('tells its store, when the watch breaks, when the API server last answered, and keeps that time through failed relists', async () => {
+    const source = new ScriptedSource<Obj>();
+    const store = objStore();
+    const { reflector, clock } = await started(source, store);
+    assert.equal(store.staleSinceMs, undefined, 'not stale while synced');
+    await clock.advance(5_000);
+    source.current.onEvent('BOOKMARK', { metadata: { resourceVersion: '101' } });
+    const lastAnswer = clock.now();
+    await clock.advance(20_000);
+
+    source.failLists = 3;
+    source.current.onDone(new Error('socket hang up'));
+    await clock.advance(2_000);
+    assert.equal(store.synced, false);
+    assert.equal(store.everSynced, true);
+    assert.equal(store.staleSinceMs, lastAnswer);
+
+    await clock.advance(10_000);
+    assert.equal(store.synced, true);
+    assert.equal(store.staleSinceMs, undefined);
+    reflector.stop();
+  });
+
+  it('counts an accepted watch as an answer of the API server', async () => {
+    const source = new ScriptedSource<Obj>();
+    const { reflector, clock } = await started(source, objStore());
+    const listedAt = clock.now();
+    await clock.advance(30_000);
+    source.current.onDone(null);
+    await clock.advance(0);
+
+    assert.equal(source.watches.length, 2);
+    assert.equal(reflector.lastContactMs, listedAt + 30_000);
+    reflector.stop();
+  });
+
   it('once stopped, ends its watch and neither watches nor lists again', async () => {
     const source = new ScriptedSource<Obj>();
     const store = objStore();
