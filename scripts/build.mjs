@@ -25,7 +25,7 @@ const started = Date.now();
 // Targets follow the runtimes: the proxy image and the CLI run on Node 20+, the functions on
 // template.yaml's nodejs22.x (nodejs20.x is past end of life, and cfn-lint refuses it).
 for (const { target, ...entry } of entries) {
-  const extra = entry.out === 'cli/podiam' ? { mainFields: cliBundleOptions.mainFields } : {};
+  const extra = entry.out === 'proxy/main' ? {} : { mainFields: cliBundleOptions.mainFields };
   await build({ ...common, ...extra, ...(target ? { target } : {}), entryPoints: [entry], outdir: path.join(repoRoot, 'dist'), outExtension: { '.js': '.mjs' }, metafile: false });
 }
 console.log(`podiam build: ${entries.length} bundles in ${Date.now() - started} ms -> dist/`);

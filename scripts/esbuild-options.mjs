@@ -12,6 +12,8 @@ export const nodeBundleOptions = {
   banner: { js: "import { createRequire as __podiamCreateRequire } from 'node:module'; const require = __podiamCreateRequire(import.meta.url);" },
 };
 
-// The CLI: jsonc-parser's UMD "main" loads its modules with a runtime require() that esbuild
-// cannot follow; its ESM build ("module") bundles cleanly.
+// The CLI and the functions (which re-run the policy checker's guardrail rules): jsonc-parser's UMD
+// "main" loads its modules with a runtime require() that esbuild cannot follow; its ESM build
+// ("module") bundles cleanly. template.yaml's BuildProperties say the same (MainFields).
 export const cliBundleOptions = { ...nodeBundleOptions, mainFields: ['module', 'main'] };
+export const functionBundleOptions = cliBundleOptions;
