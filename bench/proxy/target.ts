@@ -80,6 +80,9 @@ async function main(): Promise<void> {
       PODIAM_AWS_REGION: 'us-east-1',
       PODIAM_ACCOUNT_ID: '123456789012',
       PODIAM_PREFETCH: mode === 'proxy' ? 'true' : 'false',
+      // The load generator sends plain GETs (as the earlier figures did): IMDSv1 is allowed here so
+      // the comparison with them and with the bare server stays like for like.
+      PODIAM_REQUIRE_IMDSV2: 'false',
     }),
     { indexes: { pods, namespaces } },
   );
