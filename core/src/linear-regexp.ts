@@ -19,11 +19,29 @@
 
 /** Longest pattern accepted. */
 export const MAX_PATTERN_LENGTH = 1000;
-/** Longest input tested; longer inputs never match. A role ARN is at most ~600 characters. */
-export const MAX_INPUT_LENGTH = 2048;
-/** NFA size cap, after counted repetitions are expanded: bounds the work per input character. */
+/**
+ * Longest input tested; longer inputs never match. IAM allows 512 characters of path and 64 of
+ * name, so no role ARN is longer than 612 (`arn:aws-iso-b:iam::<12 digits>:role` + path + name).
+ */
+export const MAX_INPUT_LENGTH = 640;
+/** NFA size cap, after counted repetitions are expanded. */
 export const MAX_STATES = 2000;
+/**
+ * Work cap for one test: the sum over input characters of the live states (each costs a few
+ * array reads). States × input length could reach 2000 × 640; real patterns keep a handful of
+ * states live, and a test that would go past this many is refused with PatternTooCostlyError
+ * instead of answered, so one test costs at most about MAX_STEPS × a few ns (docs/benchmarks.md).
+ */
+export const MAX_STEPS = 20_000;
 const MAX_REPEAT = 100;
+
+/** The pattern would need more than MAX_STEPS steps on this input; the caller must refuse, not allow. */
+export class PatternTooCostlyError extends Error {
+  constructor(readonly steps: number) {
+    super(`matching needs more than ${steps} steps for this input; simplify the pattern (fewer nested or repeated .* / groups)`);
+    this.name = 'PatternTooCostlyError';
+  }
+}
 
 export class UnsupportedPatternError extends Error {
   constructor(message: string) {
@@ -361,7 +379,7 @@ class Builder {
 
 export interface LinearRegExp {
   readonly source: string;
-  /** True when the whole input matches (the pattern is anchored at both ends). */
+  /** True when the whole input matches (the pattern is anchored at both ends). Throws PatternTooCostlyError past MAX_STEPS. */
   test(input: string): boolean;
 }
 
@@ -389,8 +407,11 @@ class Compiled implements LinearRegExp {
     let nextList = new Int32Array(n);
     const stack = new Int32Array(n + 1);
     let count = this.closure(this.start, 0, input.length, current, 0, seen, 0, stack);
+    let steps = 0;
     for (let pos = 0; pos < input.length; pos++) {
       if (count === 0) return false;
+      steps += count;
+      if (steps > MAX_STEPS) throw new PatternTooCostlyError(MAX_STEPS);
       const c = input.charCodeAt(pos);
       let nextCount = 0;
       for (let k = 0; k < count; k++) {

@@ -13,7 +13,7 @@ import {
   SESSION_TTL_ANNOTATION,
 } from './annotations.ts';
 import type { ErrorCode } from './errors.ts';
-import { cachedLinear, MAX_INPUT_LENGTH, UnsupportedPatternError, type LinearRegExp } from './linear-regexp.ts';
+import { cachedLinear, MAX_INPUT_LENGTH, PatternTooCostlyError, UnsupportedPatternError, type LinearRegExp } from './linear-regexp.ts';
 import { isDnsLabel, managedRoleArn, managedRoleName, managedRolePath, parseRoleArn, roleArn, type ParsedRoleArn } from './naming.ts';
 
 export interface PodFacts {
@@ -111,11 +111,18 @@ export function namespacePermissions(ns: NamespaceFacts): NamespacePermissions |
   return out;
 }
 
-function permittedByNamespace(perms: NamespacePermissions, written: string, arn: ParsedRoleArn): boolean {
+/** True, false, or (only for a permitted regexp too costly on this role) the reason it cannot answer. */
+function permittedByNamespace(perms: NamespacePermissions, written: string, arn: ParsedRoleArn): boolean | { error: string } {
   const roleWithPath = `${arn.path.slice(1)}${arn.name}`;
-  const candidates = [written, arn.arn, roleWithPath];
+  const candidates = [...new Set([written, arn.arn, roleWithPath])];
   if (perms.allowedRoles.some((glob) => candidates.some((c) => globMatches(glob, c)))) return true;
-  return perms.permitted !== undefined && candidates.some((c) => perms.permitted!.test(c));
+  if (perms.permitted === undefined) return false;
+  try {
+    return candidates.some((c) => perms.permitted!.test(c));
+  } catch (err: unknown) {
+    if (err instanceof PatternTooCostlyError) return { error: `${PERMITTED_ANNOTATION}: ${err.message}` };
+    throw err;
+  }
 }
 
 /**
@@ -191,7 +198,9 @@ export function decideRole(pod: PodFacts, ns: NamespaceFacts, settings: ClusterS
     if (plain && claimsManagedName(plain, settings, account.partition)) {
       return deny('PODIAM_ROLE_OF_OTHER_NAMESPACE', requested, `${plain.arn} has the name of a podiam-managed role of cluster ${settings.cluster} outside its path; ask for the namespace's own service by name`);
     }
-    if (plain && !plain.path.startsWith('/podiam/') && permittedByNamespace(perms, requested, plain)) {
+    const permitted = plain && !plain.path.startsWith('/podiam/') ? permittedByNamespace(perms, requested, plain) : false;
+    if (typeof permitted === 'object') return deny('PODIAM_NAMESPACE_ANNOTATION_INVALID', requested, `namespace ${ns.name}: ${permitted.error}`);
+    if (plain && permitted) {
       return allow({ arn: plain.arn, name: plain.name, path: plain.path }, `namespace ${ns.name} permits ${requested} (kube2iam-style bare name)`);
     }
     if (!isDnsLabel(requested)) {
@@ -224,7 +233,9 @@ export function decideRole(pod: PodFacts, ns: NamespaceFacts, settings: ClusterS
   if (claimsManagedName(arn, settings, account.partition)) {
     return deny('PODIAM_ROLE_OF_OTHER_NAMESPACE', requested, `${arn.arn} has the name of a podiam-managed role of cluster ${settings.cluster} outside its path /podiam/${settings.cluster}/`);
   }
-  if (!permittedByNamespace(perms, requested, arn)) {
+  const permitted = permittedByNamespace(perms, requested, arn);
+  if (typeof permitted === 'object') return deny('PODIAM_NAMESPACE_ANNOTATION_INVALID', requested, `namespace ${ns.name}: ${permitted.error}`);
+  if (!permitted) {
     return deny('PODIAM_ROLE_NOT_PERMITTED', requested, `namespace ${ns.name} does not permit ${arn.arn} (no matching ${ALLOWED_ROLES_ANNOTATION} glob or ${PERMITTED_ANNOTATION} regexp)`);
   }
   if (arn.accountId !== settings.accountId && !(settings.allowedAccounts ?? []).includes(arn.accountId)) {

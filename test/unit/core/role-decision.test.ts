@@ -291,9 +291,18 @@ describe('decideRole under hostile input: namespace regexps are run in linear ti
     }
   });
 
+  it('refuses a permitted regexp whose matching would pass the work cap on this role, instead of allowing or running on', () => {
+    // Catches: dropping the work cap (the answer would then be 'not permitted' after ~120,000
+    // steps), and treating the cap as a match (allow).
+    const long = `arn:aws:iam::123456789012:role/${'a'.repeat(600)}/b`;
+    const d = decideRole(pod(role(long)), ns({ 'iam.amazonaws.com/permitted': '(.*a){100}' }), settings);
+    assert.equal(d.kind === 'deny' && d.code, 'PODIAM_NAMESPACE_ANNOTATION_INVALID');
+    assert.match(d.kind === 'deny' ? d.reason : '', /more than \d+ steps/);
+  });
+
   it('refuses a role annotation longer than any IAM role ARN before matching it', () => {
     // Catches: running namespace patterns on an unbounded annotation (IAM paths are ≤ 512).
-    const long = `arn:aws:iam::123456789012:role/${'p/'.repeat(1100)}x`;
+    const long = `arn:aws:iam::123456789012:role/${'p/'.repeat(320)}x`;
     const d = decideRole(pod(role(long)), ns({ 'iam.amazonaws.com/permitted': '.*' }), settings);
     assert.equal(d.kind === 'deny' && d.code, 'PODIAM_ROLE_ANNOTATION_INVALID');
   });
