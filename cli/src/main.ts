@@ -9,7 +9,7 @@ import { PodiamError, describeError, exitCodeOf } from '../../core/src/errors.ts
 import { runCheck } from './commands/check-command.ts';
 import { clusterName, outputFormat, type Env } from './commands/options.ts';
 import { DEFAULT_BUNDLE_OUT, runPublish } from './commands/publish-command.ts';
-import { s3Client } from './commands/aws-clients.ts';
+import { kmsClient, s3Client } from './commands/aws-clients.ts';
 import { CliError, UsageError } from './errors.ts';
 import { COMMANDS, HELP, commandHelp, isCommand } from './usage.ts';
 import pkg from '../../package.json' with { type: 'json' };
@@ -47,6 +47,7 @@ const options = {
   'external-id': { type: 'string' },
   'permissions-boundary-arn': { type: 'string' },
   'acknowledge-deletions': { type: 'string' },
+  'kms-key-id': { type: 'string' },
   'max-role-deletions': { type: 'string' },
   'max-role-deletion-percent': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -115,9 +116,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
         return runCheck({ dir, cluster, guardrailsFile: values.guardrails, format: outputFormat(values.format, values.json), colour: useColour(io) }, io.stdout);
       case 'publish':
         return await runPublish(
-          { dir, cluster, guardrailsFile: values.guardrails, out: values.out ?? DEFAULT_BUNDLE_OUT, bucket: values.bucket, key: values.key, acknowledgeDeletions: count(values['acknowledge-deletions'], 'acknowledge-deletions') },
+          { dir, cluster, guardrailsFile: values.guardrails, out: values.out ?? DEFAULT_BUNDLE_OUT, bucket: values.bucket, key: values.key, acknowledgeDeletions: count(values['acknowledge-deletions'], 'acknowledge-deletions'), kmsKeyId: values['kms-key-id'] },
           () => s3Client(aws, io.env),
           io.stdout,
+          () => kmsClient(aws, io.env),
         );
       case 'plan': {
         const { runPlan } = await import('./commands/plan-command.ts');

@@ -52,6 +52,7 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       { name: 'bucket', value: 'BUCKET', text: 'upload the bundle to this S3 bucket (the stack\'s BundleBucketName)' },
       { name: 'key', value: 'KEY', text: `the object key; default ${DEFAULT_BUNDLE_KEY}` },
       { name: 'acknowledge-deletions', value: 'N', text: 'write into the bundle that N role deletions are intended: reconcile refuses a run that deletes more roles than the stack allows (MaxRoleDeletions, MaxRoleDeletionPercent) unless N equals its number of deletions' },
+      { name: 'kms-key-id', value: 'ARN', text: "sign the bundle's content hash with this asymmetric KMS key (ECC_NIST_P256 or RSA, SIGN_VERIFY; needs kms:DescribeKey and kms:Sign on it): a stack with BundleSigningKeyArn refuses bundles not signed by its key" },
       cluster,
       guardrails,
       region,

@@ -9,11 +9,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import { describeError, PodiamError } from '../../core/src/errors.ts';
 import { accountIdResolver, createAwsClients, IAM_MAX_ATTEMPTS } from '../lib/aws-clients.ts';
 import { refuseBundleBreakingGuardrails } from '../lib/bundle-guard.ts';
 import { cachedBundleSource } from '../lib/bundle-source.ts';
+import { verifierFor } from '../lib/bundle-signature.ts';
 import { createRoleEnsurer } from '../lib/ensure-role.ts';
 import { loadAdmissionConfig, type AdmissionConfig } from '../lib/config.ts';
 import { buildDesiredState, type DesiredState } from '../../iam-model/src/desired-state.ts';
@@ -28,6 +30,8 @@ export interface AdmissionDeps {
   iam: IAMClient;
   s3: S3Client;
   config: AdmissionConfig;
+  /** Verifies the bundle's signature when config.bundleSigningKeyArn is set (required then). */
+  kms?: KMSClient;
   accountId: () => Promise<string>;
   log: Logger;
   /** CloudWatch metrics; default EMF lines on stdout. */
@@ -62,7 +66,7 @@ function errorAnswer(err: PodiamError): LambdaFunctionURLResult {
 }
 
 /** Codes that mean "no bundle this stack may use": the pod is refused with the bundle's code. */
-const BUNDLE_REFUSALS = new Set(['PODIAM_BUNDLE_NOT_FOUND', 'PODIAM_BUNDLE_INVALID', 'PODIAM_BOUNDARY_MISMATCH', 'PODIAM_MANAGED_POLICY_NOT_ALLOWED', 'PODIAM_BUNDLE_GUARDRAILS_FAILED']);
+const BUNDLE_REFUSALS = new Set(['PODIAM_BUNDLE_NOT_FOUND', 'PODIAM_BUNDLE_INVALID', 'PODIAM_BOUNDARY_MISMATCH', 'PODIAM_MANAGED_POLICY_NOT_ALLOWED', 'PODIAM_BUNDLE_GUARDRAILS_FAILED', 'PODIAM_BUNDLE_SIGNATURE_INVALID']);
 
 class Deadline extends Error {}
 
@@ -82,7 +86,7 @@ interface Snapshot {
 export function createAdmissionHandler(deps: AdmissionDeps) {
   const { config, iam, log } = deps;
   const now = deps.now ?? Date.now;
-  const bundleSource = cachedBundleSource(deps.s3, { bucket: config.bundleBucket, key: config.bundleKey }, config.bundleCacheMs, now);
+  const bundleSource = cachedBundleSource(deps.s3, { bucket: config.bundleBucket, key: config.bundleKey }, config.bundleCacheMs, now, verifierFor(config, deps.kms));
   // The IAM half (look up, create on demand, never adopt) lives with the other IAM writes.
   const ensureRole = createRoleEnsurer(iam, { cluster: config.cluster, log, now });
   let snapshot: Snapshot | undefined;
@@ -183,9 +187,9 @@ export type AdmissionHandler = ReturnType<typeof createAdmissionHandler>;
 /** Builds the handler from environment variables (the Lambda's, or the local server's). */
 export function createAdmissionHandlerFromEnv(env: Record<string, string | undefined> = process.env, log: Logger = jsonLogger): AdmissionHandler {
   const config = loadAdmissionConfig(env);
-  const { iam, s3, sts } = createAwsClients(config, env, IAM_MAX_ATTEMPTS.admission);
+  const { iam, s3, sts, kms } = createAwsClients(config, env, IAM_MAX_ATTEMPTS.admission);
   const accountId = accountIdResolver(sts, config.accountId);
-  const handle = createAdmissionHandler({ iam, s3, config, accountId, log });
+  const handle = createAdmissionHandler({ iam, s3, kms, config, accountId, log });
   return (event, context) => {
     accountId.learn(context?.invokedFunctionArn);
     return handle(event, context);

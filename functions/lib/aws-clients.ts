@@ -1,5 +1,6 @@
 /** AWS SDK v3 clients for the functions, built once per cold start from the config. */
 import { IAMClient } from '@aws-sdk/client-iam';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { FunctionsConfig } from './config.ts';
@@ -20,6 +21,8 @@ export interface AwsClients {
   iam: IAMClient;
   s3: S3Client;
   sts: STSClient;
+  /** Only bundle signature checks use it (kms:Verify on the stack's BundleSigningKeyArn). */
+  kms: KMSClient;
 }
 
 /**
@@ -49,6 +52,7 @@ export function createAwsClients(
     iam: reportExhaustedThrottling(new IAMClient({ ...common, maxAttempts: iamMaxAttempts, region: config.awsEndpoint ? config.region : 'us-east-1' })),
     s3: new S3Client({ ...common, forcePathStyle: config.awsEndpoint !== undefined }),
     sts: new STSClient(common),
+    kms: new KMSClient(common),
   };
 }
 

@@ -7,6 +7,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { parseBundle } from '../../iam-model/src/bundle/parse-bundle.ts';
 import type { Bundle } from '../../iam-model/src/bundle/bundle.ts';
 import { BundleError, awsErrorName } from '../../iam-model/src/errors.ts';
+import type { BundleVerifier } from './bundle-signature.ts';
 
 export { parseBundle };
 
@@ -21,12 +22,17 @@ export interface LoadedBundle {
   versionId?: string;
 }
 
-/** Reads the bundle; `etag` makes it a conditional GET that answers undefined when unchanged. */
-export async function loadBundle(s3: S3Client, where: BundleLocation, etag?: string, signal?: AbortSignal): Promise<LoadedBundle | undefined> {
+/**
+ * Reads the bundle; `etag` makes it a conditional GET that answers undefined when unchanged.
+ * `verify` (set when the stack names BundleSigningKeyArn) runs on every newly read bundle, after
+ * its content hash was checked: a bundle it refuses is never returned, so never cached either.
+ */
+export async function loadBundle(s3: S3Client, where: BundleLocation, etag?: string, signal?: AbortSignal, verify?: BundleVerifier): Promise<LoadedBundle | undefined> {
+  let loaded: LoadedBundle;
   try {
     const res = await s3.send(new GetObjectCommand({ Bucket: where.bucket, Key: where.key, ...(etag ? { IfNoneMatch: etag } : {}) }), signal ? { abortSignal: signal } : {});
     const text = await res.Body!.transformToString('utf8');
-    return { bundle: parseBundle(text), ...(res.ETag ? { etag: res.ETag } : {}), ...(res.VersionId ? { versionId: res.VersionId } : {}) };
+    loaded = { bundle: parseBundle(text), ...(res.ETag ? { etag: res.ETag } : {}), ...(res.VersionId ? { versionId: res.VersionId } : {}) };
   } catch (err: unknown) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (etag && status === 304) return undefined;
@@ -36,6 +42,8 @@ export async function loadBundle(s3: S3Client, where: BundleLocation, etag?: str
     }
     throw err;
   }
+  if (verify) await verify(loaded.bundle, signal);
+  return loaded;
 }
 
 /**
@@ -43,14 +51,14 @@ export async function loadBundle(s3: S3Client, where: BundleLocation, etag?: str
  * admission function reads S3 about twice a minute, not on every pod. The Promise is shared by
  * concurrent callers and dropped when it fails.
  */
-export function cachedBundleSource(s3: S3Client, where: BundleLocation, ttlMs: number, now: () => number = Date.now) {
+export function cachedBundleSource(s3: S3Client, where: BundleLocation, ttlMs: number, now: () => number = Date.now, verify?: BundleVerifier) {
   let last: { loaded: LoadedBundle; at: number } | undefined;
   let pending: Promise<LoadedBundle> | undefined;
   return (signal?: AbortSignal): Promise<LoadedBundle> => {
     if (last && now() - last.at < ttlMs) return Promise.resolve(last.loaded);
     pending ??= (async () => {
       try {
-        const fresh = await loadBundle(s3, where, last?.loaded.etag, signal);
+        const fresh = await loadBundle(s3, where, last?.loaded.etag, signal, verify);
         const loaded = fresh ?? last!.loaded;
         last = { loaded, at: now() };
         return loaded;

@@ -50,6 +50,11 @@ export interface FunctionsConfig {
   selfRoleArn?: string;
   /** The mass-deletion guard's limits (MaxRoleDeletions, MaxRoleDeletionPercent); unset: the defaults. */
   deletionLimits?: DeletionLimits;
+  /**
+   * The asymmetric KMS key that must have signed the bundle (the stack's BundleSigningKeyArn,
+   * PODIAM_BUNDLE_SIGNING_KEY_ARN). Unset: bundles need no signature (see functions/lib/bundle-signature.ts).
+   */
+  bundleSigningKeyArn?: string;
 }
 
 export interface AdmissionConfig extends FunctionsConfig {
@@ -72,6 +77,8 @@ export const NO_BOUNDARY_ACKNOWLEDGEMENT = 'I-understand-roles-have-no-boundary'
 
 const MANAGED_POLICY_ARN = /^arn:[\w-]+:iam::(\d{12}|aws):policy\/.+$/;
 
+/** A KMS key ARN as CloudFormation passes it; an alias could later resolve to another key. */
+const KMS_KEY_ARN = /^arn:[\w-]+:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/;
 function required(env: Env, name: string, fix: string): string {
   const v = env[name]?.trim();
   if (!v) throw new ConfigError(name, 'is not set', fix);
@@ -166,6 +173,10 @@ export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
     );
   }
   const allowedRaw = env.PODIAM_ALLOWED_ACCOUNTS;
+  const signingKey = optional(env, 'PODIAM_BUNDLE_SIGNING_KEY_ARN');
+  if (signingKey && !KMS_KEY_ARN.test(signingKey)) {
+    throw new ConfigError('PODIAM_BUNDLE_SIGNING_KEY_ARN', `'${signingKey}' is not a KMS key ARN`, 'Set the stack parameter BundleSigningKeyArn to the key ARN (arn:aws:kms:<region>:<account>:key/<key-id>; not an alias), or leave it empty for unsigned bundles.');
+  }
   const allowedAccounts = allowedRaw === undefined ? undefined : allowedRaw.split(',').map((a) => a.trim()).filter(Boolean);
   for (const a of allowedAccounts ?? []) {
     if (!/^\d{12}$/.test(a)) throw new ConfigError('PODIAM_ALLOWED_ACCOUNTS', `'${a}' is not a 12-digit account ID`, 'Give account IDs, comma-separated, as for the proxy.');
@@ -187,6 +198,7 @@ export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
     ...(accountId ? { accountId } : {}),
     ...(allowedAccounts ? { allowedAccounts } : {}),
     ...(optional(env, 'PODIAM_SELF_ROLE_ARN') ? { selfRoleArn: optional(env, 'PODIAM_SELF_ROLE_ARN')! } : {}),
+    ...(signingKey ? { bundleSigningKeyArn: signingKey } : {}),
     deletionLimits: {
       maxRoleDeletions: int(env, 'PODIAM_MAX_ROLE_DELETIONS', DEFAULT_DELETION_LIMITS.maxRoleDeletions, 0, 100000),
       maxRoleDeletionPercent: int(env, 'PODIAM_MAX_ROLE_DELETION_PERCENT', DEFAULT_DELETION_LIMITS.maxRoleDeletionPercent, 0, 100),

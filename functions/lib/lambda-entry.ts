@@ -18,9 +18,9 @@ export function lambdaEntry<R>(create: (deps: ReconcileDeps) => Handler<R>): Han
   let initError: unknown;
   try {
     const config = loadFunctionsConfig();
-    const { iam, s3, sts } = createAwsClients(config);
+    const { iam, s3, sts, kms } = createAwsClients(config);
     resolver = accountIdResolver(sts, config.accountId);
-    built = create({ iam, s3, config, accountId: resolver, log: jsonLogger });
+    built = create({ iam, s3, kms, config, accountId: resolver, log: jsonLogger });
   } catch (err: unknown) {
     initError = err;
   }

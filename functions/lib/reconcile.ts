@@ -4,9 +4,11 @@
  * help); any other failure fails the run after the rest was applied, so EventBridge retries it.
  */
 import type { IAMClient } from '@aws-sdk/client-iam';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { applyPlan } from './apply.ts';
 import { refuseBundleBreakingGuardrails } from './bundle-guard.ts';
+import { verifierFor } from './bundle-signature.ts';
 import { loadBundle } from './bundle-source.ts';
 import type { FunctionsConfig } from './config.ts';
 import { ReconcileFailedError } from './errors.ts';
@@ -20,6 +22,8 @@ import { readRotationState, scopeOf, trustedIntermediateArns } from './rotation-
 export interface ReconcileDeps {
   iam: IAMClient;
   s3: S3Client;
+  /** Verifies the bundle's signature when config.bundleSigningKeyArn is set (required then). */
+  kms?: KMSClient;
   config: FunctionsConfig;
   accountId: () => Promise<string>;
   log: Logger;
@@ -49,8 +53,10 @@ export interface ReconcileSummary {
 export async function reconcile(deps: ReconcileDeps, request: ReconcileRequest): Promise<ReconcileSummary> {
   const { config, iam, log } = deps;
   const accountId = await deps.accountId();
+  const verify = verifierFor(config, deps.kms);
   const [loaded, rotation] = await Promise.all([
-    loadBundle(deps.s3, { bucket: config.bundleBucket, key: config.bundleKey }),
+    // With a signing key, a bundle KMS does not confirm is refused here, before IAM is read.
+    loadBundle(deps.s3, { bucket: config.bundleBucket, key: config.bundleKey }, undefined, undefined, verify),
     readRotationState(deps.s3, config.bundleBucket, config.stateKey, scopeOf(config, accountId)),
   ]);
   const bundle = loaded!.bundle;

@@ -4,6 +4,7 @@
  * uses path-style addressing, since bucket subdomains of 127.0.0.1 do not resolve.
  */
 import { IAMClient } from '@aws-sdk/client-iam';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
 import { IAM_RETRY_MODE, reportExhaustedThrottling } from '../../../iam-model/src/retry.ts';
@@ -14,7 +15,7 @@ export interface AwsOptions {
   endpointUrl?: string | undefined;
 }
 
-function resolve(opts: AwsOptions, env: Env, service: 'S3' | 'IAM' | 'STS') {
+function resolve(opts: AwsOptions, env: Env, service: 'S3' | 'IAM' | 'STS' | 'KMS') {
   const endpoint = opts.endpointUrl ?? env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
   const region = opts.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
   // Keys in the given environment win; without them the SDK's default chain (profiles, SSO,
@@ -37,4 +38,8 @@ export function iamClient(opts: AwsOptions, env: Env): IAMClient {
 
 export function stsClient(opts: AwsOptions, env: Env): STSClient {
   return new STSClient({ ...resolve(opts, env, 'STS'), maxAttempts: 3 });
+}
+
+export function kmsClient(opts: AwsOptions, env: Env): KMSClient {
+  return new KMSClient({ ...resolve(opts, env, 'KMS'), maxAttempts: 3 });
 }
