@@ -33,7 +33,6 @@ export interface ProxyConfig {
   defaultRole: string | undefined;
   /** sts:ExternalId sent for pods without iam.amazonaws.com/external-id (the stack's TrustExternalId). */
   externalId: string | undefined;
-  sessionTags: boolean;
   /** Session length asked of STS when the pod does not set iam.amazonaws.com/session-ttl. */
   sessionDurationSeconds: number;
   requireImdsV2: boolean;
@@ -254,6 +253,16 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
   const logLevel = (r.string('PODIAM_LOG_LEVEL') ?? 'info').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('PODIAM_LOG_LEVEL', `'${logLevel}' is not a log level`, `Use one of ${LOG_LEVELS.join(', ')}.`);
 
+  // Refused, not obeyed: every managed role's trust requires the kubernetes-namespace session tag
+  // (there is no switch), so a proxy that sent no tags could assume no managed role at all.
+  if (!r.bool('PODIAM_SESSION_TAGS', true)) {
+    throw new ConfigError(
+      'PODIAM_SESSION_TAGS',
+      'false is not supported: every managed role\'s trust requires the kubernetes-namespace session tag, so without session tags no managed role could be assumed',
+      'Remove the setting (chart value sessionTags) or set it to true. A role outside podiam whose trust policy allows only sts:AssumeRole needs sts:TagSession added.',
+    );
+  }
+
   const config: ProxyConfig = {
     clusterName,
     nodeName,
@@ -269,7 +278,6 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
     allowedAccounts,
     defaultRole,
     externalId,
-    sessionTags: r.bool('PODIAM_SESSION_TAGS', true),
     sessionDurationSeconds: r.int('PODIAM_SESSION_DURATION_SECONDS', MAX_CHAINED_SESSION_SECONDS, MIN_SESSION_SECONDS, MAX_CHAINED_SESSION_SECONDS),
     // IMDSv2 by default: with v1, an SSRF in a pod reads its credentials with one GET.
     requireImdsV2: r.bool('PODIAM_REQUIRE_IMDSV2', true),

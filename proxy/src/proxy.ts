@@ -200,7 +200,6 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     namespaces,
     settings,
     indexWaitMs: config.indexWaitMs,
-    sessionTags: config.sessionTags,
     defaultExternalId: config.externalId,
     sessionDurationSeconds: config.sessionDurationSeconds,
     denials,

@@ -24,7 +24,6 @@ export interface CallerRolesOptions {
   namespaces: NamespaceLookup;
   settings: ClusterSettings;
   indexWaitMs: number;
-  sessionTags: boolean;
   sessionDurationSeconds: number;
   /** Sent for pods that do not set iam.amazonaws.com/external-id; the pod's own value wins. */
   defaultExternalId?: string | undefined;
@@ -102,15 +101,15 @@ export class CallerRoles {
   }
 
   private buildRequest(pod: PodRecord, decision: AllowDecision): AssumeRequest {
-    const tags = this.o.sessionTags
-      ? [
-          { Key: SESSION_TAG_KEYS.cluster, Value: tagValue(this.o.settings.cluster) },
-          { Key: SESSION_TAG_KEYS.namespace, Value: tagValue(pod.namespace) },
-          { Key: SESSION_TAG_KEYS.podName, Value: tagValue(pod.name) },
-          { Key: SESSION_TAG_KEYS.podUid, Value: tagValue(pod.uid) },
-          { Key: SESSION_TAG_KEYS.serviceAccount, Value: tagValue(pod.serviceAccount) },
-        ]
-      : [];
+    // Always sent: every managed role's trust requires kubernetes-namespace to equal the role's
+    // namespace, which is what keeps one namespace's pods out of another's roles at STS too.
+    const tags = [
+      { Key: SESSION_TAG_KEYS.cluster, Value: tagValue(this.o.settings.cluster) },
+      { Key: SESSION_TAG_KEYS.namespace, Value: tagValue(pod.namespace) },
+      { Key: SESSION_TAG_KEYS.podName, Value: tagValue(pod.name) },
+      { Key: SESSION_TAG_KEYS.podUid, Value: tagValue(pod.uid) },
+      { Key: SESSION_TAG_KEYS.serviceAccount, Value: tagValue(pod.serviceAccount) },
+    ];
     return {
       roleArn: decision.role.arn,
       sessionName: podSessionName(pod.namespace, pod.name),

@@ -193,7 +193,6 @@ describe('chart with defaults (only clusterName set)', () => {
     assert.equal(config.accountId, undefined);
     assert.deepEqual(config.allowedAccounts, []);
     assert.equal(config.defaultRole, undefined);
-    assert.equal(config.sessionTags, true);
     assert.equal(config.requireImdsV2, true);
     assert.deepEqual(config.passthroughPaths, [...DEFAULT_PASSTHROUGH_PATHS]);
     assert.equal(config.stsEndpoint, undefined);

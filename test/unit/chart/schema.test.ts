@@ -82,6 +82,8 @@ describe('bad values are refused by helm with a message naming them', () => {
     { what: 'a passthrough path to user-data', values: { passthroughPaths: ['/latest/user-data'] }, message: /at '\/passthroughPaths\/0'/ },
     { what: 'an IMDS upstream with a path', values: { imdsUpstream: 'http://169.254.169.254/latest' }, message: /at '\/imdsUpstream'/ },
     { what: 'a boolean given as text', values: { iptables: 'yes' }, message: /at '\/iptables'/ },
+    // The proxy refuses it at start too; helm refusing it keeps a broken DaemonSet from rolling out.
+    { what: 'sessionTags false (no managed role could be assumed)', values: { sessionTags: false }, message: /at '\/sessionTags': value must be true/ },
     { what: 'a label value that is not a string', values: { commonLabels: { team: 1 } }, message: /at '\/commonLabels\/team'/ },
     { what: 'an image digest that is not sha256', values: { image: { digest: 'latest' } }, message: /at '\/image\/digest'/ },
   ];

@@ -6,10 +6,10 @@ import { PodIndex, type PodObject } from '../../../proxy/src/k8s/pod-index.ts';
 import { NamespaceIndex } from '../../../proxy/src/k8s/namespace-index.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
 
-function setup(annotations: Record<string, string>, opts: { sessionTags?: boolean; defaultRole?: string; defaultExternalId?: string } = {}) {
+function setup(annotations: Record<string, string>, opts: { defaultRole?: string; defaultExternalId?: string; namespaceAnnotations?: Record<string, string> } = {}) {
   const pods = new PodIndex();
   const namespaces = new NamespaceIndex();
-  namespaces.replaceAll([{ metadata: { name: 'orders' } }]);
+  namespaces.replaceAll([{ metadata: { name: 'orders', annotations: opts.namespaceAnnotations } }]);
   const obj: PodObject = { metadata: { uid: 'u-1', name: 'web-1', namespace: 'orders', annotations }, spec: { serviceAccountName: 'web' }, status: { phase: 'Running', podIP: '192.0.2.10' } };
   pods.replaceAll([obj]);
   const denied: string[] = [];
@@ -18,7 +18,6 @@ function setup(annotations: Record<string, string>, opts: { sessionTags?: boolea
     namespaces,
     settings: { cluster: 'prod', accountId: '123456789012', defaultRole: opts.defaultRole },
     indexWaitMs: 0,
-    sessionTags: opts.sessionTags ?? true,
     sessionDurationSeconds: 3600,
     defaultExternalId: opts.defaultExternalId,
     denials: { denied: async (_pod, d) => void denied.push(d.code) },
@@ -51,10 +50,23 @@ describe('caller roles', () => {
     assert.equal(own.roles.assumeRequest(b.pod, b.decision).externalId, 'pod-ext');
   });
 
-  it('sends no tags when session tagging is switched off', async () => {
-    const { roles } = setup({ 'iam.amazonaws.com/role': 'reader' }, { sessionTags: false });
-    const { pod, decision } = await roles.resolve('192.0.2.10');
-    assert.deepEqual(roles.assumeRequest(pod, decision).tags, []);
+  it('tags every session with the pod\'s namespace, for a managed role and for an unmanaged role the namespace permits', async () => {
+    // Every managed role's trust requires kubernetes-namespace to equal its namespace: a request
+    // without the tag could assume no managed role, and there is no switch to leave it out.
+    const managed = setup({ 'iam.amazonaws.com/role': 'reader' });
+    const a = await managed.roles.resolve('192.0.2.10');
+    const permitted = setup({ 'iam.amazonaws.com/role': 'arn:aws:iam::123456789012:role/team/legacy' }, { namespaceAnnotations: { 'iam.amazonaws.com/allowed-roles': '["team/*"]' } });
+    const b = await permitted.roles.resolve('192.0.2.10');
+    for (const [roles, r] of [[managed.roles, a], [permitted.roles, b]] as const) {
+      const tags = roles.assumeRequest(r.pod, r.decision).tags;
+      assert.equal(tags.find((t) => t.Key === 'kubernetes-namespace')?.Value, 'orders', r.decision.role.arn);
+    }
+  });
+
+  it('refuses a pod in a namespace whose permitted regexp uses a construct the linear matcher does not run, with the fix', async () => {
+    const { roles, denied } = setup({ 'iam.amazonaws.com/role': 'arn:aws:iam::123456789012:role/team/legacy' }, { namespaceAnnotations: { 'iam.amazonaws.com/permitted': '(team)/\\1' } });
+    await assert.rejects(roles.resolve('192.0.2.10'), (err: unknown) => err instanceof PodiamError && err.code === 'PODIAM_NAMESPACE_ANNOTATION_INVALID' && err.status === 403 && /backreference/.test(err.message) && /supported subset/.test(err.message));
+    assert.deepEqual(denied, ['PODIAM_NAMESPACE_ANNOTATION_INVALID']);
   });
 
   it('turns no role into 404 and a denial into 403 with the decision\'s code, reported once per request', async () => {

@@ -18,7 +18,6 @@ describe('proxy configuration', () => {
     assert.equal(c.iptables, true);
     assert.equal(c.imdsUpstream, 'http://169.254.169.254');
     assert.equal(c.requireImdsV2, true, 'IMDSv2 is required by default');
-    assert.equal(c.sessionTags, true);
     assert.equal(c.nodeName, 'node-1');
     assert.equal(c.hostIp, '192.0.2.1');
     assert.equal(c.defaultRole, undefined);
@@ -50,6 +49,20 @@ describe('proxy configuration', () => {
     assert.throws(() => parseConfig({ ...base, PODIAM_EXTERNAL_ID: 'has spaces in it' }), configError('PODIAM_EXTERNAL_ID'));
     assert.throws(() => parseConfig({ ...base, PODIAM_INDEX_WAIT_MS: '900', PODIAM_CREDENTIALS_WAIT_MS: '900' }), configError('PODIAM_INDEX_WAIT_MS'));
     assert.throws(() => parseConfig(base, ['positional']), (e: unknown) => e instanceof ConfigError);
+  });
+
+  it('refuses PODIAM_SESSION_TAGS=false at start, saying that no managed role could be assumed without the namespace tag', () => {
+    // Every managed role's trust requires the kubernetes-namespace session tag; a proxy that
+    // obeyed false would start, look healthy, and fail every credential request at STS.
+    for (const value of ['false', '0', 'off']) {
+      assert.throws(
+        () => parseConfig({ ...base, PODIAM_SESSION_TAGS: value }),
+        (e: unknown) => configError('PODIAM_SESSION_TAGS')(e) && /no managed role could be assumed/.test((e as Error).message) && /set it to true/.test((e as Error).message),
+        value,
+      );
+    }
+    assert.doesNotThrow(() => parseConfig({ ...base, PODIAM_SESSION_TAGS: 'true' }));
+    assert.doesNotThrow(() => parseConfig(base));
   });
 
   it('never lets the passthrough allowlist expose user-data, the node role or identity credentials', () => {

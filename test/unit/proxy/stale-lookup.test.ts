@@ -48,7 +48,6 @@ function setup(windowMs = WINDOW_MS, objects: PodObject[] = [pod('a', '192.0.2.1
     namespaces,
     settings: { cluster: 'prod', accountId: '123456789012' },
     indexWaitMs: 0,
-    sessionTags: true,
     sessionDurationSeconds: 3600,
     logger: pino({ level: 'silent' }),
   });
