@@ -47,6 +47,16 @@ describe('admission verdict (pure)', () => {
     assert.equal(foreign.kind === 'deny' && foreign.code, 'PODIAM_ACCOUNT_NOT_ALLOWED');
   });
 
+  it('denies a managed role name under another path, and the managed path of another account, instead of admitting them with a warning', () => {
+    // The webhook cannot see namespace annotations and admits "what only they could permit" with
+    // a warning; a managed role reached by name under another path, or the managed path in another
+    // account, must never be in that class (issue 11 item 9).
+    for (const role of [`arn:aws:iam::${ACCOUNT_ID}:role/team/prod.dns.updater`, 'team/prod.dns.updater', 'arn:aws:iam::999999999999:role/podiam/prod/prod.orders.reader']) {
+      const v = admissionVerdict(review({ 'iam.amazonaws.com/role': role }), desired, { ...settings, allowedAccounts: ['999999999999'] });
+      assert.equal(v.kind === 'deny' && v.code, 'PODIAM_ROLE_OF_OTHER_NAMESPACE', role);
+    }
+  });
+
   it('allows pods without a role, other kinds and DELETE', () => {
     assert.equal(admissionVerdict(review({}), desired, settings).kind, 'allow');
     assert.equal(admissionVerdict(review({ 'iam.amazonaws.com/role': 'billing' }, { kind: { kind: 'ConfigMap' }, resource: { resource: 'configmaps' } }), desired, settings).kind, 'allow');
