@@ -15,6 +15,8 @@ export interface TemplateParams {
   AttachableManagedPolicyArns?: string[];
   /** Default arn:aws:iam::<AccountId>:role/podiam-publisher. */
   PublisherRoleArn?: string;
+  /** '' (the default: bundles need no signature) or a KMS key ARN. */
+  BundleSigningKeyArn?: string;
   BundleKey: string;
   /** The bucket's name (BundleBucket resolves to it and to its ARN). */
   BundleBucketName: string;
@@ -43,6 +45,7 @@ function resolve(value: unknown, p: TemplateParams): unknown {
     AttachableManagedPolicyArns: p.AttachableManagedPolicyArns ?? [],
     PublisherRoleArn: p.PublisherRoleArn ?? `arn:aws:iam::${p.AccountId}:role/podiam-publisher`,
     'RotateFunctionRole.Arn': `arn:aws:iam::${p.AccountId}:role/podiam-RotateFunctionRole`,
+    BundleSigningKeyArn: p.BundleSigningKeyArn ?? '',
     BundleKey: p.BundleKey,
     BundleBucket: p.BundleBucketName,
     'AWS::Partition': 'aws',
@@ -51,7 +54,7 @@ function resolve(value: unknown, p: TemplateParams): unknown {
     'BundleBucket.Arn': `arn:aws:s3:::${p.BundleBucketName}`,
     'ReconcileFunction.Arn': `arn:aws:lambda:us-east-1:${p.AccountId}:function:podiam-ReconcileFunction`,
   };
-  const conditions: Record<string, boolean> = { HasBoundary: p.PermissionsBoundaryArn !== '', HasAttachableManagedPolicies: (p.AttachableManagedPolicyArns ?? []).join(',') !== '' };
+  const conditions: Record<string, boolean> = { HasBoundary: p.PermissionsBoundaryArn !== '', HasAttachableManagedPolicies: (p.AttachableManagedPolicyArns ?? []).join(',') !== '', HasBundleSigningKey: (p.BundleSigningKeyArn ?? '') !== '' };
   if (Array.isArray(value)) {
     return value.map((v) => resolve(v, p)).filter((v) => v !== NO_VALUE).flatMap((v) => (Array.isArray(v) ? v : [v]));
   }
