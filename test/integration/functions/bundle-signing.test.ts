@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreatePolicyCommand, GetRolePolicyCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { run } from '../../../cli/src/main.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
 import { managedRoleName } from '../../../core/src/naming.ts';
@@ -116,6 +116,19 @@ describe('podiam publish --kms-key-id', () => {
     assert.equal(bundle.signature?.algorithm, 'ECDSA_SHA_256');
     assert.equal(bundle.signature?.contentHash, bundle.hash);
     assert.ok(Buffer.from(bundle.signature!.signature, 'base64').length > 60, 'a DER ECDSA P-256 signature is about 70 bytes');
+  });
+
+  it('refuses to publish with a key that cannot sign, and leaves the uploaded bundle as it was', async () => {
+    const before = await publish(stackKey);
+    const encryptOnly = (await kms.send(new CreateKeyCommand({ KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT' }))).KeyMetadata!.Arn!;
+    let stderr = '';
+    const env = { AWS_ACCESS_KEY_ID: h.moto.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: h.moto.credentials.secretAccessKey, AWS_REGION: h.moto.region, AWS_ENDPOINT_URL: h.moto.endpoint };
+    const args = ['publish', path.join(repo, 'policies'), '--cluster', CLUSTER, '--out', path.join(tmp, 'refused.json'), '--bucket', BUCKET, '--key', BUNDLE_KEY, '--kms-key-id', encryptOnly];
+    const code = await run(args, { stdout: () => {}, stderr: (t) => (stderr += t), env });
+    assert.equal(code, 1);
+    assert.match(stderr, /PODIAM_PUBLISH_FAILED.*SIGN_VERIFY/);
+    const stored = await (await h.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: BUNDLE_KEY }))).Body!.transformToString();
+    assert.deepEqual((JSON.parse(stored) as SignedBundle).signature, before.signature);
   });
 });
 
