@@ -379,6 +379,8 @@ class Builder {
 
 export interface LinearRegExp {
   readonly source: string;
+  /** NFA states after expansion: the most that can be live per input character. */
+  readonly states: number;
   /** True when the whole input matches (the pattern is anchored at both ends). Throws PatternTooCostlyError past MAX_STEPS. */
   test(input: string): boolean;
 }
@@ -389,6 +391,10 @@ class Compiled implements LinearRegExp {
   private readonly alt: Int32Array;
   private readonly sets: (CharSet | undefined)[];
   private readonly start: number;
+
+  get states(): number {
+    return this.op.length;
+  }
 
   constructor(readonly source: string, b: Builder, start: number) {
     this.op = Int8Array.from(b.op);
