@@ -175,6 +175,14 @@ describe('reconcile with BundleSigningKeyArn', () => {
     assert.equal(h.calls.writes(), 0);
   });
 
+  it('applies a bundle signed with an RSA key (RSASSA_PSS_SHA_256) when that key is the stack’s', async () => {
+    const rsaKey = (await kms.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.Arn!;
+    const bundle = await publish(rsaKey);
+    assert.equal(bundle.signature?.algorithm, 'RSASSA_PSS_SHA_256');
+    const summary = await reconcileWith({ bundleSigningKeyArn: rsaKey })(published);
+    assert.ok('bundleHash' in summary && summary.bundleHash === bundle.hash, JSON.stringify(summary));
+  });
+
   it('accepts an unsigned bundle when the stack names no signing key', async () => {
     await publish();
     const summary = await reconcileWith({})(published);
