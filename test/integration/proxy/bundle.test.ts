@@ -74,13 +74,17 @@ describe('the bundled proxy as a process', () => {
     assert.equal((await call(metricsPort, '/readyz')).status, 200);
     await api.createNamespacedPod({ namespace: 'orders', body: { metadata: { name: 'p', namespace: 'orders', annotations: { 'iam.amazonaws.com/role': 'reader' } }, spec: { nodeName: 'node-bundle', containers: [{ name: 'c', image: 'example.invalid/none:1' }] } } });
     await api.patchNamespacedPodStatus({ name: 'p', namespace: 'orders', body: [{ op: 'add', path: '/status', value: { phase: 'Running', podIP: '127.0.0.1', podIPs: [{ ip: '127.0.0.1' }] } }] });
+    // The shipped defaults require IMDSv2: a token first, as every current SDK does.
+    const token = (await call(port, '/latest/api/token', { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' } })).body;
+    const v2 = { headers: { 'x-aws-ec2-metadata-token': token } };
+    assert.equal((await call(port, '/latest/meta-data/iam/security-credentials/')).status, 401, 'IMDSv1 is refused by default');
     let body = '';
     for (let i = 0; i < 100 && body !== 'test.orders.reader'; i++) {
-      body = (await call(port, '/latest/meta-data/iam/security-credentials/')).body;
+      body = (await call(port, '/latest/meta-data/iam/security-credentials/', v2)).body;
       if (body !== 'test.orders.reader') await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(body, 'test.orders.reader');
-    const creds = await call(port, '/latest/meta-data/iam/security-credentials/test.orders.reader');
+    const creds = await call(port, '/latest/meta-data/iam/security-credentials/test.orders.reader', v2);
     assert.equal(creds.status, 200);
     const exit = new Promise<number | null>((resolve) => proc!.once('exit', resolve));
     proc.kill('SIGTERM');
