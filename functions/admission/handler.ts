@@ -3,8 +3,9 @@
  * (AuthType NONE: the API server cannot SigV4-sign) at /admit/<secret>. Answers an
  * AdmissionReview v1 within the budget (5 s by default); creates a missing managed role on
  * demand, and only roles that the reviewed bundle defines, so a leaked URL grants nothing.
- *   wrong or missing secret → 403; malformed review → 400; anything unexpected → 500 (the
- *   webhook's failurePolicy decides what the API server does then).
+ *   path over 512 characters → 414; wrong or missing secret → 403; malformed review → 400;
+ *   no decision in time (IAM throttled or slow, S3 unreadable) → 503, anything unexpected → 500
+ *   (the webhook's failurePolicy decides what the API server does then).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IAMClient } from '@aws-sdk/client-iam';
@@ -46,13 +47,29 @@ function digest(text: string): Buffer {
 }
 
 /**
+ * Longest raw path the handler looks at: /admit/ and a secret of up to a few hundred characters.
+ * Checked first, before any other work on the path, by anyone who can reach the public URL.
+ */
+export const MAX_ADMIT_PATH_LENGTH = 512;
+
+/**
+ * One backwards scan. A regex such as /\/+$/ backtracks from every slash of a run that is not at
+ * the end (quadratic: 50,000 slashes took seconds), and the URL is public, unauthenticated.
+ */
+function withoutTrailingSlashes(text: string): string {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0x2f) end -= 1;
+  return text.slice(0, end);
+}
+
+/**
  * Constant-time check of the path's secret against the configured SHA-256 of the secret (the
  * function never holds the secret itself). The guess is hashed first, so the comparison takes the
  * same time whatever the length or content of the guess (timingSafeEqual needs equal lengths, and
  * an early length check would leak the length).
  */
 export function secretMatches(rawPath: string, secretSha256Hex: string): boolean {
-  const given = rawPath.startsWith(ADMIT_PATH_PREFIX) ? rawPath.slice(ADMIT_PATH_PREFIX.length).replace(/\/+$/, '') : '';
+  const given = rawPath.startsWith(ADMIT_PATH_PREFIX) ? withoutTrailingSlashes(rawPath.slice(ADMIT_PATH_PREFIX.length)) : '';
   const expected = Buffer.from(secretSha256Hex, 'hex');
   return expected.length === 32 && timingSafeEqual(digest(given), expected);
 }
@@ -63,6 +80,23 @@ function json(statusCode: number, body: unknown): LambdaFunctionURLResult {
 
 function errorAnswer(err: PodiamError): LambdaFunctionURLResult {
   return json(err.status, { code: err.code, message: err.message });
+}
+
+/**
+ * No decision: HTTP 503 with a Kubernetes Status, the one error body the API server reads (a
+ * plain JSON body is replaced by "the server is currently unable to handle the request"), so
+ * with failurePolicy Fail kubectl shows the code. The code leads the message and is the cause's reason.
+ */
+function unavailable(code: string, message: string): LambdaFunctionURLResult {
+  return json(503, {
+    apiVersion: 'v1',
+    kind: 'Status',
+    status: 'Failure',
+    code: 503,
+    reason: 'ServiceUnavailable',
+    message: `${code}: ${message}`,
+    details: { causes: [{ reason: code, message }] },
+  });
 }
 
 /** Codes that mean "no bundle this stack may use": the pod is refused with the bundle's code. */
@@ -127,6 +161,9 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
   return async (event: LambdaFunctionURLEvent, _context?: Context): Promise<LambdaFunctionURLResult> => {
     const started = now();
     const rawPath = event.rawPath ?? '/';
+    if (rawPath.length > MAX_ADMIT_PATH_LENGTH) {
+      return errorAnswer(new PodiamError('PODIAM_REQUEST_TOO_LARGE', `the path is longer than ${MAX_ADMIT_PATH_LENGTH} characters; use the stack's WebhookUrlPrefix followed by the webhook secret.`, { status: 414 }));
+    }
     // Checked before the method and the body, and logged without the path: it holds the secret.
     if (!secretMatches(rawPath, config.webhookSecretSha256)) {
       log('warn', 'webhook call with a wrong secret', { code: 'PODIAM_WEBHOOK_SECRET_INVALID', sourceIp: event.requestContext?.http?.sourceIp });
@@ -173,11 +210,14 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
         log('error', 'admission has no bundle to decide by', { uid, code: err.code });
         return json(200, denyResponse(uid, String(err.code), err.message, 503));
       }
-      // Out of budget or IAM failed: deny with a retryable answer rather than admit a pod
-      // whose role does not exist; the pod's controller retries, reconcile creates the role.
+      // Out of budget, IAM throttled or failing, S3 unreadable: no decision. Not a 200 with
+      // allowed:false — the API server takes that as a real denial, and the chart's failurePolicy
+      // would never apply. A non-2xx status is a failed call: with Ignore the pod is admitted (the
+      // proxy still enforces every role rule), with Fail it is refused and its controller retries.
+      const code = err instanceof Deadline ? 'PODIAM_ROLE_CREATE_PENDING' : err instanceof PodiamError && err.code === 'PODIAM_IAM_THROTTLED' ? 'PODIAM_IAM_THROTTLED' : 'PODIAM_ADMISSION_UNAVAILABLE';
       const detail = err instanceof Deadline ? `the role could not be created within ${config.budgetMs} ms` : describeError(err).message;
-      log('error', 'admission could not finish', { uid, code: 'PODIAM_ROLE_CREATE_PENDING', detail: describeError(err) });
-      return json(200, denyResponse(uid, 'PODIAM_ROLE_CREATE_PENDING', `${detail}; the controller will retry the pod and the reconcile function creates the role meanwhile.`, 503));
+      log('error', 'admission could not decide', { uid, code, detail: describeError(err) });
+      return unavailable(code, `${detail}; the webhook's failurePolicy decides this pod, and the reconcile function creates missing roles meanwhile.`);
     }
   };
 }

@@ -42,21 +42,36 @@ export interface LocalAdmissionServer {
 
 /** Lambda Function URLs refuse bodies over 6 MB; the local server does the same. */
 const MAX_BODY = 6 * 1024 * 1024;
+/**
+ * A body over MAX_BODY is read on and dropped up to this much, so the client has sent it all and
+ * reads the 413: closing a socket with unread data makes the kernel answer with a reset instead.
+ * Beyond it the connection is cut, so a sender that never stops costs bounded work.
+ */
+const DRAIN_LIMIT = 4 * MAX_BODY;
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+type ReadBody = { kind: 'body'; body: Buffer } | { kind: 'too-large'; drained: boolean };
+
+function readBody(req: IncomingMessage): Promise<ReadBody> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let done = false;
+    const finish = (result: ReadBody) => {
+      if (done) return;
+      done = true;
+      resolve(result);
+    };
+    if (Number(req.headers['content-length']) > DRAIN_LIMIT) {
+      finish({ kind: 'too-large', drained: false });
+      return;
+    }
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error('body too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
+      if (size > DRAIN_LIMIT) finish({ kind: 'too-large', drained: false });
+      else if (size > MAX_BODY) chunks.length = 0;
+      else chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => finish(size > MAX_BODY ? { kind: 'too-large', drained: true } : { kind: 'body', body: Buffer.concat(chunks) }));
     req.on('error', reject);
   });
 }
@@ -100,8 +115,16 @@ export async function startLocalAdmissionServer(options: LocalAdmissionServerOpt
   const handler = options.handler ?? createAdmissionHandlerFromEnv(handlerEnv, log);
   const server: Server = createServer({ key: options.key, cert: options.cert }, (req, res) => {
     readBody(req)
-      .then(async (body) => {
-        const result = await handler(toFunctionUrlEvent(req, body));
+      .then(async (read) => {
+        if (read.kind === 'too-large') {
+          // As the Function URL does, a 413 before the handler sees anything; JSON like every other refusal.
+          res.writeHead(413, { 'content-type': 'application/json', ...(read.drained ? {} : { connection: 'close' }) });
+          res.end(JSON.stringify({ code: 'PODIAM_REQUEST_TOO_LARGE', message: `the body is over ${MAX_BODY} bytes (the Function URL's limit); send an AdmissionReview.` }), () => {
+            if (!read.drained) req.destroy();
+          });
+          return;
+        }
+        const result = await handler(toFunctionUrlEvent(req, read.body));
         const headers = typeof result === 'object' && result.headers ? result.headers : {};
         res.writeHead(typeof result === 'object' ? (result.statusCode ?? 200) : 200, headers as Record<string, string>);
         res.end(typeof result === 'object' ? (result.body ?? '') : String(result));

@@ -88,23 +88,47 @@ export function createRoleEnsurer(iam: IAMClient, options: RoleEnsurerOptions): 
     return { state: 'created' };
   };
 
+  /**
+   * One look-up (and creation) per role at a time: the pods of a rollout that ask for the same
+   * role while it is being checked share its IAM calls instead of each sending GetRole, which is
+   * how a large rollout met IAM throttling. Evicted when settled, so a failure is not cached.
+   */
+  const inFlight = new Map<string, Promise<EnsureOutcome>>();
+
+  const shared = (role: DesiredRole, dryRun: boolean, left: number, pending: EnsureOutcome): Promise<EnsureOutcome> => {
+    const key = `${dryRun ? 'dry-run' : 'create'}:${role.name}`;
+    const running = inFlight.get(key);
+    if (running) return running;
+    const controller = new AbortController();
+    // Abort, not just stop waiting: an unanswered CreateRole must not go on writing after the
+    // pod was refused, and the SDK's retry sleeps end with the signal too. The first caller's
+    // deadline bounds the shared call; later callers' deadlines are at most as far.
+    const timer = setTimeout(() => controller.abort(), left);
+    const work = attempt(role, dryRun, controller.signal, false)
+      .catch((err: unknown) => {
+        if (controller.signal.aborted) return pending;
+        throw err;
+      })
+      .finally(() => {
+        clearTimeout(timer);
+        inFlight.delete(key);
+      });
+    inFlight.set(key, work);
+    return work;
+  };
+
   return async (role, { deadline, dryRun }) => {
     const pending: EnsureOutcome = { state: 'pending', message: `role ${role.name} was not ready before the deadline` };
     const left = deadline - now();
     if (left <= 0) return pending;
-    const controller = new AbortController();
-    // Abort, not just stop waiting: an unanswered CreateRole must not go on writing after the
-    // pod was refused, and the SDK's retry sleeps end with the signal too.
-    const timer = setTimeout(() => controller.abort(), left);
-    const aborted = new Promise<EnsureOutcome>((resolve) => controller.signal.addEventListener('abort', () => resolve(pending), { once: true }));
-    const work = attempt(role, dryRun, controller.signal, false);
-    // Its rejection after an abort is expected and answered by `pending`.
-    work.catch(() => undefined);
+    const seen = knownToExist.get(role.name);
+    if (seen !== undefined && seen > now()) return { state: 'exists' };
+    let timer: NodeJS.Timeout | undefined;
+    const mine = new Promise<EnsureOutcome>((resolve) => {
+      timer = setTimeout(() => resolve(pending), left);
+    });
     try {
-      return await Promise.race([work, aborted]);
-    } catch (err: unknown) {
-      if (controller.signal.aborted) return pending;
-      throw err;
+      return await Promise.race([shared(role, dryRun, left, pending), mine]);
     } finally {
       clearTimeout(timer);
     }

@@ -12,6 +12,14 @@ export interface IamFaultInjector {
   endpoint: string;
   /** Answer the next `times` requests of `action` (e.g. 'CreateRole') with IAM's Throttling error. */
   throttle(action: string, times: number): void;
+  /** Answer every `n`th request of `action` (counted since the last reset) with IAM's Throttling error. */
+  throttleEvery(action: string, n: number): void;
+  /**
+   * Answer the first `n` attempts of every call of `action` with IAM's Throttling error, whatever
+   * other calls run at the same time: the SDK numbers its attempts in the amz-sdk-request header
+   * (`attempt=2; max=3`). Every call then needs exactly n retries.
+   */
+  throttleFirstAttempts(action: string, n: number): void;
   /** Hold every request of `action` unanswered (and never forward it) until `release()`. */
   hold(action: string): void;
   /** Forwards the held requests whose client still waits; drops the others. */
@@ -32,6 +40,8 @@ const THROTTLING_BODY = (requestId: string) =>
 export async function startIamFaultInjector(upstream: string): Promise<IamFaultInjector> {
   const target = new URL(upstream);
   const throttles = new Map<string, number>();
+  const everyNth = new Map<string, number>();
+  const firstAttempts = new Map<string, number>();
   const holds = new Set<string>();
   const seen = new Map<string, number>();
   const heldCount = new Map<string, number>();
@@ -60,8 +70,10 @@ export async function startIamFaultInjector(upstream: string): Promise<IamFaultI
       const action = new URLSearchParams(body.toString('utf8')).get('Action') ?? new URL(req.url ?? '/', 'http://x').searchParams.get('Action') ?? '';
       seen.set(action, (seen.get(action) ?? 0) + 1);
       const left = throttles.get(action) ?? 0;
-      if (left > 0) {
-        throttles.set(action, left - 1);
+      const nth = everyNth.get(action);
+      const attempt = Number(/attempt=(\d+)/.exec(String(req.headers['amz-sdk-request'] ?? ''))?.[1] ?? 1);
+      if (left > 0 || (nth !== undefined && (seen.get(action) ?? 0) % nth === 0) || attempt <= (firstAttempts.get(action) ?? 0)) {
+        if (left > 0) throttles.set(action, left - 1);
         const id = `podiam-fault-${++requestNo}`;
         res.writeHead(400, { 'content-type': 'text/xml', 'x-amzn-requestid': id });
         res.end(THROTTLING_BODY(id));
@@ -88,6 +100,8 @@ export async function startIamFaultInjector(upstream: string): Promise<IamFaultI
   return {
     endpoint: `http://127.0.0.1:${port}`,
     throttle: (action, times) => void throttles.set(action, times),
+    throttleEvery: (action, n) => void everyNth.set(action, n),
+    throttleFirstAttempts: (action, n) => void firstAttempts.set(action, n),
     hold: (action) => void holds.add(action),
     release,
     attempts: (action) => seen.get(action) ?? 0,
@@ -97,6 +111,8 @@ export async function startIamFaultInjector(upstream: string): Promise<IamFaultI
     },
     reset: () => {
       throttles.clear();
+      everyNth.clear();
+      firstAttempts.clear();
       seen.clear();
       heldCount.clear();
       release();
