@@ -16,7 +16,7 @@
  * bare name of an unmanaged role that a namespace annotation permits must be written as a full
  * ARN (or with its path) to pass admission.
  */
-import { ALLOWED_ROLES_ANNOTATION, ROLE_ANNOTATION } from '../../core/src/annotations.ts';
+import { ALLOWED_ROLES_ANNOTATION, EXTERNAL_ID_ANNOTATION, ROLE_ANNOTATION, SESSION_TTL_ANNOTATION } from '../../core/src/annotations.ts';
 import { decideRole, type ClusterSettings, type RoleDecision } from '../../core/src/role-decision.ts';
 import { parseRoleArn } from '../../core/src/naming.ts';
 import { findDesiredRole, type DesiredRole, type DesiredState } from '../../iam-model/src/desired-state.ts';
@@ -44,7 +44,29 @@ function isPodReview(req: ReviewRequest): boolean {
   return req.kind.kind === 'Pod' && (resource === undefined || resource === 'pods') && !req.subResource;
 }
 
+/** The pod annotations that choose its credentials: a change to any of them is a change of role. */
+const CREDENTIAL_ANNOTATIONS = [ROLE_ANNOTATION, EXTERNAL_ID_ANNOTATION, SESSION_TTL_ANNOTATION] as const;
+
+/**
+ * pods/status: the API server keeps metadata changes made through the status subresource, which
+ * kubelets and status-writing controllers may patch without any right on the pod itself. It is
+ * never a way to choose a role: any change of the credential annotations there is refused, since
+ * the role rules below are only checked on the pod itself.
+ */
+function statusVerdict(req: ReviewRequest): Verdict {
+  const before = req.oldObject?.metadata?.annotations ?? {};
+  const after = req.object?.metadata?.annotations ?? {};
+  const changed = CREDENTIAL_ANNOTATIONS.filter((key) => before[key] !== after[key]);
+  if (changed.length === 0) return { kind: 'allow', reason: 'status update keeps the credential annotations', warnings: [] };
+  return {
+    kind: 'deny',
+    code: 'PODIAM_ROLE_CHANGE_VIA_STATUS',
+    message: `the pods/status subresource may not change ${changed.join(', ')}; annotate the pod itself (checked like a new pod) or recreate it.`,
+  };
+}
+
 export function admissionVerdict(req: ReviewRequest, desired: DesiredState, settings: VerdictSettings): Verdict {
+  if (req.kind.kind === 'Pod' && (req.resource?.resource ?? 'pods') === 'pods' && req.subResource === 'status' && req.operation === 'UPDATE') return statusVerdict(req);
   if (!isPodReview(req)) return { kind: 'allow', reason: `not a pod (${req.kind.kind})`, warnings: [] };
   if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return { kind: 'allow', reason: `operation ${req.operation}`, warnings: [] };
   const meta = req.object?.metadata ?? {};

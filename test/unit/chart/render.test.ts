@@ -301,7 +301,11 @@ describe('chart with every optional block on', () => {
     assert.deepEqual(w.admissionReviewVersions, ['v1']);
     assert.equal(w.failurePolicy, 'Fail');
     assert.equal(w.timeoutSeconds, 10);
-    assert.deepEqual(w.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'], scope: 'Namespaced' }]);
+    assert.deepEqual(w.rules, [
+      { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'], scope: 'Namespaced' },
+      // Annotations changed through the status subresource are kept by the API server (issue 11 item 13).
+      { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/status'], scope: 'Namespaced' },
+    ]);
     const notIn = w.namespaceSelector.matchExpressions.find((e) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn');
     assert.ok(notIn);
     assert.deepEqual([...notIn.values].sort(), ['kube-system', 'monitoring']);

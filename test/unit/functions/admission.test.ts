@@ -64,6 +64,25 @@ describe('admission verdict (pure)', () => {
   });
 });
 
+describe('admission verdict on the pods/status subresource (pure)', () => {
+  const status = (before: Record<string, string>, after: Record<string, string>) =>
+    review(after, { operation: 'UPDATE', subResource: 'status', oldObject: { metadata: { name: 'p', annotations: before } } });
+
+  it('refuses a change of the role, external id or session TTL annotation, naming the annotation', () => {
+    for (const key of ['iam.amazonaws.com/role', 'iam.amazonaws.com/external-id', 'iam.amazonaws.com/session-ttl']) {
+      const v = admissionVerdict(status({ 'iam.amazonaws.com/role': 'reader' }, { 'iam.amazonaws.com/role': 'reader', [key]: 'writer' }), desired, settings);
+      assert.deepEqual(v.kind === 'deny' && [v.code, v.message.includes(key)], ['PODIAM_ROLE_CHANGE_VIA_STATUS', true], key);
+    }
+  });
+
+  it('refuses even a role from the bundle there, and allows a status update that keeps the annotations', () => {
+    const swapped = admissionVerdict(status({ 'iam.amazonaws.com/role': 'reader' }, { 'iam.amazonaws.com/role': 'writer' }), desired, settings);
+    assert.equal(swapped.kind === 'deny' && swapped.code, 'PODIAM_ROLE_CHANGE_VIA_STATUS');
+    const kept = admissionVerdict(status({ 'iam.amazonaws.com/role': 'reader' }, { 'iam.amazonaws.com/role': 'reader', 'example.com/x': 'y' }), desired, settings);
+    assert.equal(kept.kind, 'allow');
+  });
+});
+
 describe('AdmissionReview parsing', () => {
   it('refuses a wrong apiVersion, a missing uid and a missing object', () => {
     const base = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', kind: { kind: 'Pod' }, operation: 'CREATE', object: {} } };
