@@ -36,6 +36,31 @@ export function isDnsLabel(value: string): boolean {
   return DNS_LABEL.test(value);
 }
 
+/**
+ * The longest ClusterName every part of podiam supports: 42. A shortened role name keeps only its
+ * first 43 characters (HASHED_PREFIX), and the drift rule's event pattern and
+ * functions/reconcile/events.ts find a cluster's roles by the name prefix `<cluster>.`; with a
+ * 43-character cluster a shortened name would start `<cluster>_` and its drift would go unseen.
+ * Everything else that embeds the name is longer: the rotate bus `podiam-<cluster>-rotate`
+ * (256), the path `/podiam/<cluster>/` (512), the podiam:cluster tag value (256), S3 keys.
+ * template.yaml (ClusterName MaxLength) and chart/values.schema.json (clusterName maxLength)
+ * state the same number; test/unit/core/cluster-name-limit.test.ts compares them.
+ */
+export const MAX_CLUSTER_NAME_LENGTH = HASHED_PREFIX - SEPARATOR.length;
+
+/** A DNS-1123 label of at most MAX_CLUSTER_NAME_LENGTH characters. */
+export function isClusterName(value: string): boolean {
+  return value.length <= MAX_CLUSTER_NAME_LENGTH && DNS_LABEL.test(value);
+}
+
+/** Why isClusterName refuses `value`, for the message before CLUSTER_NAME_RULE. */
+export function clusterNameProblem(value: string): string {
+  return DNS_LABEL.test(value) ? `is longer than ${MAX_CLUSTER_NAME_LENGTH} characters` : 'is not a DNS-1123 label';
+}
+
+/** What to do about a ClusterName isClusterName refuses; the same sentence in every adapter. */
+export const CLUSTER_NAME_RULE = `Use a DNS-1123 label of 1-${MAX_CLUSTER_NAME_LENGTH} characters: lower-case letters, digits and '-', starting and ending with a letter or digit (longer names would break the '<cluster>.' role name prefix of shortened names).`;
+
 /** Throws PODIAM_ROLE_NAME_INVALID naming the part and the rule it breaks. */
 export function assertServiceRef(ref: ServiceRef): void {
   for (const [part, value] of Object.entries(ref) as [keyof ServiceRef, string][]) {

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../../core/src/errors.ts';
-import { isDnsLabel, parseRoleArn } from '../../core/src/naming.ts';
+import { CLUSTER_NAME_RULE, clusterNameProblem, isClusterName, parseRoleArn } from '../../core/src/naming.ts';
 import { DEFAULT_DELETION_LIMITS, type DeletionLimits } from '../../iam-model/src/deletion-guard.ts';
 
 export interface FunctionsConfig {
@@ -107,7 +107,7 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
 
 export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
   const cluster = required(env, 'PODIAM_CLUSTER_NAME', 'Set it to the cluster name (the stack parameter ClusterName).');
-  if (!isDnsLabel(cluster)) throw new ConfigError('PODIAM_CLUSTER_NAME', `'${cluster}' is not a DNS-1123 label`, "Use lower-case letters, digits and '-'.");
+  if (!isClusterName(cluster)) throw new ConfigError('PODIAM_CLUSTER_NAME', `'${cluster}' ${clusterNameProblem(cluster)}`, CLUSTER_NAME_RULE);
   const arns = required(env, 'PODIAM_INTERMEDIATE_ROLE_ARNS', 'Set it to the node proxy role ARN(s), comma-separated.')
     .split(',')
     .map((s) => s.trim())

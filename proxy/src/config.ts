@@ -8,7 +8,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { ConfigError } from '../../core/src/errors.ts';
-import { isDnsLabel, parseRoleArn } from '../../core/src/naming.ts';
+import { CLUSTER_NAME_RULE, clusterNameProblem, isClusterName, isDnsLabel, parseRoleArn } from '../../core/src/naming.ts';
 import { MAX_CHAINED_SESSION_SECONDS, MIN_SESSION_SECONDS } from '../../core/src/annotations.ts';
 import { DEFAULT_CONNECTION_LIMITS } from './connection-guard.ts';
 
@@ -169,8 +169,8 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
   const r = new Reader(env);
 
   const clusterName = r.required('PODIAM_CLUSTER_NAME', 'Set it to the cluster name used in the managed role names (the chart sets it from clusterName).');
-  if (!isDnsLabel(clusterName)) {
-    throw new ConfigError('PODIAM_CLUSTER_NAME', `'${clusterName}' is not a DNS-1123 label`, 'Use 1-63 lower-case letters, digits and -.');
+  if (!isClusterName(clusterName)) {
+    throw new ConfigError('PODIAM_CLUSTER_NAME', `'${clusterName}' ${clusterNameProblem(clusterName)}`, CLUSTER_NAME_RULE);
   }
   const iptables = r.bool('PODIAM_IPTABLES', true);
   const nodeName = r.required('PODIAM_NODE_NAME', 'Set it from the downward API (spec.nodeName); the chart does this.', ['NODE_NAME']);
