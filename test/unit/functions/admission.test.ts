@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { secretMatches } from '../../../functions/admission/handler.ts';
 import { parseReview } from '../../../functions/admission/review.ts';
 import { admissionVerdict } from '../../../functions/admission/verdict.ts';
@@ -100,11 +101,13 @@ describe('AdmissionReview parsing', () => {
 
 describe('webhook secret check', () => {
   const secret = 'a'.repeat(40);
+  // The function holds only the secret's SHA-256 (WebhookSecretSha256).
+  const stored = createHash('sha256').update(secret).digest('hex');
   it('accepts exactly /admit/<secret> (a trailing slash too) and nothing else', () => {
-    assert.ok(secretMatches(`/admit/${secret}`, secret));
-    assert.ok(secretMatches(`/admit/${secret}/`, secret));
-    for (const path of ['/', `/${secret}`, `/admit/${secret}a`, `/admit/${secret.slice(1)}`, '/admit/', `/admit/${secret}/x`]) {
-      assert.ok(!secretMatches(path, secret), path);
+    assert.ok(secretMatches(`/admit/${secret}`, stored));
+    assert.ok(secretMatches(`/admit/${secret}/`, stored));
+    for (const path of ['/', `/${secret}`, `/admit/${secret}a`, `/admit/${secret.slice(1)}`, '/admit/', `/admit/${secret}/x`, `/admit/${stored}`]) {
+      assert.ok(!secretMatches(path, stored), path);
     }
   });
 });
