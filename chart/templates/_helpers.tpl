@@ -30,6 +30,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* Full labels for every object. */}}
 {{- define "podiam.labels" -}}
 {{ include "podiam.selectorLabels" . }}
+{{ include "podiam.otherLabels" . }}
+{{- end }}
+
+{{/* The labels besides the selector's, for objects that must not match the DaemonSet's selector (the helm test pod). */}}
+{{- define "podiam.otherLabels" -}}
 helm.sh/chart: {{ include "podiam.chart" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}

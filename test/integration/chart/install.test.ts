@@ -75,7 +75,7 @@ describe('helm install, upgrade and uninstall against a real API server', () => 
   it('stores RBAC with only the verbs the proxy needs, bound to its ServiceAccount', async () => {
     const role = await c.getJson<{ rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> }>(['clusterrole', releaseName]);
     const verbs = role.rules.flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)));
-    assert.deepEqual([...new Set(verbs)].sort(), ['events:create', 'events:patch', 'namespaces:get', 'namespaces:list', 'namespaces:watch', 'pods:get', 'pods:list', 'pods:watch']);
+    assert.deepEqual([...new Set(verbs)].sort(), ['daemonsets:get', 'events:create', 'events:patch', 'namespaces:get', 'namespaces:list', 'namespaces:watch', 'pods:get', 'pods:list', 'pods:watch']);
     const binding = await c.getJson<{ subjects: Array<{ name: string; namespace: string }> }>(['clusterrolebinding', releaseName]);
     assert.deepEqual(binding.subjects.map((s) => `${s.namespace}/${s.name}`), [`${releaseNamespace}/${releaseName}`]);
     await c.getJson(['serviceaccount', releaseName, '-n', releaseNamespace]);
@@ -120,6 +120,29 @@ describe('helm install, upgrade and uninstall against a real API server', () => 
     assert.equal(history.length, 2);
     assert.equal((await c.kubectl(['get', 'validatingwebhookconfigurations', '-o', 'name'])).stdout.trim(), '');
   });
+
+  // The DaemonSet's selector is immutable and nameOverride is part of it; fullnameOverride renames the
+  // DaemonSet, so a second proxy DaemonSet would start beside the old one, whose proxies then remove
+  // the iptables rules when it is deleted. The chart looks the installed DaemonSet up and refuses.
+  for (const [value, newName, newSelector] of [
+    ['nameOverride=other', 'podiam-other', 'app.kubernetes.io/instance=podiam,app.kubernetes.io/name=other'],
+    ['fullnameOverride=iam-proxy', 'iam-proxy', 'app.kubernetes.io/instance=podiam,app.kubernetes.io/name=podiam'],
+  ] as const) {
+    it(`refuses an upgrade with ${value}, naming the old and new DaemonSet and the fix, and leaves the release as it was`, async () => {
+      const r = await c.helm(['upgrade', releaseName, chartDir, '-n', releaseNamespace, '--reuse-values', '--set', value]);
+      assert.equal(r.ok, false);
+      assert.match(r.stderr, /release podiam already runs DaemonSet podiam with selector app\.kubernetes\.io\/instance=podiam,app\.kubernetes\.io\/name=podiam;/);
+      assert.ok(r.stderr.includes(`this upgrade would make it DaemonSet ${newName} with selector ${newSelector},`), r.stderr);
+      assert.match(r.stderr, /Keep nameOverride and fullnameOverride as installed \(see helm get values podiam -n kube-system\), or helm uninstall podiam -n kube-system and install again/);
+      const history = JSON.parse((await c.helm(['history', releaseName, '-n', releaseNamespace, '-o', 'json'])).stdout) as Array<{ revision: number; status: string }>;
+      assert.deepEqual(history.map((h) => [h.revision, h.status]), [[1, 'superseded'], [2, 'deployed']]);
+      const daemonSets = await c.getJson<{ items: Array<{ metadata: { name: string }; spec: { selector: { matchLabels: Record<string, string> } } }> }>(['daemonsets', '-n', releaseNamespace]);
+      assert.deepEqual(
+        daemonSets.items.map((d) => [d.metadata.name, d.spec.selector.matchLabels]),
+        [['podiam', { 'app.kubernetes.io/instance': 'podiam', 'app.kubernetes.io/name': 'podiam' }]],
+      );
+    });
+  }
 
   it('uninstalls every object it created, cluster-scoped ones included', async () => {
     const r = await c.helm(['uninstall', releaseName, '-n', releaseNamespace]);

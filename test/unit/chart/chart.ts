@@ -63,7 +63,7 @@ export const allOptionalValues = {
     excludeNamespaces: ['monitoring'],
   },
   serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' } },
-  podMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' } },
+  // podMonitor is the alternative to serviceMonitor; the chart refuses both (render.test.ts renders it alone).
   grafanaDashboard: { enabled: true, namespace: 'monitoring', annotations: { grafana_folder: 'Security' } },
   networkPolicy: { enabled: true, metricsFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] },
 } as const;

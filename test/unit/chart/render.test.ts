@@ -243,7 +243,7 @@ describe('chart with every optional block on', () => {
 
   it('renders the webhook, monitors, dashboard, NetworkPolicy and metrics Service', () => {
     const kinds = new Set(objects.map((o) => o.kind));
-    for (const k of ['ValidatingWebhookConfiguration', 'ServiceMonitor', 'PodMonitor', 'ConfigMap', 'NetworkPolicy', 'Service']) {
+    for (const k of ['ValidatingWebhookConfiguration', 'ServiceMonitor', 'ConfigMap', 'NetworkPolicy', 'Service']) {
       assert.ok(kinds.has(k), `${k} rendered`);
     }
   });
@@ -319,16 +319,13 @@ describe('chart with every optional block on', () => {
     assert.equal(Buffer.from(ca ?? '', 'base64').toString('utf8'), allOptionalValues.webhook.caBundle);
   });
 
-  it('points the ServiceMonitor at the metrics Service, and both at the proxy pods', () => {
+  it('points the ServiceMonitor at the metrics Service, and the Service at the proxy pods', () => {
     const svc = find(objects, 'Service') as unknown as { metadata: { labels: Record<string, string> }; spec: { selector: Record<string, string>; ports: Array<{ name: string; port: number }> } };
     const sm = find(objects, 'ServiceMonitor') as unknown as { metadata: { labels: Record<string, string> }; spec: { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string }> } };
-    const pm = find(objects, 'PodMonitor') as unknown as { spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: Array<{ port: string }> } };
     const ds = find(objects, 'DaemonSet') as unknown as DaemonSetish;
     for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) assert.equal(svc.metadata.labels[k], v);
     for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(ds.spec.template.metadata.labels[k], v);
-    for (const [k, v] of Object.entries(pm.spec.selector.matchLabels)) assert.equal(ds.spec.template.metadata.labels[k], v);
     assert.equal(sm.spec.endpoints[0]!.port, 'metrics');
-    assert.equal(pm.spec.podMetricsEndpoints[0]!.port, 'metrics');
     assert.ok(svc.spec.ports.some((p) => p.name === 'metrics' && p.port === 9181));
     assert.equal(sm.metadata.labels.release, 'kube-prometheus-stack');
   });
@@ -412,6 +409,41 @@ describe('chart value switches', () => {
     const r = await tryRender({ clusterName: 'a', shutdownGraceMs: 30000, terminationGracePeriodSeconds: 30 });
     assert.equal(r.ok, false);
     assert.match(r.stderr, /shutdownGraceMs \(30000\) must be shorter than terminationGracePeriodSeconds \(30 s\)/);
+  });
+
+  it('renders a PodMonitor alone that selects the proxy pods, and no metrics Service', async () => {
+    const objects = await render({ clusterName: 'prod-eu', podMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' } } });
+    for (const o of objects) validateObject(o);
+    assert.ok(!objects.some((o) => o.kind === 'Service' || o.kind === 'ServiceMonitor'));
+    const pm = find(objects, 'PodMonitor') as unknown as { metadata: { labels: Record<string, string> }; spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: Array<{ port: string }> } };
+    const ds = find(objects, 'DaemonSet') as unknown as DaemonSetish;
+    assert.deepEqual(pm.spec.selector.matchLabels, ds.spec.selector.matchLabels);
+    assert.equal(pm.spec.podMetricsEndpoints[0]!.port, 'metrics');
+    assert.equal(pm.metadata.labels.release, 'kube-prometheus-stack');
+  });
+
+  it('refuses a ServiceMonitor and a PodMonitor together, which would scrape every proxy twice', async () => {
+    const r = await tryRender({ clusterName: 'a', serviceMonitor: { enabled: true }, podMonitor: { enabled: true } });
+    assert.equal(r.ok, false);
+    assert.match(r.stderr, /serviceMonitor\.enabled and podMonitor\.enabled are both true: Prometheus would scrape every proxy twice/);
+  });
+
+  // A pod that matches a DaemonSet's selector and has no controller is adopted by the DaemonSet
+  // controller, which then counts (and may delete) it as the node's proxy; the PodMonitor scrapes it.
+  it('keeps the helm test pod out of the DaemonSet selector, which stays name and instance', async () => {
+    for (const values of [{ clusterName: 'a' }, { clusterName: 'a', nameOverride: 'iam-proxy' }]) {
+      const objects = await render(values);
+      const ds = find(objects, 'DaemonSet') as unknown as DaemonSetish;
+      const name = values.nameOverride ?? 'podiam';
+      assert.deepEqual(ds.spec.selector.matchLabels, { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': releaseName });
+      const testPod = objects.find((o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test');
+      assert.ok(testPod, 'the helm test pod is rendered');
+      const labels = testPod.metadata.labels ?? {};
+      const matches = Object.entries(ds.spec.selector.matchLabels).every(([k, v]) => labels[k] === v);
+      assert.equal(matches, false, `test pod labels ${JSON.stringify(labels)} match the DaemonSet selector`);
+      assert.equal(labels['app.kubernetes.io/instance'], releaseName, 'still found by the release label');
+      assert.equal(labels['app.kubernetes.io/component'], 'test');
+    }
   });
 
   it('refuses the same port for metadata and metrics', async () => {
