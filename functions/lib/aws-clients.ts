@@ -46,10 +46,13 @@ export function createAwsClients(
     ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}),
   };
   return {
-    // IAM is global: its one endpoint lives in us-east-1 (aws partition).
+    // IAM is global per partition: the SDK's endpoint rules map the function's region to its
+    // partition's one endpoint (eu-west-1 → iam.amazonaws.com, cn-north-1 → iam.cn-north-1
+    // .amazonaws.com.cn, us-gov-west-1 → iam.us-gov.amazonaws.com); pinning us-east-1 sent
+    // aws-cn and aws-us-gov stacks to the aws partition's endpoint.
     // The one retry layer for IAM: the SDK's, with this function's budget; throttling that
     // outlasts it surfaces as PODIAM_IAM_THROTTLED.
-    iam: reportExhaustedThrottling(new IAMClient({ ...common, maxAttempts: iamMaxAttempts, region: config.awsEndpoint ? config.region : 'us-east-1' })),
+    iam: reportExhaustedThrottling(new IAMClient({ ...common, maxAttempts: iamMaxAttempts })),
     s3: new S3Client({ ...common, forcePathStyle: config.awsEndpoint !== undefined }),
     sts: new STSClient(common),
     kms: new KMSClient(common),
