@@ -5,7 +5,7 @@
  */
 import { errorCodes, exitCodeOf, PodiamError } from '../../core/src/errors.ts';
 
-export type CliErrorCode = 'PODIAM_CLI_USAGE' | 'PODIAM_POLICIES_DIR_NOT_FOUND' | 'PODIAM_GUARDRAILS_INVALID' | 'PODIAM_CHECK_FAILED' | 'PODIAM_PUBLISH_FAILED' | 'PODIAM_CLI_UNEXPECTED' | 'PODIAM_PLAN_FAILED';
+export type CliErrorCode = 'PODIAM_CLI_USAGE' | 'PODIAM_POLICIES_DIR_NOT_FOUND' | 'PODIAM_GUARDRAILS_INVALID' | 'PODIAM_CHECK_FAILED' | 'PODIAM_PUBLISH_FAILED' | 'PODIAM_CLI_UNEXPECTED' | 'PODIAM_PLAN_FAILED' | 'PODIAM_UNINSTALL_FAILED';
 
 export class CliError extends PodiamError {
   readonly exitCode: number;

@@ -50,6 +50,7 @@ const options = {
   'kms-key-id': { type: 'string' },
   'max-role-deletions': { type: 'string' },
   'max-role-deletion-percent': { type: 'string' },
+  yes: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -107,7 +108,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     for (const name of Object.keys(values)) {
       if (!allowed.includes(name)) throw new UsageError(`--${name} does not apply to '${command}'.`);
     }
-    if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'.`);
+    if (extra.length || (COMMANDS[command].takesDir === false && dirArg !== undefined)) throw new UsageError(`unexpected argument '${extra[0] ?? dirArg}'.`);
     const dir = dirArg ?? 'policies';
     const cluster = clusterName(values.cluster, io.env);
     const aws = { region: values.region, endpointUrl: values['endpoint-url'] };
@@ -138,6 +139,23 @@ export async function run(argv: string[], io: Io): Promise<number> {
               maxRoleDeletions: count(values['max-role-deletions'], 'max-role-deletions'),
               maxRoleDeletionPercent: count(values['max-role-deletion-percent'], 'max-role-deletion-percent', 100),
             },
+            aws,
+          },
+          io,
+        );
+      }
+      case 'uninstall': {
+        // Deleting roles: the cluster is never the "dev" default, it is named.
+        if (values.cluster === undefined && !io.env.PODIAM_CLUSTER_NAME) throw new UsageError('name the cluster whose roles go with --cluster (or PODIAM_CLUSTER_NAME).');
+        const { runUninstall, uninstallFormat } = await import('./commands/uninstall-command.ts');
+        return await runUninstall(
+          {
+            cluster,
+            intermediateRoleArns: values['intermediate-role-arn'] ?? (io.env.PODIAM_INTERMEDIATE_ROLE_ARNS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+            bucket: values.bucket,
+            accountId: values['account-id'],
+            yes: values.yes ?? false,
+            format: uninstallFormat(values.format),
             aws,
           },
           io,

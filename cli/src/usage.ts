@@ -5,7 +5,7 @@
 import { DEFAULT_BUNDLE_KEY } from './bundle/publish.ts';
 import { DEFAULT_BUNDLE_OUT } from './commands/publish-command.ts';
 
-export type CommandName = 'check' | 'publish' | 'plan';
+export type CommandName = 'check' | 'publish' | 'plan' | 'uninstall';
 
 interface OptionSpec {
   /** The long name, without the dashes. */
@@ -21,6 +21,8 @@ interface CommandSpec {
   summary: string;
   options: OptionSpec[];
   exitCodes: Array<[number, string]>;
+  /** False for a command that reads no policies folder (no [DIR] argument). */
+  takesDir?: false;
 }
 
 const cluster: OptionSpec = { name: 'cluster', value: 'NAME', text: 'the cluster the role names are computed for (<cluster>.<namespace>.<service>, at most 64 characters); default $PODIAM_CLUSTER_NAME, else "dev"' };
@@ -86,6 +88,25 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       [2, usage],
     ],
   },
+  uninstall: {
+    summary: "Removes what podiam made for one cluster, and nothing else: every role under /podiam/CLUSTER/ whose podiam:cluster, podiam:namespace and podiam:service tags name this cluster and whose name is that service's role name (inline policies deleted, managed policies detached, taken out of instance profiles), the podiam-assume-managed-roles policy of each node role (never the role), and with --bucket every object version and delete marker of the bundle bucket, so `sam delete` can delete it. Everything else under the path is listed as left alone, with the reason. Without --yes it only reads and prints this plan and changes nothing. Run it after `helm uninstall` and before `sam delete` (docs/operations.md, Uninstalling).",
+    takesDir: false,
+    options: [
+      { name: 'cluster', value: 'NAME', text: 'the cluster whose roles go; default $PODIAM_CLUSTER_NAME; one of the two is required (no "dev" default here)' },
+      { name: 'intermediate-role-arn', value: 'ARN', text: "a node proxy role whose podiam-assume-managed-roles policy goes (repeat for several; the role stays); default $PODIAM_INTERMEDIATE_ROLE_ARNS, comma-separated" },
+      { name: 'bucket', value: 'BUCKET', text: "the stack's BundleBucketName: delete every object version and delete marker in it" },
+      { name: 'yes', text: 'apply the plan; without it nothing is changed' },
+      { name: 'format', value: 'human|json', text: 'human (default), or json: the plan (and with --yes the failures) as one document' },
+      { name: 'account-id', value: 'ID', text: "the 12-digit AWS account; default the caller's (sts:GetCallerIdentity)" },
+      region,
+      endpoint,
+    ],
+    exitCodes: [
+      [0, 'the plan was shown (without --yes), or everything in it was removed (with --yes)'],
+      [1, 'reading IAM or the bucket failed (nothing was changed), or some removals failed (PODIAM_UNINSTALL_FAILED names each)'],
+      [2, 'the command line is wrong (an unknown option or argument)'],
+    ],
+  },
 };
 
 export function isCommand(name: string): name is CommandName {
@@ -96,7 +117,7 @@ export function isCommand(name: string): name is CommandName {
 function usageLines(name: CommandName, pad = 0): string[] {
   const spec = COMMANDS[name];
   const flag = (o: OptionSpec) => `--${o.name}${o.value ? ` ${o.value}` : ''}`;
-  const head = [`podiam ${name.padEnd(pad)} [DIR]`, ...spec.options.filter((o) => o.required).map((o) => `${flag(o)} [...]`)].join(' ');
+  const head = [`podiam ${name.padEnd(pad)}${spec.takesDir === false ? '' : ' [DIR]'}`, ...spec.options.filter((o) => o.required).map((o) => `${flag(o)} [...]`)].join(' ');
   const lines = [`  ${head}`];
   const indent = ' '.repeat(`  podiam ${name.padEnd(pad)} `.length + 6);
   for (const o of spec.options.filter((x) => !x.required)) {

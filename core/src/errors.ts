@@ -65,6 +65,7 @@ export const errorCodes = {
   PODIAM_PUBLISH_FAILED: { status: 500, exit: 1, fix: 'Check the bucket name, its region and the AWS credentials in the environment.' },
   PODIAM_CLI_UNEXPECTED: { status: 500, exit: 1, fix: 'The cause is named above; if it is not a file permission or disk problem, report it as a podiam bug.' },
   PODIAM_PLAN_FAILED: { status: 500, exit: 1, fix: 'Check the AWS credentials in the environment: plan needs IAM read access (iam:Get*, iam:List*, including iam:GetAccountAuthorizationDetails) and sts:GetCallerIdentity, nothing more.' },
+  PODIAM_UNINSTALL_FAILED: { status: 500, exit: 1, fix: 'Check the AWS credentials in the environment: uninstall needs iam:Get*, iam:List*, sts:GetCallerIdentity and, with --yes, iam:DeleteRole, iam:DeleteRolePolicy, iam:DetachRolePolicy, iam:RemoveRoleFromInstanceProfile (and s3:ListBucketVersions, s3:DeleteObjectVersion on the bucket); then run it again: it removes only what is still there.' },
 } as const satisfies Record<string, { status: number; fix: string; exit?: number }>;
 
 /** The exit code of the podiam CLI for a code: its own where the table gives one, else 1. */
