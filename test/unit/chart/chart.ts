@@ -57,7 +57,7 @@ export const allOptionalValues = {
     },
   },
   webhook: {
-    url: 'https://abcdefghijklmnop.lambda-url.eu-west-1.on.aws/hook/s3cr3t',
+    url: 'https://abcdefghijklmnop.lambda-url.eu-west-1.on.aws/admit/s3cr3t-0123456789abcdef0123456789abcdef',
     caBundle: '-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n',
     failurePolicy: 'Fail',
     excludeNamespaces: ['monitoring'],

@@ -372,7 +372,7 @@ describe('chart value switches', () => {
   it('defaults the webhook failurePolicy to Ignore and renders no webhook without a URL', async () => {
     const off = await render({ clusterName: 'prod-eu' });
     assert.ok(!off.some((o) => o.kind === 'ValidatingWebhookConfiguration'));
-    const on = await render({ clusterName: 'prod-eu', webhook: { url: 'https://x.lambda-url.us-east-1.on.aws/s' } });
+    const on = await render({ clusterName: 'prod-eu', webhook: { url: 'https://x.lambda-url.us-east-1.on.aws/admit/0123456789abcdef0123456789abcdef' } });
     const w = (find(on, 'ValidatingWebhookConfiguration') as unknown as { webhooks: Webhookish[] }).webhooks[0]!;
     assert.equal(w.failurePolicy, 'Ignore');
     assert.equal(w.clientConfig.caBundle, undefined, 'no caBundle: the system roots trust a Function URL');
@@ -381,7 +381,7 @@ describe('chart value switches', () => {
 
   it('passes a caBundle that is already base64 through unchanged', async () => {
     const b64 = Buffer.from('-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n').toString('base64');
-    const objects = await render({ clusterName: 'prod-eu', webhook: { url: 'https://x.example/s', caBundle: b64 } });
+    const objects = await render({ clusterName: 'prod-eu', webhook: { url: 'https://x.example/admit/0123456789abcdef0123456789abcdef', caBundle: b64 } });
     const w = (find(objects, 'ValidatingWebhookConfiguration') as unknown as { webhooks: Webhookish[] }).webhooks[0]!;
     assert.equal(w.clientConfig.caBundle, b64);
   });

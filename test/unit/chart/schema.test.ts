@@ -69,7 +69,11 @@ describe('bad values are refused by helm with a message naming them', () => {
     { what: 'a misspelt nested key', values: { webhook: { failurepolicy: 'Fail' } }, message: /at '\/webhook': additional properties 'failurepolicy' not allowed/ },
     { what: 'a clusterName that is not a DNS label', values: { clusterName: 'Prod_EU' }, message: /at '\/clusterName'/ },
     { what: 'an unknown failurePolicy', values: { webhook: { failurePolicy: 'Sometimes' } }, message: /at '\/webhook\/failurePolicy': value must be one of 'Ignore', 'Fail'/ },
-    { what: 'a webhook URL that is not https', values: { webhook: { url: 'http://hook.example/s' } }, message: /at '\/webhook\/url'/ },
+    { what: 'a webhook URL that is not https', values: { webhook: { url: 'http://hook.example/admit/0123456789abcdef0123456789abcdef' } }, message: /at '\/webhook\/url'/ },
+    // Issue 17 item 6: the stack's WebhookUrlPrefix alone (no secret) would make the function answer every call 403.
+    { what: 'a webhook URL without its secret path (WebhookUrlPrefix alone)', values: { webhook: { url: 'https://abc.lambda-url.eu-west-1.on.aws/admit/' } }, message: /at '\/webhook\/url'/ },
+    { what: 'a webhook URL with a secret shorter than 32 characters', values: { webhook: { url: 'https://abc.lambda-url.eu-west-1.on.aws/admit/s3cr3t' } }, message: /at '\/webhook\/url'/ },
+    { what: 'a webhook URL whose secret is not under /admit/', values: { webhook: { url: 'https://abc.lambda-url.eu-west-1.on.aws/0123456789abcdef0123456789abcdef' } }, message: /at '\/webhook\/url'/ },
     { what: 'a webhook timeout over the API server maximum of 30 s', values: { webhook: { timeoutSeconds: 60 } }, message: /at '\/webhook\/timeoutSeconds'/ },
     { what: 'a port out of range', values: { port: 70000 }, message: /at '\/port'/ },
     { what: 'a port given as text', values: { metricsPort: '9181' }, message: /at '\/metricsPort'/ },

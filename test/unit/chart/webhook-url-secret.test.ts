@@ -15,7 +15,7 @@ describe('chart: webhook URL from an existing Secret', () => {
   });
 
   it('refuses urlSecret and url together', async () => {
-    const r = await tryRender({ clusterName: 'prod', webhook: { url: 'https://x.lambda-url.us-east-1.on.aws/admit/s', urlSecret: { name: 'podiam-webhook-url' } } });
+    const r = await tryRender({ clusterName: 'prod', webhook: { url: 'https://x.lambda-url.us-east-1.on.aws/admit/0123456789abcdef0123456789abcdef', urlSecret: { name: 'podiam-webhook-url' } } });
     assert.equal(r.ok, false);
     assert.match(r.stderr, /set webhook.urlSecret.name or webhook.url, not both/);
   });
