@@ -117,8 +117,11 @@ export function guardConnections(server: Server, limits: ConnectionLimits, event
     inFlight.set(socket, depth);
     res.once('close', () => inFlight.set(socket, Math.max(0, (inFlight.get(socket) ?? 1) - 1)));
     if (depth > limits.maxPipelined) {
-      events.refused('pipelining', socketIp(socket));
       (req as { podiamRefused?: boolean }).podiamRefused = true;
+      // node:http goes on parsing what it has already read from a destroyed socket (up to 64 KiB,
+      // hundreds of requests): count the socket once, and spend nothing more on those.
+      if (socket.destroyed) return;
+      events.refused('pipelining', socketIp(socket));
       // Answers already queued on this socket are dropped with it; the client reconnects.
       socket.destroy();
     }
