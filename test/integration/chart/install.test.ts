@@ -144,19 +144,54 @@ describe('helm install, upgrade and uninstall against a real API server', () => 
     });
   }
 
-  it('uninstalls every object it created, cluster-scoped ones included', async () => {
+  // Every kind the chart can make that this API server can store: the webhook, the dashboard
+  // ConfigMap in another namespace and the NetworkPolicy, beside the DaemonSet and its RBAC. The
+  // Prometheus Operator's CRDs are not installed here, so ServiceMonitor/PodMonitor cannot be; the
+  // check after uninstall lists every listable kind the server has, so it covers them where they are.
+  const RELEASE_KINDS = ['daemonsets', 'serviceaccounts', 'clusterroles', 'clusterrolebindings', 'configmaps', 'networkpolicies', 'validatingwebhookconfigurations'];
+  const selector = `app.kubernetes.io/instance=${releaseName}`;
+
+  it('upgrades to every optional block the server can store, each object carrying the release label', async () => {
+    const ns = await c.kubectl(['create', 'namespace', 'monitoring']);
+    assert.ok(ns.ok || /AlreadyExists/.test(ns.stderr), ns.stderr);
+    // extraEnv is left out: its NODE_OPTIONS duplicates the chart's own, which a helm upgrade's typed patch refuses.
+    const { serviceMonitor: _crdOnly, extraEnv: _duplicateEnv, ...storable } = allOptionalValues;
+    const r = await withValuesFile(storable, (file) => c.helm(['upgrade', releaseName, chartDir, '-n', releaseNamespace, '--values', file]));
+    assert.ok(r.ok, r.stderr);
+    const listed = await c.kubectl(['get', RELEASE_KINDS.join(','), '-A', '-l', selector, '-o', 'name']);
+    assert.ok(listed.ok, listed.stderr);
+    assert.deepEqual(listed.stdout.trim().split('\n').map((l) => l.split('/')[0]).sort(), [
+      'clusterrole.rbac.authorization.k8s.io',
+      'clusterrolebinding.rbac.authorization.k8s.io',
+      'configmap',
+      'daemonset.apps',
+      'networkpolicy.networking.k8s.io',
+      'serviceaccount',
+      'validatingwebhookconfiguration.admissionregistration.k8s.io',
+    ]);
+  });
+
+  it('uninstalls every object it created, cluster-scoped ones included: nothing of any kind keeps the release label', async () => {
     const r = await c.helm(['uninstall', releaseName, '-n', releaseNamespace]);
     assert.ok(r.ok, r.stderr);
-    const selector = `app.kubernetes.io/instance=${releaseName}`;
-    const left = await c.kubectl(['get', 'daemonsets,serviceaccounts,clusterroles,clusterrolebindings,pods', '-A', '-l', selector, '-o', 'name']);
+    const left = await c.kubectl(['get', [...RELEASE_KINDS, 'pods'].join(','), '-A', '-l', selector, '-o', 'name']);
     assert.ok(left.ok, left.stderr);
     assert.equal(left.stdout.trim(), '');
+    // Every kind the server lists (CRDs such as ServiceMonitor and PodMonitor included, where installed).
+    const kinds = await c.kubectl(['api-resources', '--verbs=list', '-o', 'name']);
+    assert.ok(kinds.ok, kinds.stderr);
+    const names = kinds.stdout.trim().split('\n').filter(Boolean);
+    assert.ok(names.includes('validatingwebhookconfigurations.admissionregistration.k8s.io'), kinds.stdout);
+    const anyKind = await c.kubectl(['get', names.join(','), '-A', '-l', selector, '-o', 'name']);
+    assert.ok(anyKind.ok, anyKind.stderr);
+    assert.equal(anyKind.stdout.trim(), '');
     const releases = await c.kubectl(['get', 'secrets', '-n', releaseNamespace, '-l', `owner=helm,name=${releaseName}`, '-o', 'name']);
     assert.equal(releases.stdout.trim(), '', 'helm release records removed');
   });
 
   it('passes the server\'s strict validation and admission with every optional block on (dry run)', async () => {
-    assert.ok((await c.kubectl(['create', 'namespace', 'monitoring'])).ok);
+    const ns = await c.kubectl(['create', 'namespace', 'monitoring']);
+    assert.ok(ns.ok || /AlreadyExists/.test(ns.stderr), ns.stderr);
     const rendered = await withValuesFile(allOptionalValues, (file) =>
       c.helm(['template', releaseName, chartDir, '-n', releaseNamespace, '--values', file]),
     );
