@@ -120,7 +120,7 @@ describe('the proxy started from the chart\'s stored DaemonSet', () => {
       }),
     );
 
-    const env = resolveEnv(container.env, { 'spec.nodeName': NODE, 'status.hostIP': NODE_IP });
+    const env = resolveEnv(container.env, { 'spec.nodeName': NODE, 'status.hostIP': NODE_IP, 'metadata.namespace': releaseNamespace });
     // The image's ENTRYPOINT and CMD: node /app/main.mjs.
     proxy = spawn(process.execPath, [image.main], {
       cwd: path.dirname(image.main),
