@@ -22,11 +22,11 @@ import { startProxy } from '../../proxy/src/proxy.ts';
 import { PodIndex } from '../../proxy/src/k8s/pod-index.ts';
 import { NamespaceIndex } from '../../proxy/src/k8s/namespace-index.ts';
 import { fakePodJson, podIp } from './target.ts';
-import { managedRoleArn } from '../../core/src/naming.ts';
+import { managedRoleArn, managedRoleName } from '../../core/src/naming.ts';
 
 const PODS = 100;
 const SECONDS = Number(process.env.PODIAM_BENCH_SECONDS ?? 10);
-const CREDS = '/latest/meta-data/iam/security-credentials/bench-team-';
+const CREDS = '/latest/meta-data/iam/security-credentials/';
 
 const children: ChildProcess[] = [];
 let targetBundle = '';
@@ -84,8 +84,9 @@ function stopChild(child: ChildProcess): void {
   if (child.exitCode === null) child.kill('SIGTERM');
 }
 
+/** The credentials path of fake pod i: its role is service reader of namespace team-<i % 50>. */
 function pathFor(i: number): string {
-  return `${CREDS}${i % 50}-reader`;
+  return `${CREDS}${managedRoleName({ cluster: 'bench', namespace: `team-${i % 50}`, service: 'reader' })}`;
 }
 
 /** One keep-alive connection per "pod", bound to the pod's loopback source address. */
@@ -185,7 +186,7 @@ async function firstCredential(imds: string, sts: string, prefetch: boolean, del
     pods.apply('ADDED', fakePodJson(idx));
     if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
     const t0 = performance.now();
-    await once(c, `${CREDS}${idx % 50}-reader`);
+    await once(c, pathFor(idx));
     times.push(performance.now() - t0);
     await c.close();
   }
