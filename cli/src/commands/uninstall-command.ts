@@ -158,6 +158,7 @@ function renderHuman(plan: UninstallPlan, bucket: BucketPlan | undefined, interm
     if (bucket?.exists === false) lines.push(`  = bucket ${bucket.name}: it does not exist`);
   }
   if (!intermediatesGiven) lines.push('No --intermediate-role-arn given: no node role policy was looked at.');
+  if (!bucket && plan.roles.length) lines.push('No --bucket given: the bundle stays, and while the stack runs its reconcile function recreates the roles deleted here (drift rule, schedule). Pass --bucket, or delete the stack first.');
   const versions = bucket?.versions.length ?? 0;
   lines.push(`Plan: ${plural(plan.roles.length, 'role')} to delete, ${plural(plan.intermediatePolicies.length, 'node role policy', 'node role policies')} to remove, ${plural(versions, 'object version')} to delete; ${plan.leftAlone.length} left alone.`);
   if (!yes) lines.push('Nothing was changed. Run again with --yes to delete exactly what this plan lists.');
@@ -189,9 +190,16 @@ export async function runUninstall(opts: UninstallCommandOptions, io: { stdout: 
       return 0;
     }
 
-    // Roles first (nothing assumes them once the proxies are gone), then the node roles' policy
-    // that let the proxies assume them, then the bundle versions.
+    // The bundle first: while the stack runs, its reconcile function answers every DeleteRole
+    // (its drift rule) and its hourly schedule by recreating the bundle's roles; with no bundle it
+    // stops at PODIAM_BUNDLE_NOT_FOUND and writes nothing. Then the roles, then the node roles'
+    // policy that let the proxies assume them.
     const failures: Failure[] = [];
+    if (s3 && bucket?.exists) {
+      const before = failures.length;
+      await emptyBucket(s3, bucket, failures);
+      if (opts.format === 'human' && failures.length === before) io.stdout(`Deleted ${plural(bucket.versions.length, 'object version')} from bucket ${bucket.name}\n`);
+    }
     await mapLimit(plan.roles, CONCURRENCY, async (role) => {
       try {
         await deleteRole(iam, role);
@@ -208,11 +216,6 @@ export async function runUninstall(opts: UninstallCommandOptions, io: { stdout: 
       } catch (err: unknown) {
         failures.push({ target: `policy ${p.policyName} of role ${p.roleName}`, ...describeError(err) });
       }
-    }
-    if (s3 && bucket?.exists) {
-      const before = failures.length;
-      await emptyBucket(s3, bucket, failures);
-      if (opts.format === 'human' && failures.length === before) io.stdout(`Deleted ${plural(bucket.versions.length, 'object version')} from bucket ${bucket.name}\n`);
     }
     if (opts.format === 'json') io.stdout(`${JSON.stringify({ ...plan, bucket: bucket ?? null, applied: true, failures }, null, 2)}\n`);
     if (failures.length) {

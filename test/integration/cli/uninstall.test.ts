@@ -190,6 +190,13 @@ describe('podiam uninstall', () => {
     assert.match(r.stdout, /^Nothing was changed\. Run again with --yes/m);
   });
 
+  it('warns without --bucket that the running stack would recreate the roles from the bundle', async () => {
+    const r = await uninstall(['--cluster', 'prod']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^No --bucket given: the bundle stays, and while the stack runs its reconcile function recreates the roles deleted here/m);
+    assert.match(r.stdout, /^No --intermediate-role-arn given: no node role policy was looked at\.$/m);
+  });
+
   it('refuses to run without a named cluster, or with a DIR argument (usage, exit 2)', async () => {
     const noCluster = await uninstall(['--yes']);
     assert.equal(noCluster.code, 2);
