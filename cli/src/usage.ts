@@ -119,7 +119,7 @@ function usageLines(name: CommandName, pad = 0): string[] {
   const flag = (o: OptionSpec) => `--${o.name}${o.value ? ` ${o.value}` : ''}`;
   const head = [`podiam ${name.padEnd(pad)}${spec.takesDir === false ? '' : ' [DIR]'}`, ...spec.options.filter((o) => o.required).map((o) => `${flag(o)} [...]`)].join(' ');
   const lines = [`  ${head}`];
-  const indent = ' '.repeat(`  podiam ${name.padEnd(pad)} `.length + 6);
+  const indent = ' '.repeat(`  podiam ${name.padEnd(pad)} `.length + (spec.takesDir === false ? 0 : 6));
   for (const o of spec.options.filter((x) => !x.required)) {
     const item = `[${flag(o)}]`;
     if (lines.at(-1)!.length + 1 + item.length > 100) lines.push(`${indent}${item}`);
