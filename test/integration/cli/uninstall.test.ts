@@ -4,6 +4,7 @@
 // every decoy (a hand-made role under the path, roles tagged for another cluster or service, the
 // node role and its user's policy, another bucket) is read before and after and must be equal.
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   AddRoleToInstanceProfileCommand,
@@ -195,6 +196,19 @@ describe('podiam uninstall', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^No --bucket given: the bundle stays, and while the stack runs its reconcile function recreates the roles deleted here/m);
     assert.match(r.stdout, /^No --intermediate-role-arn given: no node role policy was looked at\.$/m);
+  });
+
+  it('exits 1 with PODIAM_UNINSTALL_FAILED, and deletes nothing, when IAM cannot be read', async () => {
+    // A loopback port nothing listens on: found by listening on port 0, then closing.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const r = await uninstall([...FULL, '--yes', '--account-id', MOTO_ACCOUNT_ID, '--endpoint-url', `http://127.0.0.1:${port}`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^podiam: PODIAM_UNINSTALL_FAILED reading IAM failed; nothing was changed/);
+    assert.equal(r.stdout, '');
+    assert.deepEqual((await allRoleNames()).filter((n) => MANAGED.includes(n)), MANAGED);
   });
 
   it('refuses to run without a named cluster, or with a DIR argument (usage, exit 2)', async () => {
