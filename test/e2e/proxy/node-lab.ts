@@ -27,7 +27,7 @@ export class NodeLab {
     this.nodeNs = await this.lab.namespace('node');
     this.bridge = await this.lab.bridge(this.nodeNs, `${this.nodeIp}/24`);
     const fwd = this.lab.spawn(this.nodeNs, process.execPath, [path.join(repo, 'test/e2e/proxy/forwarder.mjs'), ...hostPorts.map((p) => `${p}=${this.relay(p)}`)]);
-    for (const p of hostPorts) await waitForLine(fwd, new RegExp(`forwarding ${p}`), 10_000);
+    await waitForLine(fwd, /^forwarding all$/, 10_000);
   }
 
   /** A pod namespace on the bridge. */
