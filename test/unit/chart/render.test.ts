@@ -277,6 +277,9 @@ describe('chart with every optional block on', () => {
     assert.equal(config.stsEndpoint, 'https://sts.eu-west-1.amazonaws.com');
     assert.equal(config.listenAddress, '0.0.0.0');
     assert.equal(env.NODE_OPTIONS, '--max-old-space-size=192', 'extraEnv is passed through');
+    // The API server refuses an env list that names NODE_OPTIONS twice (a real helm upgrade failed).
+    const names = (proxyContainer(objects).env ?? []).map((e) => e.name);
+    assert.equal(names.filter((n) => n === 'NODE_OPTIONS').length, 1, 'extraEnv NODE_OPTIONS replaces the chart\'s own');
   });
 
   it('pins the image by digest when one is given', () => {
