@@ -1,6 +1,7 @@
 // `podiam plan` against moto's IAM: create roles, change a file, see exactly the expected diff;
 // no diff after apply. Applying uses the reconcile function's own applyPlan (functions/lib).
 import assert from 'node:assert/strict';
+import { managedRoleName } from '../../../core/src/naming.ts';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -136,11 +137,12 @@ describe('podiam plan', () => {
 
   it('reports a collision, and plans no creation, when the role name is taken by a role it does not manage', async () => {
     writeFileSync(path.join(policies, 'orders/billing.json'), readFileSync(path.join(policies, 'orders/reader.json')));
-    await iam!.send(new CreateRoleCommand({ RoleName: 'dev-orders-billing', Path: '/', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }));
+    const name = managedRoleName({ cluster: 'dev', namespace: 'orders', service: 'billing' });
+    await iam!.send(new CreateRoleCommand({ RoleName: name, Path: '/', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }));
     const doc = JSON.parse(await plan(['--json'])) as { changes: Array<{ kind: string; roleName: string }>; collisions: Array<{ roleName: string; file: string }> };
-    assert.deepEqual(doc.collisions.map((c) => [c.roleName, c.file]), [['dev-orders-billing', 'policies/orders/billing.json']]);
-    assert.ok(!doc.changes.some((c) => c.roleName === 'dev-orders-billing'));
-    assert.match(await plan(), /^ {2}! role dev-orders-billing \(policies\/orders\/billing\.json\): .*never adopted/m);
+    assert.deepEqual(doc.collisions.map((c) => [c.roleName, c.file]), [[name, 'policies/orders/billing.json']]);
+    assert.ok(!doc.changes.some((c) => c.roleName === name));
+    assert.match(await plan(), new RegExp(`^ {2}! role ${name.replace(/\./g, '\\.')} \\(policies/orders/billing\\.json\\): .*never adopted`, 'm'));
   });
 
   it('refuses to plan without an intermediate role ARN (usage, exit 2)', async () => {
