@@ -53,7 +53,8 @@ describe('podiam check (CLI)', () => {
 
   it('takes the cluster name from --cluster, else PODIAM_CLUSTER_NAME, for the 64-character rule', async () => {
     const dir = fixture('role-name-hashed/pass');
-    const long = 'a-very-long-cluster-name-for-the-production-environment';
+    // The longest cluster name the naming scheme allows (MAX_CLUSTER_NAME_LENGTH, 42).
+    const long = 'a-very-long-cluster-name-for-the-productio';
     assert.doesNotMatch((await podiam(['check', dir, '--guardrails', guardrails])).stdout, /ROLE_NAME_HASHED/);
     assert.match((await podiam(['check', dir, '--guardrails', guardrails], { PODIAM_CLUSTER_NAME: long })).stdout, /ROLE_NAME_HASHED/);
     assert.match((await podiam(['check', dir, '--guardrails', guardrails, '--cluster', long])).stdout, /ROLE_NAME_HASHED/);
