@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { buildBundle } from '../../../iam-model/src/bundle/build-bundle.ts';
 import { CreateRoleCommand } from '@aws-sdk/client-iam';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { reconcile } from '../../../functions/lib/reconcile.ts';
@@ -50,7 +51,9 @@ describe('trust links, checked with the reference IAM simulator', () => {
     assert.equal(await canAssume(h.iam, h.proxyRoleArn, 'prod.orders-billing.x', 'orders-billing'), 'Allowed');
     assert.equal(await canAssume(h.iam, h.proxyRoleArn, 'prod.orders.billing-x', 'orders-billing'), 'ImplicitlyDenied');
     assert.equal(await canAssume(h.iam, h.proxyRoleArn, 'prod.orders.billing-x', 'orders'), 'Allowed');
-    await h.publish(exampleBundle());
+    // Back to the example: its two roles go, which the mass-deletion guard wants acknowledged.
+    const example = exampleBundle();
+    await h.publish(buildBundle(example.guardrails, example.services, { acknowledgeDeletions: 2 }));
     await reconcile(h.deps, { trigger: 'test' });
   });
 
