@@ -12,7 +12,7 @@ import { intermediateRolePolicy } from '../../../iam-model/src/trust.ts';
 import { createRotateHandler } from '../../../functions/rotate/handler.ts';
 import type { ReconcileDeps } from '../../../functions/lib/reconcile.ts';
 import { bundleOf, exampleBundle, service, XRAY_POLICY_ARN } from '../../unit/functions/fixtures.ts';
-import { podReview, urlEvent, WEBHOOK_SECRET, WEBHOOK_SECRET_SHA256 } from './admission-events.ts';
+import { podReview, urlEvent, WEBHOOK_SECRET_SHA256 } from './admission-events.ts';
 import { BUCKET, BUNDLE_KEY, CLUSTER, startHarness, type Harness } from './harness.ts';
 import { functionPolicy, loadTemplate, type TemplateParams } from './template-policy.ts';
 import { directReconcileWriter } from './reconcile-writer.ts';
