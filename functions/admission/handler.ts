@@ -25,7 +25,7 @@ import { jsonLogger, type Logger } from '../lib/log.ts';
 import { emfMetrics, type MetricSink } from '../lib/metrics.ts';
 import { readRotationState, scopeOf, trustedIntermediateArns } from '../lib/rotation-state.ts';
 import { allowResponse, denyResponse, parseReview, AdmissionReviewError } from './review.ts';
-import { admissionVerdict } from './verdict.ts';
+import { admissionVerdict, isNamespaceReview, namespaceVerdict } from './verdict.ts';
 
 export interface AdmissionDeps {
   iam: IAMClient;
@@ -181,6 +181,15 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
     }
     const uid = review.uid;
     const budgetLeft = () => config.budgetMs - (now() - started);
+
+    // A Namespace is judged by its own annotations alone: answered before the bundle is loaded, so
+    // a missing bundle or a slow S3 never turns a namespace review into a refusal or a timeout.
+    if (isNamespaceReview(review)) {
+      const verdict = namespaceVerdict(review);
+      const answer = verdict.kind === 'deny' ? denyResponse(uid, verdict.code, verdict.message) : allowResponse(uid, verdict.kind === 'allow' ? verdict.warnings : []);
+      log('info', 'admission', { uid, allowed: answer.response.allowed, ms: now() - started, message: answer.response.status?.message });
+      return json(200, answer);
+    }
 
     try {
       const answer = await withDeadline(

@@ -10,6 +10,8 @@ export interface ReviewRequest {
   kind: { group?: string; version?: string; kind: string };
   resource?: { group?: string; version?: string; resource: string };
   subResource?: string;
+  /** The object's name (for a Namespace, also in namespace). */
+  name?: string;
   namespace?: string;
   operation: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
   dryRun?: boolean;

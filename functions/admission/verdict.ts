@@ -1,5 +1,5 @@
 /**
- * What the admission webhook answers for one pod, before any IAM call. Pure.
+ * What the admission webhook answers for one pod (or namespace, see namespaceVerdict), before any IAM call. Pure.
  *
  * The rules are the proxy's (core/src/role-decision.ts decideRole), with one difference the
  * Lambda cannot avoid: it does not see the namespace, so it cannot read the namespace's
@@ -16,8 +16,8 @@
  * bare name of an unmanaged role that a namespace annotation permits must be written as a full
  * ARN (or with its path) to pass admission.
  */
-import { ALLOWED_ROLES_ANNOTATION, EXTERNAL_ID_ANNOTATION, ROLE_ANNOTATION, SESSION_TTL_ANNOTATION } from '../../core/src/annotations.ts';
-import { decideRole, type ClusterSettings, type RoleDecision } from '../../core/src/role-decision.ts';
+import { ALLOWED_ROLES_ANNOTATION, EXTERNAL_ID_ANNOTATION, PERMITTED_ANNOTATION, ROLE_ANNOTATION, SESSION_TTL_ANNOTATION } from '../../core/src/annotations.ts';
+import { decideRole, namespacePermissions, type ClusterSettings, type RoleDecision } from '../../core/src/role-decision.ts';
 import { parseRoleArn } from '../../core/src/naming.ts';
 import { findDesiredRole, type DesiredRole, type DesiredState } from '../../iam-model/src/desired-state.ts';
 import type { ReviewRequest } from './review.ts';
@@ -65,7 +65,38 @@ function statusVerdict(req: ReviewRequest): Verdict {
   };
 }
 
+/** A Namespace under review: decided from its own annotations alone, never from the bundle. */
+export function isNamespaceReview(req: ReviewRequest): boolean {
+  const resource = req.resource?.resource;
+  return req.kind.kind === 'Namespace' && (resource === undefined || resource === 'namespaces') && !req.subResource;
+}
+
+/** The namespace annotations that widen which roles its pods may have. */
+const NAMESPACE_ANNOTATIONS = [ALLOWED_ROLES_ANNOTATION, PERMITTED_ANNOTATION] as const;
+
+/**
+ * A Namespace: its allowed-roles / permitted annotations must be ones the proxy accepts, checked
+ * by the proxy's own parser (core namespacePermissions), so a hostile or unsupported regexp
+ * (backreference, lookaround, …) is refused when it is written rather than when a pod first asks
+ * for credentials. An UPDATE that leaves both annotations as they were is allowed (with a warning
+ * if they are invalid): labels, finalizers and other edits of an old namespace are never blocked.
+ */
+export function namespaceVerdict(req: ReviewRequest): Verdict {
+  if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return { kind: 'allow', reason: `operation ${req.operation}`, warnings: [] };
+  const meta = req.object?.metadata ?? {};
+  const annotations = meta.annotations ?? {};
+  const name = meta.name || req.name || req.namespace || '(unnamed)';
+  const perms = namespacePermissions({ name, annotations });
+  if (!('error' in perms)) return { kind: 'allow', reason: `namespace ${name}: role annotations are valid`, warnings: [] };
+  const before = req.oldObject?.metadata?.annotations ?? {};
+  if (req.operation === 'UPDATE' && NAMESPACE_ANNOTATIONS.every((key) => before[key] === annotations[key])) {
+    return { kind: 'allow', reason: 'namespace role annotations unchanged', warnings: [`${perms.error}; the node proxy refuses every role that needs it until it is fixed.`] };
+  }
+  return { kind: 'deny', code: 'PODIAM_NAMESPACE_ANNOTATION_INVALID', message: `${perms.error}; the node proxy would refuse it. Fix the annotation (see PODIAM_NAMESPACE_ANNOTATION_INVALID in docs/troubleshooting.md).` };
+}
+
 export function admissionVerdict(req: ReviewRequest, desired: DesiredState, settings: VerdictSettings): Verdict {
+  if (isNamespaceReview(req)) return namespaceVerdict(req);
   if (req.kind.kind === 'Pod' && (req.resource?.resource ?? 'pods') === 'pods' && req.subResource === 'status' && req.operation === 'UPDATE') return statusVerdict(req);
   if (!isPodReview(req)) return { kind: 'allow', reason: `not a pod (${req.kind.kind})`, warnings: [] };
   if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return { kind: 'allow', reason: `operation ${req.operation}`, warnings: [] };

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, DEFAULT_PASSTHROUGH_PATHS, parseConfig } from '../../../proxy/src/config.ts';
-import { ROLE_ANNOTATION } from '../../../core/src/annotations.ts';
+import { ALLOWED_ROLES_ANNOTATION, PERMITTED_ANNOTATION, ROLE_ANNOTATION } from '../../../core/src/annotations.ts';
 import {
   allOptionalValues,
   chartDir,
@@ -297,7 +297,7 @@ describe('chart with every optional block on', () => {
 
   it('calls the SAM output URL only for pods that ask for a role, outside kube-system and the release namespace', () => {
     const vwc = find(objects, 'ValidatingWebhookConfiguration') as unknown as { webhooks: Webhookish[] };
-    assert.equal(vwc.webhooks.length, 1);
+    assert.deepEqual(vwc.webhooks.map((h) => h.name), ['pod-role.podiam.io', 'namespace-annotations.podiam.io']);
     const w = vwc.webhooks[0]!;
     assert.equal(w.clientConfig.url, allOptionalValues.webhook.url);
     assert.equal(w.sideEffects, 'NoneOnDryRun');
@@ -314,6 +314,20 @@ describe('chart with every optional block on', () => {
     assert.deepEqual([...notIn.values].sort(), ['kube-system', 'monitoring']);
     assert.equal(w.matchConditions.length, 1);
     assert.ok(w.matchConditions[0]!.expression.includes(`'${ROLE_ANNOTATION}' in object.metadata.annotations`));
+  });
+
+  it('sends namespaces that carry allowed-roles or permitted, on create and update, to the same URL with the same failure policy', () => {
+    const vwc = find(objects, 'ValidatingWebhookConfiguration') as unknown as { webhooks: Webhookish[] };
+    const [pods, w] = vwc.webhooks as [Webhookish, Webhookish];
+    assert.equal(w.name, 'namespace-annotations.podiam.io');
+    assert.deepEqual(w.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['namespaces'], scope: 'Cluster' }]);
+    assert.equal(w.sideEffects, 'None');
+    assert.deepEqual(w.admissionReviewVersions, ['v1']);
+    assert.deepEqual([w.clientConfig, w.failurePolicy, w.timeoutSeconds], [pods.clientConfig, pods.failurePolicy, pods.timeoutSeconds]);
+    assert.equal(w.matchConditions.length, 1);
+    const expression = w.matchConditions[0]!.expression;
+    for (const key of [ALLOWED_ROLES_ANNOTATION, PERMITTED_ANNOTATION]) assert.ok(expression.includes(`'${key}' in object.metadata.annotations`), key);
+    assert.ok(expression.startsWith('has(object.metadata.annotations) && ('), expression);
   });
 
   it('base64-encodes a PEM caBundle', () => {

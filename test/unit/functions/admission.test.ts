@@ -6,7 +6,7 @@ import { parseReview } from '../../../functions/admission/review.ts';
 import { admissionVerdict } from '../../../functions/admission/verdict.ts';
 import { buildDesiredState } from '../../../iam-model/src/desired-state.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
-import { ACCOUNT_ID, PROXY_ROLE, exampleBundle } from './fixtures.ts';
+import { ACCOUNT_ID, PROXY_ROLE, bundleOf, exampleBundle } from './fixtures.ts';
 
 const desired = buildDesiredState(exampleBundle(), { cluster: 'prod', accountId: ACCOUNT_ID, intermediateRoleArns: [PROXY_ROLE] });
 const settings = { cluster: 'prod', accountId: ACCOUNT_ID };
@@ -81,6 +81,48 @@ describe('admission verdict on the pods/status subresource (pure)', () => {
     assert.equal(swapped.kind === 'deny' && swapped.code, 'PODIAM_ROLE_CHANGE_VIA_STATUS');
     const kept = admissionVerdict(status({ 'iam.amazonaws.com/role': 'reader' }, { 'iam.amazonaws.com/role': 'reader', 'example.com/x': 'y' }), desired, settings);
     assert.equal(kept.kind, 'allow');
+  });
+});
+
+describe('admission verdict on a Namespace (pure, no bundle needed)', () => {
+  const ns = (annotations: Record<string, string>, extra: Record<string, unknown> = {}) =>
+    parseReview(JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: { uid: 'u', kind: { group: '', version: 'v1', kind: 'Namespace' }, resource: { group: '', version: 'v1', resource: 'namespaces' }, name: 'orders', namespace: 'orders', operation: 'CREATE', object: { metadata: { name: 'orders', annotations } }, ...extra },
+    }));
+  // Deliberately an empty desired state: the namespace path must never look at the bundle.
+  const none = buildDesiredState(bundleOf([]), { cluster: 'prod', accountId: ACCOUNT_ID, intermediateRoleArns: [PROXY_ROLE] });
+
+  it('refuses a permitted regexp the proxy refuses, naming the code and the unsupported construct', () => {
+    for (const [pattern, construct] of [['(a)\\1', /backreference/i], ['(?=x)reader', /look/i], ['(?<n>a)', /named/i]] as const) {
+      const v = admissionVerdict(ns({ 'iam.amazonaws.com/permitted': pattern }), none, settings);
+      assert.equal(v.kind, 'deny', pattern);
+      assert.equal(v.kind === 'deny' && v.code, 'PODIAM_NAMESPACE_ANNOTATION_INVALID', pattern);
+      assert.match(v.kind === 'deny' ? v.message : '', construct, pattern);
+      assert.match(v.kind === 'deny' ? v.message : '', /iam\.amazonaws\.com\/permitted/);
+    }
+  });
+
+  it('refuses allowed-roles that is not JSON or not an array of strings', () => {
+    for (const value of ['not json', '{"a":1}', '[1,2]']) {
+      const v = admissionVerdict(ns({ 'iam.amazonaws.com/allowed-roles': value }), none, settings);
+      assert.deepEqual(v.kind === 'deny' && [v.code, v.message.includes('iam.amazonaws.com/allowed-roles')], ['PODIAM_NAMESPACE_ANNOTATION_INVALID', true], value);
+    }
+  });
+
+  it('allows a namespace with a supported regexp and a JSON array of globs, and one without podiam annotations', () => {
+    assert.equal(admissionVerdict(ns({ 'iam.amazonaws.com/permitted': 'arn:aws:iam::\\d{12}:role/team/.*', 'iam.amazonaws.com/allowed-roles': '["legacy-*"]' }), none, settings).kind, 'allow');
+    assert.equal(admissionVerdict(ns({ 'example.com/team': 'orders' }), none, settings).kind, 'allow');
+  });
+
+  it('refuses an update that writes an invalid annotation, and lets other edits of a namespace that already has one through with a warning', () => {
+    const bad = { 'iam.amazonaws.com/permitted': '(a)\\1' };
+    const written = admissionVerdict(ns(bad, { operation: 'UPDATE', oldObject: { metadata: { name: 'orders', annotations: {} } } }), none, settings);
+    assert.equal(written.kind === 'deny' && written.code, 'PODIAM_NAMESPACE_ANNOTATION_INVALID');
+    const relabelled = admissionVerdict(ns(bad, { operation: 'UPDATE', oldObject: { metadata: { name: 'orders', annotations: bad } } }), none, settings);
+    assert.equal(relabelled.kind, 'allow');
+    assert.match(relabelled.kind === 'allow' ? relabelled.warnings.join() : '', /not a regular expression podiam accepts/);
   });
 });
 
