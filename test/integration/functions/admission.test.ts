@@ -1,6 +1,8 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { GetRoleCommand, GetRolePolicyCommand } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
 import { createAdmissionHandler, type AdmissionHandler } from '../../../functions/admission/handler.ts';
 import type { AdmissionConfig } from '../../../functions/lib/config.ts';
 import { reconcile } from '../../../functions/lib/reconcile.ts';
@@ -21,6 +23,12 @@ before(async () => {
 });
 after(() => h?.stop());
 beforeEach(() => h.calls.reset());
+
+function namespaceReview(annotations: Record<string, string>) {
+  const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a', annotations } };
+  const request = { uid: 'uid-ns', kind: { group: '', version: 'v1', kind: 'Namespace' }, resource: { group: '', version: 'v1', resource: 'namespaces' }, name: 'team-a', namespace: 'team-a', operation: 'CREATE', dryRun: false, object: namespace, oldObject: null };
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request };
+}
 
 async function answer(body: unknown, secret?: string) {
   const res = await admit(urlEvent(body, secret));
@@ -88,6 +96,37 @@ describe('admission webhook (Function URL) against moto', () => {
     assert.equal(body.response?.allowed, false);
     assert.match(body.response!.status!.message, /^PODIAM_BUNDLE_NOT_FOUND: .*podiam publish --bucket/);
     assert.equal(h.calls.writes(), 0);
+  });
+
+  it('decides a namespace by its annotations alone, with no bundle published and S3 not answering', async () => {
+    // S3 here is a loopback listener that accepts and never answers (a hung S3); the bundle key was
+    // never published either. A namespace review must not wait for, or fail on, the bundle.
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const hungS3 = new S3Client({ endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, forcePathStyle: true, maxAttempts: 1 });
+    try {
+      const config: AdmissionConfig = { ...h.config, bundleKey: 'never-published.json', webhookSecretSha256: WEBHOOK_SECRET_SHA256, budgetMs: 1000, bundleCacheMs: 30000 };
+      const noBundle = createAdmissionHandler({ iam: h.deps.iam, s3: hungS3, config, accountId: h.deps.accountId, log: h.deps.log });
+      const ask = async (annotations: Record<string, string>) => {
+        const res = (await noBundle(urlEvent(namespaceReview(annotations)))) as { statusCode: number; body: string };
+        return { status: res.statusCode, body: JSON.parse(res.body) as { response?: { allowed: boolean; status?: { message: string } } } };
+      };
+
+      const hostile = await ask({ 'iam.amazonaws.com/permitted': '(a)\\1' });
+      const valid = await ask({ 'iam.amazonaws.com/permitted': 'arn:aws:iam::\\d{12}:role/legacy/.*' });
+
+      assert.equal(hostile.status, 200);
+      assert.equal(hostile.body.response?.allowed, false);
+      assert.match(hostile.body.response!.status!.message, /^PODIAM_NAMESPACE_ANNOTATION_INVALID: namespace team-a: iam\.amazonaws\.com\/permitted .*backreference/i);
+      assert.equal(valid.status, 200);
+      assert.equal(valid.body.response?.allowed, true);
+      assert.equal(h.calls.total(), 0, 'a namespace review called IAM');
+    } finally {
+      hungS3.destroy();
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('answers 400 to a malformed review', async () => {
