@@ -6,7 +6,7 @@
 import { IAMClient } from '@aws-sdk/client-iam';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
-import { STSClient } from '@aws-sdk/client-sts';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { IAM_RETRY_MODE, reportExhaustedThrottling } from '../../../iam-model/src/retry.ts';
 import type { Env } from './options.ts';
 
@@ -42,4 +42,16 @@ export function stsClient(opts: AwsOptions, env: Env): STSClient {
 
 export function kmsClient(opts: AwsOptions, env: Env): KMSClient {
   return new KMSClient({ ...resolve(opts, env, 'KMS'), maxAttempts: 3 });
+}
+
+/** The account of the credentials in use (sts:GetCallerIdentity); the caller words the failure. */
+export async function callerAccount(opts: AwsOptions, env: Env): Promise<string> {
+  const sts = stsClient(opts, env);
+  try {
+    const id = await sts.send(new GetCallerIdentityCommand({}));
+    if (!id.Account) throw new Error('GetCallerIdentity returned no account');
+    return id.Account;
+  } finally {
+    sts.destroy();
+  }
 }

@@ -1,9 +1,8 @@
 /** `podiam plan [DIR]`: what publishing DIR would change in IAM for this cluster. Read-only. */
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { CliError, UsageError } from '../errors.ts';
 import { computePlan } from '../plan/compute-plan.ts';
 import { renderPlanHuman, renderPlanJson } from '../plan/render-plan.ts';
-import { iamClient, stsClient, type AwsOptions } from './aws-clients.ts';
+import { callerAccount, iamClient, type AwsOptions } from './aws-clients.ts';
 import type { Env } from './options.ts';
 import { checkedBundle } from './publish-command.ts';
 import { checkDeletions, DEFAULT_DELETION_LIMITS, deletionsOf, managedRoleCount, MassDeletionRefusedError, type DeletionLimits } from '../../../iam-model/src/deletion-guard.ts';
@@ -30,17 +29,10 @@ function limitFrom(value: number | undefined, env: string | undefined, name: str
   return v;
 }
 
-async function callerAccount(aws: AwsOptions, env: Env): Promise<string> {
-  const sts = stsClient(aws, env);
-  try {
-    const id = await sts.send(new GetCallerIdentityCommand({}));
-    if (!id.Account) throw new Error('GetCallerIdentity returned no account');
-    return id.Account;
-  } catch (err: unknown) {
+async function accountOf(aws: AwsOptions, env: Env): Promise<string> {
+  return callerAccount(aws, env).catch((err: unknown) => {
     throw new CliError('PODIAM_PLAN_FAILED', `cannot tell the AWS account (${err instanceof Error ? err.message : String(err)}); pass --account-id or set AWS credentials.`, { cause: err });
-  } finally {
-    sts.destroy();
-  }
+  });
 }
 
 export async function runPlan(opts: PlanCommandOptions, io: { stdout: (t: string) => void; env: Env }): Promise<number> {
@@ -49,7 +41,7 @@ export async function runPlan(opts: PlanCommandOptions, io: { stdout: (t: string
   }
   if (opts.accountId !== undefined && !/^\d{12}$/.test(opts.accountId)) throw new UsageError(`--account-id '${opts.accountId}' is not a 12-digit account id.`);
   const bundle = checkedBundle(opts, io.stdout);
-  const accountId = opts.accountId ?? (await callerAccount(opts.aws, io.env));
+  const accountId = opts.accountId ?? (await accountOf(opts.aws, io.env));
   const iam = iamClient(opts.aws, io.env);
   try {
     const { desired, plan, current } = await computePlan(iam, bundle, {

@@ -13,14 +13,13 @@ import {
   type IAMClient,
 } from '@aws-sdk/client-iam';
 import { DeleteObjectsCommand, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describeError } from '../../../core/src/errors.ts';
 import { awsErrorName, isNoSuchEntity } from '../../../iam-model/src/errors.ts';
 import { readCurrentState } from '../../../iam-model/src/iam-reader.ts';
 import { mapLimit } from '../../../iam-model/src/retry.ts';
 import { planUninstall, type RoleToDelete, type UninstallPlan } from '../../../iam-model/src/uninstall.ts';
 import { CliError, UsageError } from '../errors.ts';
-import { iamClient, s3Client, stsClient, type AwsOptions } from './aws-clients.ts';
+import { callerAccount, iamClient, s3Client, type AwsOptions } from './aws-clients.ts';
 import type { Env } from './options.ts';
 
 export interface UninstallCommandOptions {
@@ -65,17 +64,10 @@ function failed(what: string, err: unknown): CliError {
   return new CliError('PODIAM_UNINSTALL_FAILED', `${what} (${code}: ${message}).`, { cause: err });
 }
 
-async function callerAccount(aws: AwsOptions, env: Env): Promise<string> {
-  const sts = stsClient(aws, env);
-  try {
-    const id = await sts.send(new GetCallerIdentityCommand({}));
-    if (!id.Account) throw new Error('GetCallerIdentity returned no account');
-    return id.Account;
-  } catch (err: unknown) {
+async function accountOf(aws: AwsOptions, env: Env): Promise<string> {
+  return callerAccount(aws, env).catch((err: unknown) => {
     throw failed('cannot tell the AWS account; pass --account-id or set AWS credentials', err);
-  } finally {
-    sts.destroy();
-  }
+  });
 }
 
 /** Every version and delete marker in the bucket: all must go before CloudFormation can delete it. */
@@ -167,7 +159,7 @@ function renderHuman(plan: UninstallPlan, bucket: BucketPlan | undefined, interm
 
 export async function runUninstall(opts: UninstallCommandOptions, io: { stdout: (t: string) => void; env: Env }): Promise<number> {
   if (opts.accountId !== undefined && !/^\d{12}$/.test(opts.accountId)) throw new UsageError(`--account-id '${opts.accountId}' is not a 12-digit account id.`);
-  const accountId = opts.accountId ?? (await callerAccount(opts.aws, io.env));
+  const accountId = opts.accountId ?? (await accountOf(opts.aws, io.env));
   const iam = iamClient(opts.aws, io.env);
   const s3 = opts.bucket !== undefined ? s3Client(opts.aws, io.env) : undefined;
   try {
