@@ -10,18 +10,10 @@
  * with a second request hidden in a body), protocol tricks (HTTP/0.9, /1.0, /2 preface), and bytes
  * a parser might mishandle (bad header bytes, overlong lines, bare LF, obs-fold).
  */
+import { seededRandom } from '../../support/seeded-random.ts';
 
-/** mulberry32: small, fast, good enough to spread a corpus; not for secrets. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (test/support/seeded-random.ts): a failing case replays from its seed. */
+export const prng = seededRandom;
 
 export interface FuzzTarget {
   /** The attacker's own role name (it may get its own credentials: that is not a leak). */

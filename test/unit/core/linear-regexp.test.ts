@@ -1,18 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_INPUT_LENGTH, MAX_PATTERN_LENGTH, MAX_STEPS, PatternTooCostlyError, UnsupportedPatternError, cachedLinear, compileLinear } from '../../../core/src/linear-regexp.ts';
+import { seededRandom } from '../../support/seeded-random.ts';
 
-/** Small deterministic PRNG (mulberry32), so a failing case is reproducible from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const ALPHABET = ['a', 'b', '.', '/', '-', ':', '1', 'Z', '_', ' '];
 const ATOMS = ['a', 'b', '.', '\\.', '\\/', '\\-', '\\d', '\\w', '\\s', '\\D', '\\W', '\\S', '[ab]', '[^a]', '[a-c]', '[\\d.]', '[-a]', '[a-]', '[^\\w]', '[\\D]', '[\\W.]', ':', '/', '1', '_'];

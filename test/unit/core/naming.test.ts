@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { ROLE_NAME_HASH_CHARS, legacyManagedRoleName, managedRoleArn, managedRoleName, managedRolePath, parseRoleArn, podSessionName, type ServiceRef } from '../../../core/src/naming.ts';
 import { PodiamError } from '../../../core/src/errors.ts';
+import { seededRandom } from '../../support/seeded-random.ts';
 
 describe('managed role naming', () => {
   it('joins cluster, namespace and service with dots under /podiam/<cluster>/', () => {
@@ -60,17 +61,7 @@ describe('managed role naming', () => {
   });
 });
 
-/** mulberry32: a small seeded generator, so a failing case can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 const EDGE = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const INNER = `${EDGE}-`;

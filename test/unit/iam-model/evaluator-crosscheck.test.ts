@@ -5,18 +5,9 @@ import { describe, it } from 'node:test';
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import type { PolicyDocument, PolicyStatement } from '../../../iam-model/src/bundle/bundle.ts';
 import { evaluate, type Decision } from '../../../iam-model/src/evaluate/evaluate.ts';
+import { seededRandom } from '../../support/seeded-random.ts';
 
-/** mulberry32: a small seeded PRNG, so a failure reproduces. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const REQUESTS: Array<{ action: string; resource: string }> = [
   { action: 's3:GetObject', resource: 'arn:aws:s3:::orders/reports/2026.csv' },
