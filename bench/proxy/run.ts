@@ -174,7 +174,7 @@ async function firstCredential(imds: string, sts: string, prefetch: boolean, del
     parseConfig({
       PODIAM_CLUSTER_NAME: 'bench', PODIAM_NODE_NAME: 'bench-node', PODIAM_IPTABLES: 'false', PODIAM_PORT: '0', PODIAM_METRICS_PORT: '-1',
       PODIAM_LISTEN_ADDRESS: '127.0.0.1', PODIAM_LOG_LEVEL: 'silent', PODIAM_IMDS_UPSTREAM: imds, PODIAM_STS_ENDPOINT: sts,
-      PODIAM_AWS_REGION: 'us-east-1', PODIAM_ACCOUNT_ID: '123456789012', PODIAM_PREFETCH: String(prefetch),
+      PODIAM_AWS_REGION: 'us-east-1', PODIAM_ACCOUNT_ID: '123456789012', PODIAM_PREFETCH: String(prefetch), PODIAM_REQUIRE_IMDSV2: 'false',
     }),
     { indexes: { pods, namespaces }, defaultMetrics: false },
   );
