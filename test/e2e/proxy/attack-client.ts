@@ -6,8 +6,7 @@
 //                          — <count> requests of the seeded corpus (test/integration/proxy/fuzz-corpus.ts),
 //                            with this pod's own token added to the target; {sent, keys: {AccessKeyId: n}, statuses}
 import { request } from 'node:http';
-import { connect } from 'node:net';
-import { fuzzRequest, prng, type FuzzTarget } from '../../integration/proxy/fuzz-corpus.ts';
+import { fuzzRequest, prng, rawExchange, type FuzzTarget } from '../../integration/proxy/fuzz-corpus.ts';
 
 const IMDS = '169.254.169.254';
 const [mode, ...args] = process.argv.slice(2);
@@ -27,22 +26,6 @@ function send(method: string, path: string, headers: Record<string, string>): Pr
 
 const ownToken = async (): Promise<string> => (await send('PUT', '/latest/api/token', { 'x-aws-ec2-metadata-token-ttl-seconds': '21600' })).body;
 
-function rawExchange(bytes: Buffer): Promise<string> {
-  return new Promise((resolve) => {
-    const sock = connect({ host: IMDS, port: 80 });
-    const chunks: Buffer[] = [];
-    const done = (): void => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(Buffer.concat(chunks).toString('latin1'));
-    };
-    const timer = setTimeout(done, 3000);
-    sock.on('data', (d: Buffer) => chunks.push(d));
-    sock.on('close', done);
-    sock.on('error', done);
-    sock.end(bytes);
-  });
-}
 
 if (mode === 'token') {
   console.log(JSON.stringify({ token: await ownToken() }));
@@ -60,7 +43,7 @@ if (mode === 'token') {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < corpus.length) {
-      const answer = await rawExchange(corpus[next++]!);
+      const answer = await rawExchange({ host: IMDS, port: 80 }, corpus[next++]!);
       const status = /HTTP\/1\.[01] (\d{3})/.exec(answer)?.[1] ?? 'no answer';
       statuses[status] = (statuses[status] ?? 0) + 1;
       for (const m of answer.matchAll(/"AccessKeyId"\s*:\s*"([^"]*)"/g)) keys[m[1]!] = (keys[m[1]!] ?? 0) + 1;

@@ -10,6 +10,7 @@
  * with a second request hidden in a body), protocol tricks (HTTP/0.9, /1.0, /2 preface), and bytes
  * a parser might mishandle (bad header bytes, overlong lines, bare LF, obs-fold).
  */
+import { connect, type NetConnectOpts } from 'node:net';
 import { seededRandom } from '../../support/seeded-random.ts';
 
 /** mulberry32 (test/support/seeded-random.ts): a failing case replays from its seed. */
@@ -183,4 +184,22 @@ export function fuzzRequest(t: FuzzTarget, rand: () => number): Buffer {
   // Sometimes cut short: the request ends mid-line.
   if (rand() < 0.05) text = text.slice(0, Math.floor(rand() * text.length));
   return Buffer.from(text, 'latin1');
+}
+
+/** Writes one corpus entry, half-closes, and collects the answer until the proxy closes (at most 3 s). */
+export function rawExchange(to: NetConnectOpts, bytes: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = connect(to);
+    const chunks: Buffer[] = [];
+    const done = (): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    };
+    const timer = setTimeout(done, 3000);
+    sock.on('data', (d: Buffer) => chunks.push(d));
+    sock.on('close', done);
+    sock.on('error', done);
+    sock.end(bytes);
+  });
 }

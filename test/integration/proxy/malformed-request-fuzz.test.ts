@@ -6,13 +6,12 @@
 // Every answer is searched for AccessKeyIds: an address may only ever see its own pod's.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { startPeers, type Peers } from '../../peers/index.ts';
 import { startProxy, type RunningProxy } from '../../../proxy/src/proxy.ts';
 import { PodIndex } from '../../../proxy/src/k8s/pod-index.ts';
 import { NamespaceIndex } from '../../../proxy/src/k8s/namespace-index.ts';
 import { call, podObject, TEST_ROLE_ARNS, testConfig } from './helpers.ts';
-import { fuzzRequest, prng, type FuzzTarget } from './fuzz-corpus.ts';
+import { fuzzRequest, prng, rawExchange, type FuzzTarget } from './fuzz-corpus.ts';
 
 const SEED = Number(process.env.PODIAM_FUZZ_SEED ?? 20261130);
 const REQUESTS = 10_000;
@@ -33,23 +32,6 @@ const ATTACKERS: readonly Attacker[] = [
   { ip: '127.0.0.84', role: undefined },
 ];
 
-/** Writes the bytes, half-closes, and collects the answer until the proxy closes (bounded). */
-function rawExchange(port: number, from: string, bytes: Buffer): Promise<string> {
-  return new Promise((resolve) => {
-    const sock = connect({ host: '127.0.0.1', port, localAddress: from });
-    const chunks: Buffer[] = [];
-    const done = (): void => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(Buffer.concat(chunks).toString('latin1'));
-    };
-    const timer = setTimeout(done, 3000);
-    sock.on('data', (d: Buffer) => chunks.push(d));
-    sock.on('close', done);
-    sock.on('error', done);
-    sock.end(bytes);
-  });
-}
 
 function accessKeyIds(text: string): string[] {
   return [...text.matchAll(/"AccessKeyId"\s*:\s*"([^"]*)"/g)].map((m) => m[1]!);
@@ -127,7 +109,7 @@ describe('malformed and odd requests from pods, fuzzed', () => {
       while (next < corpus.length) {
         const { n, who, bytes } = corpus[next++]!;
         const a = ATTACKERS[who]!;
-        const answer = await rawExchange(proxy.port, a.ip, bytes);
+        const answer = await rawExchange({ host: '127.0.0.1', port: proxy.port, localAddress: a.ip }, bytes);
         for (const m of answer.matchAll(/HTTP\/1\.[01] (\d{3})/g)) statuses.set(m[1]!, (statuses.get(m[1]!) ?? 0) + 1);
         if (!/HTTP\/1\.[01] \d{3}/.test(answer)) statuses.set('no answer', (statuses.get('no answer') ?? 0) + 1);
         for (const key of accessKeyIds(answer)) {
