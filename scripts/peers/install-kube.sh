@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real Kubernetes API server peer: kube-apiserver and etcd, both built
 # from their published Go modules at pinned versions (see the wrapper modules in
-# scripts/peers/kube-apiserver and scripts/peers/etcd).
+# scripts/peers/kube-apiserver and scripts/peers/etcd); and the real node's binaries
+# (issue 12): kubelet, kube-controller-manager and kube-scheduler from the same release
+# (wrapper module scripts/peers/kube-node), and the helpers pause, ns-bridge and node-probe
+# (scripts/peers/node-helpers, standard library only).
 #
 # Idempotent: each binary is stamped with its version and a hash of its wrapper module
 # and link flags; a re-run with a matching stamp does nothing (about 10 ms). Build logs
@@ -35,7 +38,8 @@ stamp_ok() { # name stamp
 
 build() { # name version module-dir package ldflags
   local name="$1" version="$2" dir="$3" pkg="$4" ldflags="$5" stamp
-  stamp="$version $(cat "$dir/go.mod" "$dir/go.sum" <(echo "$ldflags") | sha256sum | cut -c1-12)"
+  # The wrapper modules hold no Go source; the helpers do, and a changed source must rebuild.
+  stamp="$version $(cat "$dir/go.mod" "$dir/go.sum" <(echo "$ldflags") <(find "$dir" -name '*.go' | sort | xargs -r cat) | sha256sum | cut -c1-12)"
   if stamp_ok "$name" "$stamp"; then
     echo "install-kube: $name $version cached in $bin"
     return 0
@@ -65,3 +69,12 @@ minor="${minor%%.*}"
 vpkg=k8s.io/component-base/version
 kube_ldflags="-s -X $vpkg.gitVersion=$KUBE_VERSION -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean -X $vpkg.buildDate=1970-01-01T00:00:00Z"
 build kube-apiserver "$KUBE_VERSION" "$here/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
+
+# The real node (issue 12). kube-scheduler and kube-controller-manager link most of
+# kube-apiserver's packages, so with a warm GOCACHE they mostly link.
+for cmd in kubelet kube-controller-manager kube-scheduler; do
+  build "$cmd" "$KUBE_VERSION" "$here/kube-node" "k8s.io/kubernetes/cmd/$cmd" "$kube_ldflags"
+done
+build pause 1 "$here/node-helpers" ./pause "-s"
+build ns-bridge 1 "$here/node-helpers" ./ns-bridge "-s"
+build node-probe 1 "$here/node-helpers" ./node-probe "-s"
