@@ -41,6 +41,14 @@ export interface StartKubeOptions {
   extraArgs?: string[];
   /** How long to wait for /readyz before giving up. Default 60 s. */
   readyTimeoutMs?: number;
+  /** More IP addresses in the serving certificate (e.g. the node address pods dial; see node.ts). */
+  serverIps?: string[];
+  /** Turn the ServiceAccount admission plugin on: pods then get projected service-account
+   * tokens, which needs kube-controller-manager (startNode) to create the ServiceAccounts. */
+  serviceAccounts?: boolean;
+  /** Give the API server a client certificate for kubelets (exec, logs) and verify kubelets'
+   * serving certificates with the cluster CA; for a real node (node.ts). */
+  kubeletClient?: boolean;
 }
 
 export interface IssuedCert {
@@ -72,6 +80,13 @@ export interface Kube {
   compactEtcd(): Promise<number>;
   /** A serving certificate signed by the cluster CA, e.g. for a local admission webhook. */
   issueServingCert(hosts?: { ips?: string[]; dns?: string[] }): Promise<IssuedCert>;
+  /** A client certificate signed by the cluster CA (CN = user, O = group), e.g. for a kubelet. */
+  issueClientCert(subject: { cn: string; o?: string }): Promise<IssuedCert>;
+  /** Serving certificate with IP and DNS SANs, as issueServingCert, but with the given CN. */
+  issueServingCertFor(cn: string, hosts: { ips?: string[]; dns?: string[] }): Promise<IssuedCert>;
+  /** Holds ca.crt, ca.key (the cluster CA) and sa.key, sa.pub (service-account signing), for
+   * kube-controller-manager. */
+  pkiDir: string;
   /** Where kube-apiserver and etcd write their logs (removed by stop()). */
   logDir: string;
   stop(): Promise<void>;
@@ -341,11 +356,19 @@ async function startKubeOnce(opts: StartKubeOptions): Promise<Kube> {
 
     // Certificates while etcd starts.
     await makeCa(dir);
-    const serverSans = ['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local', 'IP:198.51.100.1'];
+    const serverSans = ['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local', 'IP:198.51.100.1', ...(opts.serverIps ?? []).map((i) => `IP:${i}`)];
     const [, admin] = await Promise.all([
       issueCert(dir, 'apiserver', { cn: 'kube-apiserver' }, 'serverAuth', serverSans),
       issueCert(dir, 'admin', { cn: 'podiam-admin', o: 'system:masters' }, 'clientAuth', []),
     ]);
+    const kubeletClientArgs: string[] = [];
+    if (opts.kubeletClient) {
+      await issueCert(dir, 'apiserver-kubelet', { cn: 'kube-apiserver-kubelet-client', o: 'system:masters' }, 'clientAuth', []);
+      kubeletClientArgs.push(
+        `--kubelet-client-certificate=${path.join(dir, 'apiserver-kubelet.crt')}`, `--kubelet-client-key=${path.join(dir, 'apiserver-kubelet.key')}`,
+        `--kubelet-certificate-authority=${path.join(dir, 'ca.crt')}`,
+      );
+    }
     const sa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     writeFileSync(path.join(dir, 'sa.key'), sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
     writeFileSync(path.join(dir, 'sa.pub'), sa.publicKey.export({ type: 'spki', format: 'pem' }));
@@ -373,14 +396,15 @@ async function startKubeOnce(opts: StartKubeOptions): Promise<Kube> {
       `--service-cluster-ip-range=${serviceClusterIpRange}`,
       '--authorization-mode=RBAC',
       '--enable-admission-plugins=NamespaceLifecycle,MutatingAdmissionWebhook,ValidatingAdmissionWebhook',
-      // No controller-manager runs, so no token controller: pods must create without a ServiceAccount.
-      '--disable-admission-plugins=ServiceAccount',
+      // Without serviceAccounts no token controller runs (no controller-manager): pods must create without a ServiceAccount.
+      ...(opts.serviceAccounts ? [] : ['--disable-admission-plugins=ServiceAccount']),
       '--allow-privileged=true',
       // The "kubernetes" Service's Endpoints would carry 127.0.0.1, which validation
       // refuses (loopback); nothing in the tests routes to it.
       '--endpoint-reconciler-type=none',
       '--profiling=false',
       `--watch-cache=${opts.watchCache ?? true}`,
+      ...kubeletClientArgs,
       ...(opts.extraArgs ?? []),
     ];
     const apiserver = startPeer('kube-apiserver', apiserverBin, args, dir);
@@ -407,6 +431,7 @@ async function startKubeOnce(opts: StartKubeOptions): Promise<Kube> {
       etcdEndpoint,
       env: { KUBECONFIG: kubeconfigPath },
       logDir: dir,
+      pkiDir: dir,
       kubeConfig(): KubeConfig {
         const kc = new KubeConfig();
         kc.loadFromString(kubeconfig);
@@ -429,6 +454,15 @@ async function startKubeOnce(opts: StartKubeOptions): Promise<Kube> {
           throw new KubePeerError('PODIAM_PEER_REQUEST_FAILED', `etcd compaction answered ${compact.status}: ${compact.body}`);
         }
         return revision;
+      },
+      async issueClientCert(subject): Promise<IssuedCert> {
+        const issued = await issueCert(dir, `client-${randomBytes(4).toString('hex')}`, subject, 'clientAuth', []);
+        return { ...issued, caPem };
+      },
+      async issueServingCertFor(cn, hosts): Promise<IssuedCert> {
+        const sans = [...(hosts.ips ?? []).map((i) => `IP:${i}`), ...(hosts.dns ?? []).map((d) => `DNS:${d}`)];
+        const issued = await issueCert(dir, `serving-${randomBytes(4).toString('hex')}`, { cn }, 'serverAuth', sans);
+        return { ...issued, caPem };
       },
       async issueServingCert(hosts = {}): Promise<IssuedCert> {
         const ips = hosts.ips ?? ['127.0.0.1'];
