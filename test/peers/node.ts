@@ -16,7 +16,7 @@ import { cacheDir } from './tools.ts';
 import { apiRequest, pollUntil } from './node/api.ts';
 import { writeNodePki } from './node/certs.ts';
 import { createCgroupRoot, pidsInCgroups, removeCgroups, cgroupDirs } from './node/cgroups.ts';
-import { hostChanges, killAll, mountsUnder, processesOf, restoreHost, shimPids, snapshotHost, unmountUnder } from './node/cleanup.ts';
+import { hostChanges, killAll, list, mountsUnder, processesOf, restoreHost, shimPids, snapshotHost, unmountUnder, type NodeMarks } from './node/cleanup.ts';
 import { importImage, sandboxImage, startContainerd } from './node/containerd.ts';
 import { startControllerManager, startScheduler } from './node/control-plane.ts';
 import { buildImage } from './node/images.ts';
@@ -48,6 +48,8 @@ export interface NodeLeftovers {
 export interface KubeNode {
   kube: Kube;
   kubeconfigPath: string;
+  /** The kubelet's own credentials (system:node:<name>), e.g. to test what a node may do. */
+  kubeletKubeconfigPath: string;
   nodeName: string;
   netns: string;
   /** ctr images import into the node's containerd (namespace k8s.io); returns the names imported. */
@@ -121,6 +123,12 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
   let kube: Kube | undefined;
   let containerdSocket = '';
   let netnsInode = -1;
+  // Task ids are remembered: a task's dir goes when containerd deletes it, or with the scratch dir.
+  const taskIds = new Set<string>();
+  const marks = (): NodeMarks => {
+    for (const id of list(path.join(scratch, 'containerd', 'state', 'io.containerd.runtime.v2.task', 'k8s.io'))) taskIds.add(id);
+    return { cniNetwork: netns, podLogsDir: path.join(scratch, 'podlogs'), containerdSocket, taskIds: [...taskIds] };
+  };
 
   let stopping: Promise<number> | undefined;
   const stop = (): Promise<number> => {
@@ -134,6 +142,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
         }
       };
       // The controllers first, or the DaemonSet controller recreates the pods we delete.
+      marks();
       await step('controllers', () => Promise.all([procs.kcm?.stop(), procs.scheduler?.stop()]));
       if (kube && procs.kubelet) {
         const k = kube;
@@ -157,7 +166,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
       await step('mounts', () => unmountUnder(scratch));
       await step('cgroups', () => pollUntil('cgroups removed', 5_000, async () => (removeCgroups(netns).length === 0 ? true : undefined), 100));
       await step('netns', () => deleteNetns(netns));
-      await step('host paths', () => restoreHost(snap));
+      await step('host paths', () => restoreHost(snap, marks()));
       await step('scratch', () => rmSync(scratch, { recursive: true, force: true }));
       return Date.now() - s0;
     })();
@@ -169,7 +178,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
     netns: await netnsExists(netns),
     mounts: mountsUnder(scratch),
     cgroups: cgroupDirs(netns),
-    hostPaths: hostChanges(snap),
+    hostPaths: hostChanges(snap, marks()),
     scratch: existsSync(scratch),
   });
 
@@ -237,6 +246,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
     return {
       kube: k,
       kubeconfigPath: k.kubeconfigPath,
+      kubeletKubeconfigPath: pki.kubeletKubeconfig,
       nodeName,
       netns,
       upMs,

@@ -4,11 +4,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { networkInterfaces } from 'node:os';
 import { promisify } from 'node:util';
 import { apiRequest, pollUntil } from '../../peers/node/api.ts';
 import { nodeIp, probeImage, startNode, type KubeNode } from '../../peers/node.ts';
+import { freePort } from '../../peers/process.ts';
 
 const run = promisify(execFile);
 
@@ -36,7 +39,7 @@ interface Pod {
   status?: { phase?: string; podIP?: string };
 }
 
-function probePod(name: string, hostNetwork: boolean): unknown {
+function probePod(name: string, hostNetwork: boolean, args = ['-whoami']): unknown {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -44,7 +47,7 @@ function probePod(name: string, hostNetwork: boolean): unknown {
     spec: {
       hostNetwork,
       terminationGracePeriodSeconds: 1,
-      containers: [{ name: 'probe', image: probeImage, imagePullPolicy: 'Never', args: ['-whoami'] }],
+      containers: [{ name: 'probe', image: probeImage, imagePullPolicy: 'Never', args }],
     },
   };
 }
@@ -52,13 +55,20 @@ function probePod(name: string, hostNetwork: boolean): unknown {
 describe('a real one-node cluster: kubelet, containerd and the CNI bridge in a network namespace', { skip }, () => {
   let node: KubeNode;
   let rootBefore: string;
+  let rootService: Server;
+  // A service on the root namespace's loopback, offered inside the node namespace at this address.
+  const exposedAt = '203.0.113.251:8080';
 
   before(async () => {
     rootBefore = await rootNetwork();
-    node = await startNode();
+    const port = await freePort();
+    rootService = createServer((_req, res) => res.end('hello from root loopback'));
+    await new Promise<void>((resolve) => rootService.listen(port, '127.0.0.1', resolve));
+    node = await startNode({ expose: [{ listen: exposedAt, target: `127.0.0.1:${port}` }] });
   });
   after(async () => {
     await node?.stop();
+    rootService?.close();
   });
 
   async function runningPod(name: string): Promise<Pod> {
@@ -136,6 +146,55 @@ describe('a real one-node cluster: kubelet, containerd and the CNI bridge in a n
     assert.equal(pods.items[0]!.spec?.nodeName, node.nodeName);
     assert.equal(pods.items[0]!.metadata?.ownerReferences?.[0]?.kind, 'DaemonSet');
     t.diagnostic(`RSS (kB): ${JSON.stringify(node.rss())}`);
+  });
+
+  it('offers a root-loopback service inside the node namespace to pods and to the node at the address asked for', async () => {
+    await apiRequest(node.kube, 'POST', '/api/v1/namespaces/default/pods', probePod('exposed', false, ['-get', `http://${exposedAt}/`]));
+
+    await runningPod('exposed');
+    const log = await logOnceItSays('exposed', /^get/m);
+    const fromNode = await node.execInNode(process.execPath, ['-e', `fetch('http://${exposedAt}/').then(async (r) => console.log(r.status, await r.text()))`]);
+
+    assert.match(log, /^get 200 hello from root loopback$/m);
+    assert.equal(fromNode.stdout.trim(), '200 hello from root loopback');
+  });
+
+  it('refuses kubelet API requests without credentials and from a pod\'s service-account token', async () => {
+    const token = ((await apiRequest(node.kube, 'POST', '/api/v1/namespaces/default/serviceaccounts/default/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: {} })).json as { status: { token: string } }).status.token;
+    // From the node namespace, where every pod can reach the kubelet's port (pods on the bridge by its gateway, hostNetwork pods directly).
+    const ask = (auth: string): Promise<{ stdout: string }> => node.execInNode(process.execPath, ['-e', [
+      "const https = require('node:https');",
+      `const req = https.get('https://${nodeIp}:10250/pods', { rejectUnauthorized: false, headers: ${JSON.stringify(auth ? { authorization: `Bearer ${auth}` } : {})} }, (res) => { console.log(res.statusCode); res.resume(); });`,
+      "req.on('error', (e) => console.log('error', e.message));",
+    ].join('\n')]);
+
+    const anonymous = await ask('');
+    const withPodToken = await ask(token);
+
+    assert.equal(anonymous.stdout.trim(), '401');
+    assert.equal(withPodToken.stdout.trim(), '403');
+  });
+
+  it('refuses the kubelet\'s own credentials a node-restriction label on its Node (NodeRestriction)', async () => {
+    const kc = JSON.parse(readFileSync(node.kubeletKubeconfigPath, 'utf8')) as { users: Array<{ user: Record<string, string> }>; clusters: Array<{ cluster: Record<string, string> }> };
+    const b64 = (v: string | undefined): string => Buffer.from(v ?? '', 'base64').toString('utf8');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(new URL(`/api/v1/nodes/${node.nodeName}`, node.kube.server), {
+        method: 'PATCH',
+        ca: b64(kc.clusters[0]!.cluster['certificate-authority-data']),
+        cert: b64(kc.users[0]!.user['client-certificate-data']),
+        key: b64(kc.users[0]!.user['client-key-data']),
+        headers: { 'content-type': 'application/merge-patch+json' },
+        timeout: 10_000,
+      }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ metadata: { labels: { 'node-restriction.kubernetes.io/podiam-test': 'attracts-workloads' } } }));
+    });
+
+    assert.equal(status, 403);
   });
 
   it('leaves no process, network namespace, mount, cgroup or host path after stop(), and the root namespace\'s network unchanged', async (t) => {

@@ -1,17 +1,21 @@
 // What a node leaves outside its scratch directory, and how stop() finds and removes it. A few
 // paths are hardcoded in the daemons (no flag moves them): libcni's result cache, the kubelet's
 // device-plugins dir, the /var/log/containers links, containerd's shim sockets and runc state
-// under /run/containerd. Those are snapshotted before the node starts and put back afterwards
-// (entries made meanwhile removed; a directory that did not exist removed). Two nodes started
-// at the same time on one machine would share them; the tests start one per file.
+// under /run/containerd. stop() removes only the entries that are this node's (by its CNI
+// network name, its pod-log dir, its containerd socket and task ids), so a node started by
+// another test file at the same time keeps its own; a directory that did not exist before
+// this node started is removed once empty. The kubelet's device-plugins socket has one fixed
+// name for every kubelet: it goes with /var/lib/kubelet when that did not exist before
+// (no device plugins are used here).
+import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-// Deepest first, so a parent that did not exist is removed after its children are handled.
+// Deepest first, so a parent that did not exist is handled after its children.
 const HARDCODED = [
   '/var/lib/cni/results', '/var/lib/cni',
   '/var/lib/kubelet/device-plugins', '/var/lib/kubelet',
@@ -23,13 +27,22 @@ const HARDCODED = [
 const SYSCTLS = ['vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/panic_on_oops', 'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes'] as const;
 
 export interface HostSnapshot {
-  paths: Map<string, Set<string> | null>;
+  /** Hardcoded directories that did not exist before the node started. */
+  absent: Set<string>;
   sysctls: Map<string, string>;
 }
 
+/** What marks a host entry as this node's. */
+export interface NodeMarks {
+  cniNetwork: string;
+  podLogsDir: string;
+  containerdSocket: string;
+  /** Every sandbox and container id containerd ran (its v2 task dirs for namespace k8s.io). */
+  taskIds: string[];
+}
+
 export function snapshotHost(): HostSnapshot {
-  const paths = new Map<string, Set<string> | null>();
-  for (const p of HARDCODED) paths.set(p, existsSync(p) ? new Set(readdirSync(p)) : null);
+  const absent = new Set<string>(HARDCODED.filter((p) => !existsSync(p)));
   const sysctls = new Map<string, string>();
   for (const s of SYSCTLS) {
     try {
@@ -38,17 +51,56 @@ export function snapshotHost(): HostSnapshot {
       // Not on this kernel.
     }
   }
-  return { paths, sysctls };
+  return { absent, sysctls };
 }
 
-/** Entries (and directories) in the hardcoded paths and sysctl values that differ from `snap`. */
-export function hostChanges(snap: HostSnapshot): string[] {
-  const changes: string[] = [];
-  for (const [p, before] of snap.paths) {
-    if (!existsSync(p)) continue;
-    if (before === null) changes.push(`${p} (created)`);
-    else for (const e of readdirSync(p)) if (!before.has(e)) changes.push(path.join(p, e));
+export function list(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
+}
+
+/** The shim socket name containerd 1.6 derives (runtime/v2/shim SocketAddress): sha256 of address/namespace/id. */
+function shimSocket(containerdSocket: string, id: string): string {
+  return path.join('/run/containerd/s', createHash('sha256').update(path.join(containerdSocket, 'k8s.io', id)).digest('hex'));
+}
+
+/** Present, even as a dangling symlink (the /var/log/containers links once the pod logs are gone). */
+function present(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** This node's entries in the hardcoded paths. */
+export function ownedHostEntries(m: NodeMarks): string[] {
+  const ids = m.taskIds;
+  const owned = [
+    // "<network>-<sandbox id>-<ifname>": the pod network's, and CRI's own cni-loopback's.
+    ...list('/var/lib/cni/results').filter((f) => f.startsWith(`${m.cniNetwork}-`) || ids.some((id) => f.includes(`-${id}-`))).map((f) => path.join('/var/lib/cni/results', f)),
+    ...list('/var/log/containers').map((f) => path.join('/var/log/containers', f)).filter((f) => {
+      try {
+        return readlinkSync(f).startsWith(`${m.podLogsDir}/`);
+      } catch {
+        return false;
+      }
+    }),
+    ...ids.map((id) => shimSocket(m.containerdSocket, id)),
+    ...ids.map((id) => path.join('/run/containerd/runc/k8s.io', id)),
+  ];
+  return owned.filter(present);
+}
+
+/** Entries of this node, directories it made, and sysctls it changed, still on the host. */
+export function hostChanges(snap: HostSnapshot, m: NodeMarks): string[] {
+  const changes = ownedHostEntries(m);
+  // Exact when this is the only node on the machine; another running node's entries would show here too.
+  for (const p of HARDCODED) if (snap.absent.has(p) && existsSync(p)) changes.push(`${p} (created)`);
   for (const [s, v] of snap.sysctls) {
     const now = readFileSync(`/proc/sys/${s}`, 'utf8').trim();
     if (now !== v) changes.push(`sysctl ${s}=${now} (was ${v})`);
@@ -56,14 +108,16 @@ export function hostChanges(snap: HostSnapshot): string[] {
   return changes;
 }
 
-export function restoreHost(snap: HostSnapshot): void {
-  for (const [p, before] of snap.paths) {
-    if (!existsSync(p)) continue;
-    if (before === null) {
-      rmSync(p, { recursive: true, force: true });
-      continue;
+export function restoreHost(snap: HostSnapshot, m: NodeMarks): void {
+  for (const p of ownedHostEntries(m)) rmSync(p, { recursive: true, force: true });
+  if (snap.absent.has('/var/lib/kubelet')) rmSync('/var/lib/kubelet', { recursive: true, force: true });
+  for (const p of HARDCODED) {
+    if (!snap.absent.has(p) || !existsSync(p)) continue;
+    try {
+      rmdirSync(p);
+    } catch {
+      // Not empty: another node's entries are in it.
     }
-    for (const e of readdirSync(p)) if (!before.has(e)) rmSync(path.join(p, e), { recursive: true, force: true });
   }
   for (const [s, v] of snap.sysctls) {
     try {

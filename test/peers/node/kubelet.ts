@@ -28,8 +28,11 @@ export function kubeletConfig(s: KubeletStart): string {
     healthzBindAddress: '127.0.0.1',
     tlsCertFile: s.pki.kubeletServingCert,
     tlsPrivateKeyFile: s.pki.kubeletServingKey,
-    authentication: { anonymous: { enabled: false }, webhook: { enabled: false }, x509: { clientCAFile: s.pki.caFile } },
-    authorization: { mode: 'AlwaysAllow' },
+    // As a real node: no anonymous access; bearer tokens (a pod's service-account token) checked
+    // with a TokenReview and every request authorized with a SubjectAccessReview (nodes/proxy,
+    // nodes/log, ...), so a pod that reaches :10250 cannot exec into its neighbours.
+    authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: s.pki.caFile } },
+    authorization: { mode: 'Webhook' },
     containerRuntimeEndpoint: `unix://${s.containerdSocket}`,
     cgroupDriver: 'cgroupfs',
     cgroupsPerQOS: true,

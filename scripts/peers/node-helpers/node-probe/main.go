@@ -4,6 +4,7 @@
 //	addr <interface> <cidr>   every address the pod's network namespace has
 //	whoami <user>             with -whoami: the identity the API server sees for the pod's
 //	                          service-account token, reached in-cluster (KUBERNETES_SERVICE_HOST)
+//	get <status> <body>       with -get URL: a plain HTTP GET (the body's first 200 bytes)
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -60,6 +62,7 @@ func whoami() (string, error) {
 
 func main() {
 	askWho := flag.Bool("whoami", false, "ask the API server who the pod's token is")
+	getURL := flag.String("get", "", "GET this URL once and print the answer")
 	flag.Parse()
 	ifs, _ := net.Interfaces()
 	for _, i := range ifs {
@@ -78,6 +81,16 @@ func main() {
 			}
 			fmt.Printf("whoami-error %v\n", err)
 			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	if *getURL != "" {
+		res, err := (&http.Client{Timeout: 5 * time.Second}).Get(*getURL)
+		if err != nil {
+			fmt.Printf("get-error %v\n", err)
+		} else {
+			body, _ := io.ReadAll(io.LimitReader(res.Body, 200))
+			res.Body.Close()
+			fmt.Printf("get %d %s\n", res.StatusCode, strings.ReplaceAll(string(body), "\n", " "))
 		}
 	}
 	sigs := make(chan os.Signal, 1)
