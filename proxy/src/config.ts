@@ -51,6 +51,8 @@ export interface ProxyConfig {
   credentialsWaitMs: number;
   /** Fetch credentials as soon as a pod with a role appears. */
   prefetch: boolean;
+  /** AssumeRole calls in flight at once (prefetch, refresh and asking pods together; asking pods first). */
+  prefetchConcurrency: number;
   /** Create a Kubernetes Event on a pod whose role is denied. */
   events: boolean;
   logLevel: string;
@@ -66,6 +68,9 @@ export interface ProxyConfig {
   maxPipelined: number;
   maxRequestsPerSocket: number;
 }
+
+/** AssumeRole calls in flight at once unless PODIAM_PREFETCH_CONCURRENCY says otherwise. */
+export const DEFAULT_PREFETCH_CONCURRENCY = 4;
 
 /** Instance identity basics only: never user-data, never iam/ (served by the proxy), never identity-credentials. */
 export const DEFAULT_PASSTHROUGH_PATHS: readonly string[] = [
@@ -291,6 +296,8 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
     staleIndexWindowMs: r.int('PODIAM_STALE_INDEX_WINDOW_MS', 90_000, 0, 300_000),
     credentialsWaitMs: r.int('PODIAM_CREDENTIALS_WAIT_MS', 600, 50, 900),
     prefetch: r.bool('PODIAM_PREFETCH', true),
+    // Small: STS throttles per account, so a node starting 1,000 pods must not fire 1,000 calls.
+    prefetchConcurrency: r.int('PODIAM_PREFETCH_CONCURRENCY', DEFAULT_PREFETCH_CONCURRENCY, 1, 64),
     events: r.bool('PODIAM_EVENTS', true),
     logLevel,
     kubeconfig: r.string('PODIAM_KUBECONFIG', ['KUBECONFIG']),
@@ -314,6 +321,6 @@ export const CONFIG_VARIABLES = [
   'PODIAM_HOST_INTERFACE', 'PODIAM_IPTABLES', 'PODIAM_IPTABLES_CHECK_INTERVAL_MS', 'PODIAM_AWS_REGION', 'PODIAM_ACCOUNT_ID',
   'PODIAM_ALLOWED_ACCOUNTS', 'PODIAM_DEFAULT_ROLE', 'PODIAM_EXTERNAL_ID', 'PODIAM_SESSION_TAGS', 'PODIAM_SESSION_DURATION_SECONDS',
   'PODIAM_REQUIRE_IMDSV2', 'PODIAM_IMDS_UPSTREAM', 'PODIAM_PASSTHROUGH_PATHS', 'PODIAM_STS_ENDPOINT', 'PODIAM_INDEX_WAIT_MS', 'PODIAM_STALE_INDEX_WINDOW_MS',
-  'PODIAM_CREDENTIALS_WAIT_MS', 'PODIAM_PREFETCH', 'PODIAM_EVENTS', 'PODIAM_LOG_LEVEL', 'PODIAM_KUBECONFIG', 'PODIAM_SHUTDOWN_GRACE_MS',
+  'PODIAM_CREDENTIALS_WAIT_MS', 'PODIAM_PREFETCH', 'PODIAM_PREFETCH_CONCURRENCY', 'PODIAM_EVENTS', 'PODIAM_LOG_LEVEL', 'PODIAM_KUBECONFIG', 'PODIAM_SHUTDOWN_GRACE_MS',
   'PODIAM_DAEMONSET_NAME', 'PODIAM_NAMESPACE', 'PODIAM_FIRST_BYTE_TIMEOUT_MS', 'PODIAM_MAX_CONNECTIONS', 'PODIAM_MAX_CONNECTIONS_PER_IP', 'PODIAM_MAX_PIPELINED', 'PODIAM_MAX_REQUESTS_PER_SOCKET',
 ] as const;

@@ -116,6 +116,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
   const cache = new CredentialCache({
     source,
     clock,
+    concurrency: config.prefetchConcurrency,
     ...(deps.cacheTiming ? { timing: deps.cacheTiming } : {}),
     events: {
       hit: () => metrics.cacheHits.inc(),

@@ -26,6 +26,10 @@ export interface IamFaultInjector {
   release(): void;
   /** HTTP requests seen per IAM Action, throttled and held ones included (one per SDK attempt). */
   attempts(action: string): number;
+  /** Most requests of `action` open at once (received, not yet answered), held ones included. */
+  peakInFlight(action: string): number;
+  /** The form parameters of every request of `action`, in the order they arrived. */
+  log(action: string): URLSearchParams[];
   /** Requests held so far (answered or not). */
   held(action: string): number;
   /** Resolves once the client of every request held now has closed its connection (gave up). */
@@ -45,6 +49,9 @@ export async function startIamFaultInjector(upstream: string): Promise<IamFaultI
   const holds = new Set<string>();
   const seen = new Map<string, number>();
   const heldCount = new Map<string, number>();
+  const open = new Map<string, number>();
+  const peak = new Map<string, number>();
+  const logs = new Map<string, URLSearchParams[]>();
   let waiting: { req: IncomingMessage; res: ServerResponse; body: Buffer; gone: Promise<void> }[] = [];
   let requestNo = 0;
 
@@ -67,8 +74,16 @@ export async function startIamFaultInjector(upstream: string): Promise<IamFaultI
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const action = new URLSearchParams(body.toString('utf8')).get('Action') ?? new URL(req.url ?? '/', 'http://x').searchParams.get('Action') ?? '';
+      const params = new URLSearchParams(body.toString('utf8'));
+      const action = params.get('Action') ?? new URL(req.url ?? '/', 'http://x').searchParams.get('Action') ?? '';
       seen.set(action, (seen.get(action) ?? 0) + 1);
+      const log = logs.get(action) ?? [];
+      log.push(params);
+      logs.set(action, log);
+      const nowOpen = (open.get(action) ?? 0) + 1;
+      open.set(action, nowOpen);
+      peak.set(action, Math.max(peak.get(action) ?? 0, nowOpen));
+      res.once('close', () => open.set(action, (open.get(action) ?? 1) - 1));
       const left = throttles.get(action) ?? 0;
       const nth = everyNth.get(action);
       const attempt = Number(/attempt=(\d+)/.exec(String(req.headers['amz-sdk-request'] ?? ''))?.[1] ?? 1);
@@ -106,6 +121,8 @@ export async function startIamFaultInjector(upstream: string): Promise<IamFaultI
     release,
     attempts: (action) => seen.get(action) ?? 0,
     held: (action) => heldCount.get(action) ?? 0,
+    peakInFlight: (action) => peak.get(action) ?? 0,
+    log: (action) => [...(logs.get(action) ?? [])],
     heldClientsGone: async () => {
       await Promise.all(waiting.map((w) => w.gone));
     },
@@ -115,6 +132,8 @@ export async function startIamFaultInjector(upstream: string): Promise<IamFaultI
       firstAttempts.clear();
       seen.clear();
       heldCount.clear();
+      peak.clear();
+      logs.clear();
       release();
     },
     stop: async () => {

@@ -9,12 +9,18 @@
  * - STS down: cached credentials are still served while `graceValidity` (15 min) remains; then 503.
  * - STS not answering (network, 5xx, throttling) is retried with backoff for up to 30 s, in the
  *   background: the request waits at most `waitMs` and gets PODIAM_CREDENTIALS_PENDING meanwhile.
+ * - At most `concurrency` AssumeRole calls are in flight at once, for the whole node: 1,000 pods
+ *   appearing together (a restart on a full node, a large rollout) must not become 1,000
+ *   concurrent calls, which STS throttles account-wide (every other caller in the account then
+ *   fails too) and which, timing out, retried into tens of thousands. Calls beyond the limit
+ *   queue; a pod that is asking jumps ahead of prefetches and refreshes nobody waits for.
  * - STS refusing (AccessDenied: a wrong external ID, a trust without the node role) is retried
  *   only briefly (`refusalRetryMs`, for a role or trust created moments ago, which IAM makes
  *   assumable within seconds); the pod gets PODIAM_STS_FAILED naming STS's code at once, and the
  *   final refusal is remembered for `negativeCacheMs`, so the SDKs' retries cost no new calls.
  */
 import { systemClock, type Clock } from '../clock.ts';
+import { DEFAULT_PREFETCH_CONCURRENCY } from '../config.ts';
 import { ProxyError } from '../errors.ts';
 import { isRetriable, stsRefusalCode } from './gateway.ts';
 import type { AssumeRequest, CredentialSource, IssuedCredentials } from './types.ts';
@@ -32,6 +38,8 @@ export interface CacheTiming {
   retryDeadlineMs: number;
   retryBaseMs: number;
   retryMaxDelayMs: number;
+  /** Attempts of one fetch, the first included. Each delay is jittered (half to all of it). */
+  maxAttempts: number;
   /** After a failed background refresh, try again this much later. */
   refreshRetryMs: number;
   /** Total time spent retrying a refusal (AccessDenied) before it counts as final. */
@@ -47,6 +55,7 @@ export const DEFAULT_TIMING: CacheTiming = {
   retryDeadlineMs: 30_000,
   retryBaseMs: 250,
   retryMaxDelayMs: 5_000,
+  maxAttempts: 8,
   refreshRetryMs: MIN,
   refusalRetryMs: 8_000,
   negativeCacheMs: 15_000,
@@ -71,13 +80,47 @@ interface Entry {
   refusal?: string;
   /** Until then, a final refusal is answered without a new AssumeRole. */
   refusedUntil?: number;
+  /** A request waits for this entry: its AssumeRole attempts go ahead of background ones. */
+  asking?: boolean;
+  /** Set while an attempt waits for a free slot. */
+  queued?: Waiter;
 }
+
+interface Waiter {
+  entry: Entry;
+  start(): void;
+  /** Taken off its queue (started, or moved to the urgent queue). */
+  done: boolean;
+}
+
+/** A FIFO with O(1) removal from the front, for thousands of queued pods. */
+class Fifo<T> {
+  private items: T[] = [];
+  private head = 0;
+  push(item: T): void {
+    this.items.push(item);
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head++];
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
 
 export interface CredentialCacheOptions {
   source: CredentialSource;
   clock?: Clock;
   timing?: Partial<CacheTiming>;
   events?: CacheEvents;
+  /** AssumeRole calls in flight at once, asking pods first (default DEFAULT_PREFETCH_CONCURRENCY). */
+  concurrency?: number;
+  /** Jitter source in [0, 1); tests pass a fixed one. */
+  random?: () => number;
 }
 
 const keys = new WeakMap<AssumeRequest, string>();
@@ -111,32 +154,58 @@ export class CredentialCache {
   private readonly clock: Clock;
   private readonly timing: CacheTiming;
   private readonly events: CacheEvents;
+  private readonly concurrency: number;
+  private readonly random: () => number;
+  private running = 0;
+  private waiting = 0;
+  private readonly urgent = new Fifo<Waiter>();
+  private readonly background = new Fifo<Waiter>();
 
   constructor(options: CredentialCacheOptions) {
     this.source = options.source;
     this.clock = options.clock ?? systemClock;
     this.timing = { ...DEFAULT_TIMING, ...options.timing };
     this.events = options.events ?? {};
+    this.concurrency = options.concurrency ?? DEFAULT_PREFETCH_CONCURRENCY;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new RangeError(`concurrency must be a whole number of at least 1, not ${this.concurrency}`);
+    this.random = options.random ?? Math.random;
   }
 
   get size(): number {
     return this.entries.size;
   }
 
+  /** AssumeRole calls under way now, and attempts waiting for a slot. */
+  get load(): { inFlight: number; queued: number } {
+    return { inFlight: this.running, queued: this.waiting };
+  }
+
+  /**
+   * Fresh cached credentials for the pod, or undefined. Synchronous: the hot path answers without
+   * a promise or a microtask per request.
+   */
+  cached(uid: string, request: AssumeRequest): IssuedCredentials | undefined {
+    const current = this.entryFor(uid, request).current;
+    if (current && this.remaining(current, this.clock.now()) >= windowFor(current, this.timing).minValidity) {
+      this.events.hit?.();
+      return current;
+    }
+    return undefined;
+  }
+
   /** Credentials for the pod, waiting at most waitMs for STS. Throws ProxyError 503s. */
   async get(uid: string, request: AssumeRequest, waitMs: number): Promise<IssuedCredentials> {
+    const fresh = this.cached(uid, request);
+    if (fresh) return fresh;
     const entry = this.entryFor(uid, request);
     const now = this.clock.now();
-    if (entry.current && this.remaining(entry.current, now) >= windowFor(entry.current, this.timing).minValidity) {
-      this.events.hit?.();
-      return entry.current;
-    }
     this.events.miss?.();
     if (!entry.inflight && entry.refusal && (entry.refusedUntil ?? 0) > now) {
       const stale = this.stillGood(entry);
       if (stale) return stale;
       throw refused(request, entry.refusal);
     }
+    this.promote(entry);
     const pending = entry.inflight ?? this.start(entry);
     let timedOut = false;
     let cancel: (() => void) | undefined;
@@ -238,6 +307,7 @@ export class CredentialCache {
         if (this.live(entry)) {
           entry.current = creds;
           entry.inflight = undefined;
+          entry.asking = false;
           entry.refusal = undefined;
           entry.refusedUntil = undefined;
           this.scheduleRefresh(entry, windowFor(creds, this.timing).refreshAt - this.clock.now());
@@ -247,6 +317,7 @@ export class CredentialCache {
       (err: unknown) => {
         if (this.live(entry)) {
           entry.inflight = undefined;
+          entry.asking = false;
           if (entry.refusal) entry.refusedUntil = this.clock.now() + this.timing.negativeCacheMs;
           if (entry.current) {
             this.events.refreshFailed?.(entry.uid, err);
@@ -278,20 +349,72 @@ export class CredentialCache {
     }
     const started = this.clock.now();
     for (let attempt = 0; ; attempt++) {
+      await this.slot(entry);
+      let err: unknown;
       try {
+        // The pod may have gone while it queued: its slot goes to the next one.
+        if (!this.live(entry)) throw new ProxyError('PODIAM_CREDENTIALS_PENDING', 'the pod went away before its AssumeRole started');
         this.events.stsCall?.();
         return await this.source.assume(entry.request);
-      } catch (err) {
-        this.events.stsError?.(err, entry.uid, entry.request);
-        const refusal = stsRefusalCode(err);
-        // A success in between clears it; a later network error does not make STS's "no" a "maybe".
-        if (refusal) entry.refusal = refusal;
-        const deadline = started + (refusal ? this.timing.refusalRetryMs : this.timing.retryDeadlineMs);
-        const delay = Math.min(this.timing.retryMaxDelayMs, this.timing.retryBaseMs * 2 ** attempt);
-        if (!isRetriable(err) || !this.live(entry) || this.clock.now() + delay > deadline) throw err;
-        await this.clock.sleep(delay);
+      } catch (caught) {
+        err = caught;
+      } finally {
+        // Also before a backoff: waiting to retry must not hold back other pods' calls.
+        this.releaseSlot();
       }
+      if (!this.live(entry)) throw err;
+      this.events.stsError?.(err, entry.uid, entry.request);
+      const refusal = stsRefusalCode(err);
+      // A success in between clears it; a later network error does not make STS's "no" a "maybe".
+      if (refusal) entry.refusal = refusal;
+      const deadline = started + (refusal ? this.timing.refusalRetryMs : this.timing.retryDeadlineMs);
+      // Half to all of the exponential delay: pods that failed together do not retry together.
+      const cap = Math.min(this.timing.retryMaxDelayMs, this.timing.retryBaseMs * 2 ** attempt);
+      const delay = cap / 2 + (cap / 2) * this.random();
+      if (!isRetriable(err) || attempt + 1 >= this.timing.maxAttempts || this.clock.now() + delay > deadline) throw err;
+      await this.clock.sleep(delay);
     }
+  }
+
+  /** Resolves when this entry may start an AssumeRole call: at once while fewer than `concurrency` run. */
+  private slot(entry: Entry): Promise<void> {
+    if (this.running < this.concurrency) {
+      this.running++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const waiter: Waiter = { entry, start: resolve, done: false };
+      entry.queued = waiter;
+      this.waiting++;
+      (entry.asking ? this.urgent : this.background).push(waiter);
+    });
+  }
+
+  /** Hands the finished call's slot to the next waiter, asking pods first. */
+  private releaseSlot(): void {
+    for (let i = 0; i < 1_000_000; i++) {
+      const next = this.urgent.shift() ?? this.background.shift();
+      if (!next) break;
+      if (next.done) continue;
+      next.done = true;
+      next.entry.queued = undefined;
+      this.waiting--;
+      // The slot passes on: `running` stays as it is.
+      next.start();
+      return;
+    }
+    this.running--;
+  }
+
+  /** A pod is asking: from now on its attempts go ahead of prefetches and background refreshes. */
+  private promote(entry: Entry): void {
+    entry.asking = true;
+    const waiter = entry.queued;
+    if (!waiter || waiter.done) return;
+    waiter.done = true;
+    const moved: Waiter = { entry, start: waiter.start, done: false };
+    entry.queued = moved;
+    this.urgent.push(moved);
   }
 }
 

@@ -23,6 +23,7 @@ describe('proxy configuration', () => {
     assert.equal(c.defaultRole, undefined);
     assert.equal(c.externalId, undefined);
     assert.ok(c.passthroughPaths.includes('/latest/meta-data/instance-id'));
+    assert.equal(c.prefetchConcurrency, 4, 'a few AssumeRole calls at once, not one per pod');
     assert.ok(Object.isFrozen(c));
   });
 
@@ -46,6 +47,8 @@ describe('proxy configuration', () => {
     assert.throws(() => parseConfig({ ...base, PODIAM_ACCOUNT_ID: 'x' }), configError('PODIAM_ACCOUNT_ID'));
     assert.throws(() => parseConfig({ ...base, PODIAM_IMDS_UPSTREAM: 'https://x/y' }), configError('PODIAM_IMDS_UPSTREAM'));
     assert.throws(() => parseConfig({ ...base, PODIAM_LOG_LEVEL: 'loud' }), configError('PODIAM_LOG_LEVEL'));
+    assert.throws(() => parseConfig({ ...base, PODIAM_PREFETCH_CONCURRENCY: '0' }), configError('PODIAM_PREFETCH_CONCURRENCY'));
+    assert.throws(() => parseConfig({ ...base, PODIAM_PREFETCH_CONCURRENCY: '65' }), configError('PODIAM_PREFETCH_CONCURRENCY'));
     assert.throws(() => parseConfig({ ...base, PODIAM_EXTERNAL_ID: 'has spaces in it' }), configError('PODIAM_EXTERNAL_ID'));
     assert.throws(() => parseConfig({ ...base, PODIAM_INDEX_WAIT_MS: '900', PODIAM_CREDENTIALS_WAIT_MS: '900' }), configError('PODIAM_INDEX_WAIT_MS'));
     assert.throws(() => parseConfig(base, ['positional']), (e: unknown) => e instanceof ConfigError);

@@ -211,4 +211,57 @@ describe('credential cache', () => {
     assert.equal(w.refreshAt, 450_000);
     assert.ok(w.minValidity < 450_000 && w.graceValidity < w.minValidity);
   });
+
+  it('keeps at most the configured number of AssumeRole calls in flight while 1,000 pods appear at once', async () => {
+    // Prepare: a source that counts the calls open at once, each taking 100 ms.
+    const clock = new ManualClock();
+    let open = 0;
+    let peak = 0;
+    let calls = 0;
+    const source: CredentialSource = {
+      async assume(r) {
+        calls++;
+        peak = Math.max(peak, ++open);
+        await clock.sleep(100);
+        open--;
+        const now = clock.now();
+        return { accessKeyId: `AKID${calls}`, secretAccessKey: 's', sessionToken: 't', issuedAt: new Date(now), expiration: new Date(now + r.durationSeconds * 1000) };
+      },
+    };
+    const cache = new CredentialCache({ source, clock, concurrency: 4 });
+    // Act
+    for (let i = 0; i < 1000; i++) cache.prefetch(`uid-${i}`, request());
+    assert.deepEqual(cache.load, { inFlight: 4, queued: 996 });
+    await clock.advance(1000 * 100);
+    // Assess
+    assert.equal(peak, 4);
+    assert.equal(calls, 1000);
+    assert.deepEqual(cache.load, { inFlight: 0, queued: 0 });
+  });
+
+  it("starts an asking pod's AssumeRole before the prefetches queued ahead of it", async () => {
+    const clock = new ManualClock();
+    const source = new CountingSource(clock, 100);
+    const cache = new CredentialCache({ source, clock, concurrency: 2 });
+    for (let i = 0; i < 50; i++) cache.prefetch(`uid-${i}`, request(`arn:aws:iam::123456789012:role/r${i}`));
+    const asked = cache.get('uid-49', request('arn:aws:iam::123456789012:role/r49'), 1000);
+    await clock.advance(200);
+    await asked;
+    assert.deepEqual(source.calls.slice(0, 3).map((c) => c.roleArn.split('/')[1]), ['r0', 'r1', 'r49']);
+  });
+
+  it('waits a jittered, growing delay between attempts and stops after maxAttempts', async () => {
+    const clock = new ManualClock();
+    const source = new CountingSource(clock);
+    source.down = true;
+    const at: number[] = [];
+    const started = clock.now();
+    const cache = new CredentialCache({ source, clock, random: () => 0, events: { stsCall: () => at.push(clock.now() - started) } });
+    const failed = cache.get('uid-1', request(), 60_000).catch((e: unknown) => e);
+    await clock.advance(60_000);
+    assert.ok((await failed) instanceof PodiamError);
+    // random() = 0: half of 250, 500, 1000, 2000, 4000, 5000 (the cap), 5000 ms.
+    assert.deepEqual(at, [0, 125, 375, 875, 1875, 3875, 6375, 8875]);
+    assert.equal(at.length, DEFAULT_TIMING.maxAttempts);
+  });
 });
