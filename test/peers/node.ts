@@ -60,6 +60,8 @@ export interface KubeNode {
   rss(): Record<string, number>;
   /** Milliseconds from startNode() to the Node being Ready. */
   upMs: number;
+  /** Milliseconds from startNode() to each start-up milestone, for the notes on cost. */
+  milestones: Record<string, number>;
   /** What is left of the node on this machine; all empty/false after stop(). */
   leftovers(): Promise<NodeLeftovers>;
   /** Removes everything the node made; bounded, safe to call twice. Resolves with the milliseconds it took. */
@@ -107,6 +109,8 @@ function rssKb(pid: number | undefined): number {
 
 export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> {
   const t0 = Date.now();
+  const milestones: Record<string, number> = {};
+  const mark = (what: string): number => (milestones[what] = Date.now() - t0);
   if (process.getuid?.() !== 0) throw new PeerStartError('node', 'needs root (network namespaces, containerd, cgroups)', '');
   const bin = path.join(cacheDir, 'bin');
   const install = 'run bash scripts/peers/install.sh';
@@ -184,6 +188,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
 
   try {
     await createNetns(netns, expose);
+    mark('netns');
     netnsInode = statSync(`/run/netns/${netns}`).ino;
     const egressSocket = path.join(scratch, 'run', 'egress.sock');
     const egressConfig = path.join(scratch, 'egress.json');
@@ -229,20 +234,28 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
     const importing = Promise.all([importImage(containerdSocket, pauseTar), importImage(containerdSocket, probeTar)]);
     // Awaited below; if a step in between fails first, stop() ends containerd and this rejects unawaited.
     importing.catch(() => undefined);
+    mark('apiserver, containerd, images built');
     procs.bridge = await startNsBridge(bridgeBin, netns, k.port, egressSocket, expose);
     const pki = await writeNodePki(k, scratch, nodeName, nodeIp, `https://127.0.0.1:${apiPortInside}`);
-    procs.kcm = await startControllerManager(kcmBin, k, pki, async () => (await apiRequest(k, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200);
-    procs.scheduler = await startScheduler(schedBin, pki);
-    await importing;
-    procs.kubelet = await startKubelet(
-      { bin: kubeletBin, scratch, netns, nodeName, nodeIp, cgroupRoot: netns, containerdSocket, pki },
-      async () => {
-        const r = await apiRequest(k, 'GET', `/api/v1/nodes/${nodeName}`);
-        const conditions = (r.json as { status?: { conditions?: Array<{ type: string; status: string }> } }).status?.conditions ?? [];
-        return conditions.some((c) => c.type === 'Ready' && c.status === 'True');
-      },
-    );
-    const upMs = Date.now() - t0;
+    // The controller manager takes seconds to make the first ServiceAccounts (tests' pods need
+    // `default`); the kubelet registers meanwhile. All settle before a failure is thrown, so
+    // stop() sees every process that started.
+    const started = await Promise.allSettled([
+      startControllerManager(kcmBin, k, pki, async () => (await apiRequest(k, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200)
+        .then((p) => ((procs.kcm = p), mark('controller-manager'))),
+      startScheduler(schedBin, pki).then((p) => (procs.scheduler = p)),
+      importing.then(() => mark('images imported')).then(() => startKubelet(
+        { bin: kubeletBin, scratch, netns, nodeName, nodeIp, cgroupRoot: netns, containerdSocket, pki },
+        async () => {
+          const r = await apiRequest(k, 'GET', `/api/v1/nodes/${nodeName}`);
+          const conditions = (r.json as { status?: { conditions?: Array<{ type: string; status: string }> } }).status?.conditions ?? [];
+          return conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+        },
+      )).then((p) => ((procs.kubelet = p), mark('kubelet Ready'))),
+    ]);
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const upMs = mark('node Ready');
     return {
       kube: k,
       kubeconfigPath: k.kubeconfigPath,
@@ -250,6 +263,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
       nodeName,
       netns,
       upMs,
+      milestones,
       importImage: (archive) => importImage(containerdSocket, archive),
       execInNode: (command, args, timeoutMs) => execInNetns(netns, command, args, timeoutMs),
       rss: () => ({

@@ -88,7 +88,7 @@ describe('a real one-node cluster: kubelet, containerd and the CNI bridge in a n
   }
 
   it('registers the node, which goes Ready with its address from the node namespace', async (t) => {
-    t.diagnostic(`node Ready ${node.upMs} ms after startNode()`);
+    t.diagnostic(`node Ready ${node.upMs} ms after startNode(); milestones (ms): ${JSON.stringify(node.milestones)}`);
     const r = await apiRequest(node.kube, 'GET', `/api/v1/nodes/${node.nodeName}`);
     const status = (r.json as { status: { conditions: Array<{ type: string; status: string }>; addresses: Array<{ type: string; address: string }> } }).status;
 
