@@ -1,7 +1,7 @@
 // The chart's DaemonSet, as the real API server stored it, run for real: the image's /app/main.mjs
-// (built as proxy/Dockerfile does, see image.ts) started with exactly the container's env
-// (downward-API fields filled in as a kubelet would, for a "node" on loopback) and a token of the
-// chart's own ServiceAccount. Proves that the env wiring starts the proxy, that the probes' paths and
+// under the image's own /nodejs/bin/node (proxy/Dockerfile built by buildah, see image.ts) started
+// with exactly the container's env (downward-API fields filled in as a kubelet would, for a "node" on
+// loopback) and a token of the chart's own ServiceAccount. Proves that the env wiring starts the proxy, that the probes' paths and
 // ports answer, that the chart's RBAC is enough for the proxy's watches and denial Events, that the
 // `helm test` pod's script passes against the proxy and fails against a real IMDS (the script is run
 // here with node, its metadata endpoint pointed at loopback: no kubelet runs, and tests never send
@@ -18,7 +18,7 @@ import { ROLE_ANNOTATION } from '../../../core/src/annotations.ts';
 import { freePort, startImdsMock, startKube, type ImdsMock, type Kube } from '../../peers/index.ts';
 import { chartDir, parseManifests, releaseName, releaseNamespace, resolveEnv, withValuesFile, type EnvVar } from '../../unit/chart/chart.ts';
 import { clients } from './cluster.ts';
-import { buildImageApp, type ImageApp } from './image.ts';
+import { unpackProxyImage, type ProxyImage } from './image.ts';
 
 const NODE = 'node-a';
 const NODE_IP = '127.0.0.1';
@@ -82,11 +82,11 @@ describe('the proxy started from the chart\'s stored DaemonSet', () => {
   let proxy: ChildProcess | undefined;
   let output = '';
   let container: StoredContainer;
-  let image: ImageApp | undefined;
+  let image: ProxyImage | undefined;
   const dir = mkdtempSync(path.join(tmpdir(), 'podiam-chart-proxy-'));
 
   before(async () => {
-    [kube, imds, image] = await Promise.all([startKube(), startImdsMock(), buildImageApp()]);
+    [kube, imds, image] = await Promise.all([startKube(), startImdsMock(), unpackProxyImage()]);
     c = clients(kube);
     const [port, metricsPort] = [await freePort(), await freePort()];
     const values = {
@@ -121,8 +121,8 @@ describe('the proxy started from the chart\'s stored DaemonSet', () => {
     );
 
     const env = resolveEnv(container.env, { 'spec.nodeName': NODE, 'status.hostIP': NODE_IP, 'metadata.namespace': releaseNamespace });
-    // The image's ENTRYPOINT and CMD: node /app/main.mjs.
-    proxy = spawn(process.execPath, [image.main], {
+    // The image's ENTRYPOINT and CMD: /nodejs/bin/node /app/main.mjs.
+    proxy = spawn(image.node, [image.main], {
       cwd: path.dirname(image.main),
       // Only what the pod would have, plus the in-cluster credentials the kubelet would mount.
       env: { PATH: process.env.PATH, ...env, PODIAM_KUBECONFIG: kubeconfig },
@@ -196,7 +196,8 @@ describe('the proxy started from the chart\'s stored DaemonSet', () => {
     const spec = (pod as unknown as { spec: { containers: Array<{ args: string[]; env: EnvVar[] }> } }).spec.containers[0]!;
     const env = { ...resolveEnv(spec.env, { 'status.hostIP': NODE_IP }), METADATA_ENDPOINT: metadataEndpoint };
     return new Promise((resolve) => {
-      execFile(process.execPath, spec.args, { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      // The test pod runs the proxy image too: its ENTRYPOINT, the image's Node, with the pod's args.
+      execFile(image!.node, spec.args, { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
         resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, output: stdout + stderr });
       });
     });

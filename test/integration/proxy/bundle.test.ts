@@ -1,6 +1,7 @@
 // The shipped form: proxy/src/main.ts bundled by esbuild with the options of scripts/build.mjs,
-// run as a plain `node main.mjs` process against the real peers. It must refuse a bad setting
-// with exit code 2 naming the setting, serve pods, become ready, and exit 0 on SIGTERM.
+// run as a plain `node main.mjs` process under the shipped Node (24, as in the image) against the
+// real peers. It must refuse a bad setting with exit code 2 naming the setting, serve pods, become
+// ready, and exit 0 on SIGTERM.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -12,6 +13,7 @@ import { build } from 'esbuild';
 import { nodeBundleOptions } from '../../../scripts/esbuild-options.mjs';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { freePort, startPeers, type Peers } from '../../peers/index.ts';
+import { shippedNode } from '../../peers/shipped-node.ts';
 import { waitForLine } from '../../peers/netns.ts';
 import { call, TEST_ROLE_ARNS } from './helpers.ts';
 
@@ -40,7 +42,7 @@ describe('the bundled proxy as a process', () => {
   });
 
   it('exits 2 with the setting and the fix when the configuration is wrong', async () => {
-    const r = await promisify(execFile)(process.execPath, [bundle], { env: { PATH: process.env.PATH, PODIAM_CLUSTER_NAME: 'Bad_Name' } }).then(
+    const r = await promisify(execFile)(shippedNode(), [bundle], { env: { PATH: process.env.PATH, PODIAM_CLUSTER_NAME: 'Bad_Name' } }).then(
       () => ({ code: 0, stderr: '' }),
       (err: { code: number; stderr: string }) => err,
     );
@@ -55,7 +57,7 @@ describe('the bundled proxy as a process', () => {
     await api.createNamespace({ body: { metadata: { name: 'orders' } } });
     const port = await freePort();
     const metricsPort = await freePort();
-    proc = spawn(process.execPath, [bundle, '--port', String(port), `--metrics-port=${metricsPort}`], {
+    proc = spawn(shippedNode(), [bundle, '--port', String(port), `--metrics-port=${metricsPort}`], {
       env: {
         PATH: process.env.PATH,
         PODIAM_CLUSTER_NAME: 'test',

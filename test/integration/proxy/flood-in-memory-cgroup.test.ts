@@ -2,8 +2,8 @@
 // proxy's RSS past the chart's 256 MiB limit and the kernel killed it; with its DNAT rule left in
 // place, every pod on the node got connection refused until the restart.
 //
-// The shipped bundle runs as a process inside a real memory cgroup (v1) of the chart's default
-// limit, with NODE_OPTIONS exactly as the chart renders them (read from `helm template`, so this
+// The shipped bundle runs under the shipped Node (24, as in the image) as a process inside a real
+// memory cgroup (v1) of the chart's default limit, with NODE_OPTIONS exactly as the chart renders them (read from `helm template`, so this
 // test follows the chart). A pod floods it from its own process; meanwhile another pod fetches its
 // credentials again and again with the AWS SDK v3's own IMDS provider and 1 s timeout: the SDK is
 // the judge of "in time". Peers: kube-apiserver (the pods), moto (STS), the metadata mock (node).
@@ -18,6 +18,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { fromInstanceMetadata } from '@smithy/credential-provider-imds';
 import { nodeBundleOptions } from '../../../scripts/esbuild-options.mjs';
 import { freePort, startPeers, type Peers } from '../../peers/index.ts';
+import { shippedNode } from '../../peers/shipped-node.ts';
 import { find, render } from '../../unit/chart/chart.ts';
 import { call, TEST_ROLE_ARNS } from './helpers.ts';
 
@@ -79,7 +80,7 @@ describe('the shipped proxy in a memory cgroup of the chart\'s size, flooded wit
     metricsPort = await freePort();
     // The shell joins the cgroup and then becomes node (exec), so every byte the proxy ever
     // allocates is charged to the cgroup, from its first instruction on.
-    proc = spawn('/bin/sh', ['-c', 'echo $$ > "$1/cgroup.procs" && exec "$2" "$3" --port "$4" --metrics-port "$5"', 'sh', cgroup, process.execPath, bundle, String(port), String(metricsPort)], {
+    proc = spawn('/bin/sh', ['-c', 'echo $$ > "$1/cgroup.procs" && exec "$2" "$3" --port "$4" --metrics-port "$5"', 'sh', cgroup, shippedNode(), bundle, String(port), String(metricsPort)], {
       env: {
         PATH: process.env.PATH,
         NODE_OPTIONS: chart.nodeOptions,
