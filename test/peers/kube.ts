@@ -5,6 +5,7 @@
 // spec.nodeName itself and patches the status subresource (podIP, phase): that is how the
 // tests simulate a node. ServiceAccount objects are not created for you (no controller),
 // and the ServiceAccount admission plugin is off, so pods create without one.
+// For a real node (kubelet, containerd, controller manager, scheduler) use startNode in node.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { apiRequest, pollUntil } from '../../peers/node/api.ts';
 import { nodeIp, probeImage, startNode, type KubeNode } from '../../peers/node.ts';
 import { freePort } from '../../peers/process.ts';
+import { requireTool } from '../../peers/tools.ts';
 
 const run = promisify(execFile);
 
@@ -146,6 +147,14 @@ describe('a real one-node cluster: kubelet, containerd and the CNI bridge in a n
     assert.equal(pods.items[0]!.spec?.nodeName, node.nodeName);
     assert.equal(pods.items[0]!.metadata?.ownerReferences?.[0]?.kind, 'DaemonSet');
     t.diagnostic(`RSS (kB): ${JSON.stringify(node.rss())}`);
+  });
+
+  it('runs a command in a pod with kubectl exec, through the API server, the egress selector and the kubelet', async () => {
+    await runningPod('on-bridge');
+
+    const { stdout } = await run(requireTool('kubectl'), ['exec', 'on-bridge', '--', '/node-probe', '-once'], { env: { ...process.env, ...node.kube.env }, timeout: 30_000 });
+
+    assert.match(stdout, /^addr eth0 203\.0\.113\.\d+\/24$/m);
   });
 
   it('offers a root-loopback service inside the node namespace to pods and to the node at the address asked for', async () => {

@@ -5,6 +5,8 @@
 //	whoami <user>             with -whoami: the identity the API server sees for the pod's
 //	                          service-account token, reached in-cluster (KUBERNETES_SERVICE_HOST)
 //	get <status> <body>       with -get URL: a plain HTTP GET (the body's first 200 bytes)
+//
+// With -once it exits after printing (for kubectl exec) instead of waiting.
 package main
 
 import (
@@ -63,6 +65,7 @@ func whoami() (string, error) {
 func main() {
 	askWho := flag.Bool("whoami", false, "ask the API server who the pod's token is")
 	getURL := flag.String("get", "", "GET this URL once and print the answer")
+	once := flag.Bool("once", false, "exit after printing")
 	flag.Parse()
 	ifs, _ := net.Interfaces()
 	for _, i := range ifs {
@@ -92,6 +95,9 @@ func main() {
 			res.Body.Close()
 			fmt.Printf("get %d %s\n", res.StatusCode, strings.ReplaceAll(string(body), "\n", " "))
 		}
+	}
+	if *once {
+		return
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
