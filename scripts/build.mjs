@@ -1,9 +1,11 @@
 // `npm run build`: esbuild bundles — one for the proxy, one per Lambda function, one for the CLI.
-// Output: dist/proxy/main.mjs, dist/functions/<name>/index.mjs, dist/cli/podiam.mjs (+ .map each).
+// Output: dist/proxy/main.mjs, dist/functions/<name>/handler.mjs (exactly what `sam build` packages:
+// scripts/build-function.mjs), dist/cli/podiam.mjs (+ .map each).
 import { build } from 'esbuild';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './ensure-setup.mjs';
+import { buildFunction } from './build-function.mjs';
 import { cliBundleOptions, nodeBundleOptions } from './esbuild-options.mjs';
 
 const common = { ...nodeBundleOptions, sourcemap: true, legalComments: 'linked' };
@@ -14,18 +16,14 @@ if (existsSync(proxyMain)) entries.push({ in: proxyMain, out: 'proxy/main' });
 const cliMain = path.join(repoRoot, 'cli/src/main.ts');
 if (existsSync(cliMain)) entries.push({ in: cliMain, out: 'cli/podiam' });
 const functionsDir = path.join(repoRoot, 'functions');
-for (const name of existsSync(functionsDir) ? readdirSync(functionsDir).sort() : []) {
-  const handler = path.join(functionsDir, name, 'handler.ts');
-  if (name !== 'lib' && statSync(path.join(functionsDir, name)).isDirectory() && existsSync(handler)) {
-    entries.push({ in: handler, out: `functions/${name}/index`, target: 'node22' });
-  }
-}
+const functions = (existsSync(functionsDir) ? readdirSync(functionsDir).sort() : []).filter(
+  (name) => name !== 'lib' && statSync(path.join(functionsDir, name)).isDirectory() && existsSync(path.join(functionsDir, name, 'handler.ts')),
+);
 
 const started = Date.now();
-// Targets follow the runtimes: the proxy image and the CLI run on Node 20+, the functions on
-// template.yaml's nodejs22.x (nodejs20.x is past end of life, and cfn-lint refuses it).
-for (const { target, ...entry } of entries) {
+for (const entry of entries) {
   const extra = entry.out === 'proxy/main' ? {} : { mainFields: cliBundleOptions.mainFields };
-  await build({ ...common, ...extra, ...(target ? { target } : {}), entryPoints: [entry], outdir: path.join(repoRoot, 'dist'), outExtension: { '.js': '.mjs' }, metafile: false });
+  await build({ ...common, ...extra, entryPoints: [entry], outdir: path.join(repoRoot, 'dist'), outExtension: { '.js': '.mjs' }, metafile: false });
 }
-console.log(`podiam build: ${entries.length} bundles in ${Date.now() - started} ms -> dist/`);
+for (const name of functions) await buildFunction(name, path.join(repoRoot, 'dist/functions', name));
+console.log(`podiam build: ${entries.length + functions.length} bundles in ${Date.now() - started} ms -> dist/`);

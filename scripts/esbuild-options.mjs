@@ -1,10 +1,16 @@
-// The esbuild options every podiam bundle is built with: `npm run build`, and the benchmarks and
-// tests that build a bundle themselves, so what they measure is what ships.
+// The esbuild options every podiam bundle is built with: `npm run build`, `sam build` (the Makefile
+// calls scripts/build.mjs for each function), and the benchmarks and tests that build a bundle
+// themselves, so what they measure is what ships.
+
+// The Node major everything ships on: template.yaml's Runtime (nodejs24.x), the proxy image
+// (proxy/Dockerfile) and package.json's engines. test/unit/functions/runtime-versions.test.ts keeps
+// them equal.
+export const SHIPPED_NODE_MAJOR = 24;
 
 export const nodeBundleOptions = {
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: `node${SHIPPED_NODE_MAJOR}`,
   format: 'esm',
   minify: true,
   logLevel: 'warning',
@@ -14,6 +20,15 @@ export const nodeBundleOptions = {
 
 // The CLI and the functions (which re-run the policy checker's guardrail rules): jsonc-parser's UMD
 // "main" loads its modules with a runtime require() that esbuild cannot follow; its ESM build
-// ("module") bundles cleanly. template.yaml's BuildProperties say the same (MainFields).
+// ("module") bundles cleanly.
 export const cliBundleOptions = { ...nodeBundleOptions, mainFields: ['module', 'main'] };
-export const functionBundleOptions = cliBundleOptions;
+
+// A Lambda function: <outdir>/handler.mjs, which template.yaml's `Handler: handler.handler` names
+// (the runtime loads handler.mjs as ESM because of its extension). Licence comments go to
+// handler.mjs.LEGAL.txt beside it, so they ship with the code they belong to.
+export const functionBundleOptions = {
+  ...cliBundleOptions,
+  legalComments: 'linked',
+  // Source maps: see docs/benchmarks.md ("Source maps in the shipped functions") for the measurement.
+  sourcemap: true,
+};

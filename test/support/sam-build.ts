@@ -1,0 +1,78 @@
+// `sam build` of template.yaml, once per content of its inputs, shared by every test file and the
+// benchmark that needs the deployable artifacts (node's test runner runs each file in its own process).
+// The build runs in the checkout (build_in_source: the Makefile calls scripts/build-function.mjs) and
+// writes only to a directory under the OS temp dir named by a hash of the inputs, so a second test file
+// (or run) with the same sources reuses it and an edit to any input builds afresh.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { requireTool, toolEnv } from '../peers/index.ts';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The template's functions: logical ID → the folder under functions/. */
+export const SHIPPED_FUNCTIONS = { ReconcileFunction: 'reconcile', AdmissionFunction: 'admission', RotateFunction: 'rotate' } as const;
+export type FunctionId = keyof typeof SHIPPED_FUNCTIONS;
+
+/** What the artifacts are built from: a change to any of these is a new build. */
+const INPUTS = ['template.yaml', 'Makefile', 'samconfig.toml', 'package-lock.json', 'scripts/build-function.mjs', 'scripts/esbuild-options.mjs', 'functions', 'core/src', 'iam-model/src', 'cli/src'];
+
+function listFiles(abs: string, out: string[]): string[] {
+  if (!existsSync(abs)) return out;
+  if (statSync(abs).isFile()) out.push(abs);
+  else for (const e of readdirSync(abs).sort()) listFiles(path.join(abs, e), out);
+  return out;
+}
+
+function inputsHash(): string {
+  const h = createHash('sha256');
+  for (const input of INPUTS) {
+    for (const file of listFiles(path.join(repoRoot, input), [])) {
+      h.update(path.relative(repoRoot, file)).update('\0').update(readFileSync(file)).update('\0');
+    }
+  }
+  return h.digest('hex').slice(0, 20);
+}
+
+export interface SamBuild {
+  /** The --build-dir: one folder per function (what `sam deploy` zips) and the built template.yaml. */
+  dir: string;
+  /** The built template (Handler, Runtime and Environment as deployed). */
+  template: string;
+  /** LAMBDA_TASK_ROOT of a function: its packaged folder. */
+  taskRoot(fn: FunctionId): string;
+}
+
+let memo: SamBuild | undefined;
+
+/** Runs `sam build` unless a build of the same inputs exists; throws with SAM's output when it fails. */
+export function samBuild(): SamBuild {
+  if (memo) return memo;
+  const dir = path.join(tmpdir(), `podiam-sam-build-${inputsHash()}`);
+  if (!existsSync(path.join(dir, 'template.yaml'))) {
+    const sam = requireTool('sam');
+    const work = `${dir}.${process.pid}`;
+    rmSync(work, { recursive: true, force: true });
+    const r = spawnSync(sam, ['build', '--build-in-source', '--build-dir', work, '--template', 'template.yaml', '--region', 'us-east-1'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 300_000,
+      env: toolEnv({ PATH: `${path.dirname(sam)}:${process.env.PATH ?? ''}` }),
+    });
+    if (r.status !== 0) {
+      rmSync(work, { recursive: true, force: true });
+      throw new Error(`sam build failed (exit ${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+    }
+    // Another process may have finished the same build first; either copy is the same build.
+    try {
+      renameSync(work, dir);
+    } catch {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+  memo = { dir, template: path.join(dir, 'template.yaml'), taskRoot: (fn) => path.join(dir, fn) };
+  return memo;
+}
