@@ -119,7 +119,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     concurrency: config.prefetchConcurrency,
     ...(deps.cacheTiming ? { timing: deps.cacheTiming } : {}),
     events: {
-      hit: () => metrics.cacheHits.inc(),
+      hit: () => metrics.countHit(),
       miss: () => metrics.cacheMisses.inc(),
       stsCall: () => metrics.stsCalls.inc(),
       stsError: (err, uid, request) => {

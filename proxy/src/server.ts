@@ -8,7 +8,7 @@ import { PodiamError, describeError } from '../../core/src/errors.ts';
 import { DEFAULT_CONNECTION_LIMITS, guardConnections, refusedByGuard, socketIp, type ConnectionLimits } from './connection-guard.ts';
 import { ProxyError } from './errors.ts';
 import type { CallerRoles } from './imds/caller.ts';
-import { credentialsReply } from './imds/credentials.ts';
+import { cachedCredentialsReply, credentialsReply } from './imds/credentials.ts';
 import { infoReply } from './imds/info.ts';
 import { passthroughReply } from './imds/passthrough.ts';
 import { plainPath } from './imds/paths.ts';
@@ -50,7 +50,13 @@ interface Routed {
   reply: Reply;
 }
 
-async function route(req: IncomingMessage, deps: ServerDeps): Promise<Routed> {
+const routed = (name: string) => (reply: Reply): Routed => ({ route: name, reply });
+
+/**
+ * Synchronous where the answer is known at once (a cached credential, a token, a refusal), so the
+ * hot path allocates no promise; a handler that must wait returns a promise. Refusals are thrown.
+ */
+function route(req: IncomingMessage, deps: ServerDeps): Routed | Promise<Routed> {
   const method = req.method ?? '';
   const path = plainPath(req.url);
   const ip = callerIp(req);
@@ -75,27 +81,33 @@ async function route(req: IncomingMessage, deps: ServerDeps): Promise<Routed> {
   }
 
   const p = stripSlash(path);
-  if (p === CREDS_DIR) return { route: 'role-name', reply: await roleNameReply(ip, deps.roles) };
+  if (p === CREDS_DIR) return roleNameReply(ip, deps.roles).then(routed('role-name'));
   if (p.startsWith(`${CREDS_DIR}/`)) {
     const name = p.slice(CREDS_DIR.length + 1);
     if (name.includes('/')) throw new ProxyError('PODIAM_PATH_NOT_ALLOWED', `${path} is not a credentials path`);
-    return { route: 'credentials', reply: await credentialsReply(ip, name, deps.roles, deps.cache, deps.credentialsWaitMs) };
+    const cached = cachedCredentialsReply(ip, name, deps.roles, deps.cache);
+    if (cached) return { route: 'credentials', reply: cached };
+    return credentialsReply(ip, name, deps.roles, deps.cache, deps.credentialsWaitMs).then(routed('credentials'));
   }
-  if (p === `${IAM_DIR}/info`) return { route: 'info', reply: await infoReply(ip, deps.roles) };
+  if (p === `${IAM_DIR}/info`) return infoReply(ip, deps.roles).then(routed('info'));
   if (p === IAM_DIR) return { route: 'iam', reply: text('info\nsecurity-credentials/') };
-  return { route: 'passthrough', reply: await passthroughReply(path, deps.passthroughPaths, deps.upstream) };
+  return passthroughReply(path, deps.passthroughPaths, deps.upstream).then(routed('passthrough'));
 }
 
 function write(res: ServerResponse, reply: Reply): void {
-  // A string body goes out in one write together with the headers (a Buffer would need two).
-  const body = reply.body;
-  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  // Headers first, then the body: a client must never see JSON typed as something else.
-  const headers: Record<string, string> = reply.headers ? { ...reply.headers } : {};
-  headers['content-type'] = reply.contentType;
-  headers['content-length'] = String(length);
+  // Kept on the reply: a pod's cached credentials are one Reply answered again and again.
+  let headers = reply.headerList;
+  if (!headers) {
+    const body = reply.body;
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    // Headers first, then the body: a client must never see JSON typed as something else.
+    headers = ['content-type', reply.contentType, 'content-length', String(length)];
+    for (const [k, v] of Object.entries(reply.headers ?? {})) headers.push(k, v);
+    reply.headerList = headers;
+  }
   res.writeHead(reply.status, headers);
-  res.end(body);
+  // A string body goes out in one write together with the headers (a Buffer would need two).
+  res.end(reply.body);
 }
 
 function errorReply(err: unknown): Reply {
@@ -113,29 +125,35 @@ export function handler(deps: ServerDeps, logLimiter: RefusalLogLimiter): (req: 
     const started = performance.now();
     // No request here has a body worth reading; drain it so the socket can be reused.
     req.resume();
-    route(req, deps).then(
-      ({ route: name, reply }) => {
-        write(res, reply);
-        deps.metrics.observeRequest(name, reply.status, (performance.now() - started) / 1000);
-      },
-      (err: unknown) => {
-        const reply = errorReply(err);
-        write(res, reply);
-        const { code, message } = describeError(err);
-        deps.metrics.observeRequest('error', reply.status, (performance.now() - started) / 1000);
-        deps.metrics.denials.inc({ code: err instanceof PodiamError ? String(err.code) : 'PODIAM_INTERNAL' });
-        const ip = callerIp(req);
-        // Metrics above count every refusal; the log gets a few lines per source IP and window.
-        const verdict = logLimiter.admit(ip);
-        logSuppressed(deps.logger, verdict.summaries);
-        if (!verdict.log) return;
-        const fields = { ip, method: req.method, path: req.url?.slice(0, 200), status: reply.status, code };
-        // The cause, when there is one: a PodiamError without one has nothing more to say.
-        const cause = err instanceof PodiamError ? (err.cause === undefined ? undefined : describeError(err.cause)) : message;
-        if (reply.status >= 500) deps.logger.error(cause === undefined ? fields : { ...fields, err: cause }, message);
-        else deps.logger.info(fields, message);
-      },
-    );
+    const answered = ({ route: name, reply }: Routed): void => {
+      write(res, reply);
+      deps.metrics.observeRequest(name, reply.status, (performance.now() - started) / 1000);
+    };
+    const refused = (err: unknown): void => {
+      const reply = errorReply(err);
+      write(res, reply);
+      const { code, message } = describeError(err);
+      deps.metrics.observeRequest('error', reply.status, (performance.now() - started) / 1000);
+      deps.metrics.denials.inc({ code: err instanceof PodiamError ? String(err.code) : 'PODIAM_INTERNAL' });
+      const ip = callerIp(req);
+      // Metrics above count every refusal; the log gets a few lines per source IP and window.
+      const verdict = logLimiter.admit(ip);
+      logSuppressed(deps.logger, verdict.summaries);
+      if (!verdict.log) return;
+      const fields = { ip, method: req.method, path: req.url?.slice(0, 200), status: reply.status, code };
+      // The cause, when there is one: a PodiamError without one has nothing more to say.
+      const cause = err instanceof PodiamError ? (err.cause === undefined ? undefined : describeError(err.cause)) : message;
+      if (reply.status >= 500) deps.logger.error(cause === undefined ? fields : { ...fields, err: cause }, message);
+      else deps.logger.info(fields, message);
+    };
+    let result: Routed | Promise<Routed>;
+    try {
+      result = route(req, deps);
+    } catch (err) {
+      return refused(err);
+    }
+    if (result instanceof Promise) result.then(answered, refused);
+    else answered(result);
   };
 }
 

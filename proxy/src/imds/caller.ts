@@ -67,6 +67,17 @@ export class CallerRoles {
     return decision;
   }
 
+  /**
+   * The caller's allowed role when that is known at once (its pod indexed, fresh, and allowed);
+   * undefined for everything else, which resolve() answers or refuses. Synchronous: the hot path.
+   */
+  resolveNow(ip: string): CallerRole | undefined {
+    const pod = this.o.pods.findNow?.(ip);
+    if (!pod) return undefined;
+    const decision = this.decide(pod);
+    return decision.kind === 'allow' ? { pod, decision } : undefined;
+  }
+
   async resolve(ip: string): Promise<CallerRole> {
     const found = await this.o.pods.find(ip, this.o.indexWaitMs);
     switch (found.kind) {

@@ -4,6 +4,8 @@ export interface Reply {
   contentType: string;
   body: string | Buffer;
   headers?: Record<string, string>;
+  /** The headers as node:http takes them, filled in by the server on first write. */
+  headerList?: string[];
 }
 
 export function text(body: string, status = 200, headers?: Record<string, string>): Reply {

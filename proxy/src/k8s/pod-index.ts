@@ -41,6 +41,8 @@ export type PodLookupResult =
 /** What request handlers need. */
 export interface PodLookup {
   find(ip: string, waitMs: number): Promise<PodLookupResult>;
+  /** The one pod at ip when that is known at once and from fresh data; undefined sends the caller to find(). */
+  findNow?(ip: string): PodRecord | undefined;
 }
 
 export type PodChange = StoreChange<PodRecord>;
@@ -99,6 +101,12 @@ export class PodIndex extends Store<PodObject, PodRecord> implements PodLookup {
     if (!uids || uids.length === 0) return UNKNOWN;
     if (uids.length === 1) return { kind: 'pod', pod: this.get(uids[0]!)! };
     return { kind: 'conflict', pods: uids.map((u) => this.get(u)!) };
+  }
+
+  findNow(ip: string): PodRecord | undefined {
+    if (!this.synced) return undefined;
+    const uids = this.byIp.get(ip);
+    return uids?.length === 1 ? this.get(uids[0]!) : undefined;
   }
 
   /**

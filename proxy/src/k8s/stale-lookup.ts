@@ -78,6 +78,11 @@ export class StaleTolerantLookup implements PodLookup {
     return ageMs < this.o.windowMs ? { kind: 'stale', ageMs } : { kind: 'expired', ageMs };
   }
 
+  /** Only while both indexes are fresh: anything else goes through find(). */
+  findNow(ip: string): PodRecord | undefined {
+    return this.o.pods.synced && this.o.namespaces.synced ? this.o.pods.findNow(ip) : undefined;
+  }
+
   async find(ip: string, waitMs: number): Promise<PodLookupResult> {
     const f = this.freshness();
     if (f.kind === 'fresh') return this.o.pods.find(ip, waitMs);
