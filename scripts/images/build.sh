@@ -105,10 +105,13 @@ for name in "${wanted[@]}"; do
     proxy)
       key="$(hash_inputs proxy/Dockerfile proxy/Dockerfile.dockerignore proxy/collect-iptables.sh package.json package-lock.json \
         tsconfig.json scripts/build.mjs scripts/build-function.mjs scripts/ensure-setup.mjs scripts/esbuild-options.mjs core/src proxy/src)"
-      # The host's npm cache is mounted for `npm ci` (not committed into any layer), so the build
-      # stage downloads only what the cache lacks.
+      # The host's npm cache and an npmrc with prefer-offline are mounted for `npm ci` (neither is
+      # committed into a layer), so the build stage downloads only what the cache lacks (measured:
+      # 76 s instead of 180 s for the lockfile's 306 packages).
+      mkdir -p "$HOME/.npm"
+      printf 'prefer-offline=true\n' >"$images/npmrc"
       build proxy ghcr.io/podiam/proxy "$key" "$repo" "$repo/proxy/Dockerfile" \
-        --ignorefile "$repo/proxy/Dockerfile.dockerignore" --volume "$HOME/.npm:/root/.npm"
+        --ignorefile "$repo/proxy/Dockerfile.dockerignore" --volume "$HOME/.npm:/root/.npm" --volume "$images/npmrc:/root/.npmrc:ro"
       ;;
     app)
       key="$(hash_inputs test/images/app package-lock.json)"
@@ -117,9 +120,11 @@ for name in "${wanted[@]}"; do
         ctx="$images/tmp/app-context"
         rm -rf "$ctx"; mkdir -p "$ctx"
         cp "$repo"/test/images/app/Dockerfile "$repo"/test/images/app/*.py "$repo"/test/images/app/idle.mjs "$ctx/"
-        # The JavaScript client with @aws-sdk/client-sts from the lockfile, bundled into one file.
+        # The JavaScript client with @aws-sdk/client-sts from the lockfile, bundled into one ES module
+        # (the SDK's CommonJS parts require() Node's built-ins, hence the createRequire banner).
         (cd "$repo" && node_modules/.bin/esbuild test/images/app/sts-whoami.mjs --bundle --platform=node --format=esm \
-          --target=node24 --outfile="$ctx/sts-whoami.mjs" --log-level=warning) || die "bundling the app's JavaScript client failed."
+          --target=node24 --outfile="$ctx/sts-whoami.mjs" --log-level=warning \
+          "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);") || die "bundling the app's JavaScript client failed."
         # botocore, pinned, with its dependencies, from PyPI (or pip's cache) into a folder the image copies.
         "$cache/venv/bin/pip" install --quiet --disable-pip-version-check --no-compile --target "$ctx/python" \
           "botocore==$BOTOCORE_VERSION" >"$images/pip-app.log" 2>&1 || { tail -n 20 "$images/pip-app.log" >&2; die "pip install botocore failed."; }
