@@ -16,15 +16,17 @@ import { cacheDir } from './tools.ts';
 import { apiRequest, pollUntil } from './node/api.ts';
 import { writeNodePki } from './node/certs.ts';
 import { createCgroupRoot, pidsInCgroups, removeCgroups, cgroupDirs } from './node/cgroups.ts';
-import { hostChanges, killAll, list, mountsUnder, processesOf, restoreHost, shimPids, snapshotHost, unmountUnder, type NodeMarks } from './node/cleanup.ts';
-import { importImage, sandboxImage, startContainerd } from './node/containerd.ts';
+import { hostChanges, killAll, list, mountsUnder, ownedHostEntries, processesOf, restoreHost, shimPids, snapshotHost, unmountUnder, type NodeMarks } from './node/cleanup.ts';
+import { containerdPaths, importImage, sandboxImage, startContainerd } from './node/containerd.ts';
 import { startControllerManager, startScheduler } from './node/control-plane.ts';
 import { buildImage } from './node/images.ts';
 import { startKubelet } from './node/kubelet.ts';
+import { hostBeforeNodes, otherNodesRunning, register, sweepStaleNodes, unregister } from './node/stale.ts';
 import { apiPortInside, createNetns, deleteNetns, execInNetns, netnsExists, nodeIp, podGateway, startNsBridge, type Expose } from './node/netns-bridge.ts';
 
 export { nodeIp, podGateway, podSubnet, kubernetesServiceIp, type Expose } from './node/netns-bridge.ts';
 export { buildImage, type ImageSpec } from './node/images.ts';
+export { sweepStaleNodes } from './node/stale.ts';
 
 /** An image with node-probe (scripts/peers/node-helpers/node-probe) as entrypoint, always imported. */
 export const probeImage = 'docker.io/local/node-probe:1';
@@ -52,6 +54,8 @@ export interface KubeNode {
   kubeletKubeconfigPath: string;
   nodeName: string;
   netns: string;
+  /** The node's own directory (configs, containerd root and state, kubelet root, pod logs). */
+  scratchDir: string;
   /** ctr images import into the node's containerd (namespace k8s.io); returns the names imported. */
   importImage(archivePath: string): Promise<string[]>;
   /** Runs a command to completion in the node's network namespace (nsenter --net). */
@@ -117,12 +121,15 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
   const [kubeletBin, kcmBin, schedBin, bridgeBin, pauseBin, probeBin] = ['kubelet', 'kube-controller-manager', 'kube-scheduler', 'ns-bridge', 'pause', 'node-probe'].map((n) => need(path.join(bin, n), install)) as [string, string, string, string, string, string];
   need('/usr/bin/containerd', install);
 
+  // A node of a test process that died without stop() would otherwise stay (and may hold this name).
+  await sweepStaleNodes();
   const tag = `${process.pid % 100000}${started++ ? `x${started}` : ''}`;
   const netns = `podiam-node-${tag}`;
   const nodeName = netns;
   const scratch = mkdtempSync(path.join(tmpdir(), 'podiam-node-'));
   const expose = opts.expose ?? [];
-  const snap = snapshotHost();
+  // With another node running, its snapshot is the host before both: the last node to stop puts that back.
+  const snap = hostBeforeNodes(snapshotHost());
   const procs: Record<string, PeerProcess> = {};
   let kube: Kube | undefined;
   let containerdSocket = '';
@@ -170,8 +177,13 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
       await step('mounts', () => unmountUnder(scratch));
       await step('cgroups', () => pollUntil('cgroups removed', 5_000, async () => (removeCgroups(netns).length === 0 ? true : undefined), 100));
       await step('netns', () => deleteNetns(netns));
-      await step('host paths', () => restoreHost(snap, marks()));
+      await step('host paths', () => {
+        // Another node still uses the shared directories and the kubelet's sysctls: only ours go.
+        if (otherNodesRunning(netns)) for (const p of ownedHostEntries(marks())) rmSync(p, { recursive: true, force: true });
+        else restoreHost(snap, marks());
+      });
       await step('scratch', () => rmSync(scratch, { recursive: true, force: true }));
+      unregister(netns);
       return Date.now() - s0;
     })();
     return stopping;
@@ -182,11 +194,13 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
     netns: await netnsExists(netns),
     mounts: mountsUnder(scratch),
     cgroups: cgroupDirs(netns),
-    hostPaths: hostChanges(snap, marks()),
+    // Exact when no other node runs; otherwise the shared directories are in use, so only ours count.
+    hostPaths: otherNodesRunning(netns) ? ownedHostEntries(marks()) : hostChanges(snap, marks()),
     scratch: existsSync(scratch),
   });
 
   try {
+    register({ netns, scratch, containerdSocket: containerdPaths(scratch).socket, host: snap });
     await createNetns(netns, expose);
     mark('netns');
     netnsInode = statSync(`/run/netns/${netns}`).ino;
@@ -262,6 +276,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
       kubeletKubeconfigPath: pki.kubeletKubeconfig,
       nodeName,
       netns,
+      scratchDir: scratch,
       upMs,
       milestones,
       importImage: (archive) => importImage(containerdSocket, archive),

@@ -26,10 +26,11 @@ const HARDCODED = [
 // The kubelet sets these host-wide (kernel tunables it expects); stop() puts the old values back.
 const SYSCTLS = ['vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/panic_on_oops', 'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes'] as const;
 
+/** Plain data: it is also kept in the node's record for a sweep after its process died. */
 export interface HostSnapshot {
   /** Hardcoded directories that did not exist before the node started. */
-  absent: Set<string>;
-  sysctls: Map<string, string>;
+  absent: string[];
+  sysctls: Record<string, string>;
 }
 
 /** What marks a host entry as this node's. */
@@ -42,11 +43,11 @@ export interface NodeMarks {
 }
 
 export function snapshotHost(): HostSnapshot {
-  const absent = new Set<string>(HARDCODED.filter((p) => !existsSync(p)));
-  const sysctls = new Map<string, string>();
+  const absent = HARDCODED.filter((p) => !existsSync(p));
+  const sysctls: Record<string, string> = {};
   for (const s of SYSCTLS) {
     try {
-      sysctls.set(s, readFileSync(`/proc/sys/${s}`, 'utf8').trim());
+      sysctls[s] = readFileSync(`/proc/sys/${s}`, 'utf8').trim();
     } catch {
       // Not on this kernel.
     }
@@ -100,8 +101,8 @@ export function ownedHostEntries(m: NodeMarks): string[] {
 export function hostChanges(snap: HostSnapshot, m: NodeMarks): string[] {
   const changes = ownedHostEntries(m);
   // Exact when this is the only node on the machine; another running node's entries would show here too.
-  for (const p of HARDCODED) if (snap.absent.has(p) && existsSync(p)) changes.push(`${p} (created)`);
-  for (const [s, v] of snap.sysctls) {
+  for (const p of HARDCODED) if (snap.absent.includes(p) && existsSync(p)) changes.push(`${p} (created)`);
+  for (const [s, v] of Object.entries(snap.sysctls)) {
     const now = readFileSync(`/proc/sys/${s}`, 'utf8').trim();
     if (now !== v) changes.push(`sysctl ${s}=${now} (was ${v})`);
   }
@@ -110,16 +111,16 @@ export function hostChanges(snap: HostSnapshot, m: NodeMarks): string[] {
 
 export function restoreHost(snap: HostSnapshot, m: NodeMarks): void {
   for (const p of ownedHostEntries(m)) rmSync(p, { recursive: true, force: true });
-  if (snap.absent.has('/var/lib/kubelet')) rmSync('/var/lib/kubelet', { recursive: true, force: true });
+  if (snap.absent.includes('/var/lib/kubelet')) rmSync('/var/lib/kubelet', { recursive: true, force: true });
   for (const p of HARDCODED) {
-    if (!snap.absent.has(p) || !existsSync(p)) continue;
+    if (!snap.absent.includes(p) || !existsSync(p)) continue;
     try {
       rmdirSync(p);
     } catch {
       // Not empty: another node's entries are in it.
     }
   }
-  for (const [s, v] of snap.sysctls) {
+  for (const [s, v] of Object.entries(snap.sysctls)) {
     try {
       if (readFileSync(`/proc/sys/${s}`, 'utf8').trim() !== v) writeFileSync(`/proc/sys/${s}`, v);
     } catch {
