@@ -4,7 +4,7 @@
 // aws-lambda-ric under the emulator when no real Runtime API is present). Invocations go through the
 // emulator's HTTP API, POST /2015-03-31/functions/function/invocations, on loopback only.
 // Installed by scripts/peers/install-lambda-runtime.sh into ${PODIAM_CACHE_DIR:-~/.cache/podiam}/lambda-runtime.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { PeerStartError, freePort, startProcess, type PeerProcess } from './process.ts';
 import { cacheDir } from './tools.ts';
@@ -49,6 +49,12 @@ export interface LambdaRuntime {
    * Undefined before the first invocation (the emulator initialises on the first one).
    */
   initDurationMs(): number | undefined;
+  /**
+   * CPU time (user + system, 10 ms resolution) the Node runtime process has used so far, from /proc.
+   * After the first invocation that is the Init phase's CPU plus that one invocation's: a figure the
+   * load of a shared machine inflates far less than the wall-clock Init report.
+   */
+  runtimeCpuMs(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -56,6 +62,37 @@ export function requireLambdaRuntime(): void {
   for (const [name, p] of Object.entries(lambdaRuntimeTools)) {
     if (!existsSync(p)) throw new PeerStartError('lambda-runtime', `${name} (${p}) is not installed`, '');
   }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((t) =>
+      readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** user + system CPU of the processes under `root` that run the Node binary, in ms. */
+function nodeCpuMs(root: number): number | undefined {
+  const node = realpathSync(lambdaRuntimeTools.node24);
+  let ticks: number | undefined;
+  const queue = [root];
+  for (let i = 0; i < queue.length && i < 64; i++) {
+    const pid = queue[i]!;
+    queue.push(...childrenOf(pid));
+    try {
+      if (realpathSync(`/proc/${pid}/exe`) !== node) continue;
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+      ticks = (ticks ?? 0) + Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // Gone already.
+    }
+  }
+  // USER_HZ is 100 on Linux.
+  return ticks === undefined ? undefined : ticks * 10;
 }
 
 /** Parses the emulator's report of the Init phase; the last one in `output`. */
@@ -140,6 +177,7 @@ export async function startLambdaRuntime(opts: LambdaRuntimeOptions): Promise<La
       },
       output: () => proc.outputTail(),
       initDurationMs: () => initDurationFrom(proc.outputTail()),
+      runtimeCpuMs: () => nodeCpuMs(proc.pid),
       stop: () => proc.stop(),
     };
   }

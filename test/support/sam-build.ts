@@ -5,7 +5,7 @@
 // (or run) with the same sources reuses it and an edit to any input builds afresh.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +48,20 @@ export interface SamBuild {
 
 let memo: SamBuild | undefined;
 
+/** Builds of other inputs not used for an hour (each use touches its folder) are removed. */
+function pruneOldBuilds(keep: string): void {
+  const hourAgo = Date.now() - 3600_000;
+  for (const e of readdirSync(tmpdir())) {
+    const p = path.join(tmpdir(), e);
+    if (!/^podiam-sam-build-[0-9a-f]{20}$/.test(e) || p === keep) continue;
+    try {
+      if (statSync(p).mtimeMs < hourAgo) rmSync(p, { recursive: true, force: true });
+    } catch {
+      // Another process removed it first.
+    }
+  }
+}
+
 /** Runs `sam build` unless a build of the same inputs exists; throws with SAM's output when it fails. */
 export function samBuild(): SamBuild {
   if (memo) return memo;
@@ -73,6 +87,9 @@ export function samBuild(): SamBuild {
       rmSync(work, { recursive: true, force: true });
     }
   }
+  const now = new Date();
+  utimesSync(dir, now, now);
+  pruneOldBuilds(dir);
   memo = { dir, template: path.join(dir, 'template.yaml'), taskRoot: (fn) => path.join(dir, fn) };
   return memo;
 }
