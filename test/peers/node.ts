@@ -54,6 +54,8 @@ export interface KubeNode {
   kubeletKubeconfigPath: string;
   nodeName: string;
   netns: string;
+  /** The CNI bridge in the node namespace (pods' veths; the chart's `hostInterface`). */
+  bridge: string;
   /** The node's own directory (configs, containerd root and state, kubelet root, pod logs). */
   scratchDir: string;
   /** ctr images import into the node's containerd (namespace k8s.io); returns the names imported. */
@@ -125,6 +127,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
   await sweepStaleNodes();
   const tag = `${process.pid % 100000}${started++ ? `x${started}` : ''}`;
   const netns = `podiam-node-${tag}`;
+  const bridge = `pdmbr${tag}`.slice(0, 15);
   const nodeName = netns;
   const scratch = mkdtempSync(path.join(tmpdir(), 'podiam-node-'));
   const expose = opts.expose ?? [];
@@ -206,8 +209,9 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
     netnsInode = statSync(`/run/netns/${netns}`).ino;
     const egressSocket = path.join(scratch, 'run', 'egress.sock');
     const egressConfig = path.join(scratch, 'egress.json');
-    // The API server dials kubelets and pods (exec, logs) through ns-bridge's CONNECT socket;
-    // webhooks on root loopback go through it too and are dialed in the root namespace.
+    // The API server dials kubelets and pods (exec, logs) through ns-bridge's CONNECT socket.
+    // Webhooks by URL use the control-plane egress (not configured: a direct dial, so one on
+    // root loopback works); webhooks by Service would use this one and need kube-proxy (none).
     writeFileSync(egressConfig, JSON.stringify({
       apiVersion: 'apiserver.k8s.io/v1beta1', kind: 'EgressSelectorConfiguration',
       egressSelections: [{ name: 'cluster', connection: { proxyProtocol: 'HTTPConnect', transport: { uds: { udsName: egressSocket } } } }],
@@ -231,7 +235,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
       }),
       (async () => {
         createCgroupRoot(netns);
-        return startContainerd(scratch, netns, netns, `pdmbr${tag}`.slice(0, 15));
+        return startContainerd(scratch, netns, netns, bridge);
       })(),
       (async () => {
         mkdirSync(imagesDir, { recursive: true });
@@ -277,6 +281,7 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
       nodeName,
       netns,
       scratchDir: scratch,
+      bridge,
       upMs,
       milestones,
       importImage: (archive) => importImage(containerdSocket, archive),

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { networkInterfaces } from 'node:os';
 import { promisify } from 'node:util';
 import { apiRequest, pollUntil } from '../../peers/node/api.ts';
@@ -166,6 +166,47 @@ describe('a real one-node cluster: kubelet, containerd and the CNI bridge in a n
 
     assert.match(log, /^get 200 hello from root loopback$/m);
     assert.equal(fromNode.stdout.trim(), '200 hello from root loopback');
+  });
+
+  // Webhooks by URL take the API server's control-plane egress (not configured: a direct dial);
+  // checked once with ns-bridge dialing every CONNECT target inside the node namespace: still called.
+  it('calls a TLS admission webhook by URL on root loopback', async () => {
+    const cert = await node.kube.issueServingCert({ ips: ['127.0.0.1'] });
+    const webhook = createHttpsServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (body += c));
+      req.on('end', () => {
+        const review = JSON.parse(body) as { request: { uid: string } };
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: false, status: { code: 403, message: 'refused by the root-loopback webhook' } } }));
+      });
+    });
+    await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', r));
+    try {
+      await apiRequest(node.kube, 'POST', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', {
+        apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: 'node-test' },
+        webhooks: [{
+          name: 'refuse.node-test.podiam.test', admissionReviewVersions: ['v1'], sideEffects: 'None', failurePolicy: 'Fail', timeoutSeconds: 5,
+          objectSelector: { matchLabels: { 'podiam.test/refuse': 'true' } },
+          rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'] }],
+          clientConfig: { url: `https://127.0.0.1:${(webhook.address() as { port: number }).port}/validate`, caBundle: Buffer.from(cert.caPem).toString('base64') },
+        }],
+      });
+
+      // The API server picks the configuration up through an informer: retry (bounded) until the webhook answers.
+      let n = 0;
+      const refusal = await pollUntil('the webhook refuses', 20_000, async () => {
+        const r = await apiRequest(node.kube, 'POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `refuse-me-${n++}`, labels: { 'podiam.test/refuse': 'true' } } });
+        return r.status === 201 ? undefined : r;
+      });
+
+      assert.equal(refusal.status, 403);
+      assert.match(JSON.stringify(refusal.json), /refused by the root-loopback webhook/);
+    } finally {
+      await apiRequest(node.kube, 'DELETE', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/node-test');
+      webhook.close();
+    }
   });
 
   it('refuses kubelet API requests without credentials and from a pod\'s service-account token', async () => {

@@ -7,7 +7,7 @@
 //	-connect PATH               HTTP CONNECT on a unix socket in the root namespace, for
 //	                            kube-apiserver's egress selector (exec, logs -> kubelet, pods);
 //	                            targets inside -inside CIDRs are dialed in the node namespace,
-//	                            others (a loopback webhook) in the root one.
+//	                            others in the root one.
 //
 // It prints "ready" once every listener is bound, and exits on SIGTERM or SIGINT.
 package main
