@@ -4,6 +4,9 @@
  *
  * - hostNetwork pods share the node's IP and finished pods (Succeeded/Failed) may have handed
  *   their IP on: neither is indexed.
+ * - A pod scheduled here but without an IP yet (Pending, its sandbox being created) is kept, with
+ *   ip '', and reachable by no IP: its credentials can be fetched before it runs, so its first
+ *   request finds them cached.
  * - Two live pods claiming one IP: find() answers 'conflict' and the caller serves neither.
  * - Until the first list has completed, or while the watch is broken, find() answers 'not-synced'
  *   rather than anything that might be stale. lookupStale() is the one door to stale data; the
@@ -15,6 +18,7 @@ export interface PodRecord {
   uid: string;
   name: string;
   namespace: string;
+  /** '' until the pod has an IP. */
   ip: string;
   serviceAccount: string;
   annotations: Record<string, string>;
@@ -54,8 +58,7 @@ export function podRecord(obj: PodObject): PodRecord | undefined {
   if (obj.spec?.hostNetwork) return undefined;
   const phase = obj.status?.phase;
   if (phase === 'Succeeded' || phase === 'Failed') return undefined;
-  const ip = obj.status?.podIP;
-  if (!ip) return undefined;
+  const ip = obj.status?.podIP ?? '';
   const liveWhenSeen = phase === 'Running' && !m.deletionTimestamp;
   return { uid: m.uid, name: m.name, namespace: m.namespace, ip, serviceAccount: obj.spec?.serviceAccountName ?? 'default', annotations: iamAnnotations(m.annotations), liveWhenSeen };
 }
@@ -149,6 +152,8 @@ export class PodIndex extends Store<PodObject, PodRecord> implements PodLookup {
   protected override indexChange(change: PodChange): void {
     if (change.type === 'deleted') return this.unlinkIp(change.previous.ip, change.key);
     if (change.type === 'updated' && change.previous.ip !== change.record.ip) this.unlinkIp(change.previous.ip, change.key);
+    // No IP yet: nothing to find it by (and never by '', whatever a socket reports).
+    if (!change.record.ip) return;
     const uids = this.byIp.get(change.record.ip) ?? [];
     if (!uids.includes(change.key)) uids.push(change.key);
     this.byIp.set(change.record.ip, uids);
@@ -161,6 +166,7 @@ export class PodIndex extends Store<PodObject, PodRecord> implements PodLookup {
   }
 
   private unlinkIp(ip: string, uid: string): void {
+    if (!ip) return;
     const uids = this.byIp.get(ip);
     if (!uids) return;
     const rest = uids.filter((u) => u !== uid);

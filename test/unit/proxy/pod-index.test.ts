@@ -19,11 +19,25 @@ describe('pod index', () => {
     assert.equal(r.kind === 'pod' && r.pod.uid, 'a');
   });
 
-  it('ignores hostNetwork pods, finished pods and pods without an IP', async () => {
+  it('ignores hostNetwork pods and finished pods', async () => {
     const index = new PodIndex();
-    index.replaceAll([pod('h', '192.0.2.1', { hostNetwork: true }), pod('s', '192.0.2.2', { phase: 'Succeeded' }), pod('f', '192.0.2.3', { phase: 'Failed' }), pod('p', undefined)]);
+    index.replaceAll([pod('h', '192.0.2.1', { hostNetwork: true }), pod('s', '192.0.2.2', { phase: 'Succeeded' }), pod('f', '192.0.2.3', { phase: 'Failed' })]);
     assert.equal(index.size, 0);
     for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3']) assert.equal((await index.find(ip, 0)).kind, 'unknown');
+  });
+
+  it('keeps a pod without an IP yet (so its credentials can be prefetched) but answers no address with it', async () => {
+    const index = new PodIndex();
+    const changes: string[] = [];
+    index.onChange((c) => changes.push(`${c.type} ${c.key}`));
+    index.replaceAll([pod('p', undefined, { phase: 'Pending' })]);
+    assert.equal(index.size, 1);
+    assert.equal(index.get('p')?.ip, '');
+    for (const ip of ['', '0.0.0.0', '192.0.2.10']) assert.equal((await index.find(ip, 0)).kind, 'unknown', `'${ip}'`);
+    index.apply('MODIFIED', pod('p', '192.0.2.10'));
+    const r = await index.find('192.0.2.10', 0);
+    assert.equal(r.kind === 'pod' && r.pod.uid, 'p');
+    assert.deepEqual(changes, ['added p', 'updated p']);
   });
 
   it('answers neither pod when two live pods claim one IP', async () => {
