@@ -1,0 +1,95 @@
+// The few API server calls the benchmark makes (create namespaces and pods, patch a pod's status),
+// over one keep-alive HTTPS agent with the admin token: light enough that creating 10,000
+// namespaces does not make the load generator's core the limit. The time a status patch is
+// acknowledged is the start of the first-credential measurement, so `patchPodRunning` returns it.
+import { Agent, request } from 'node:https';
+import type { Kube } from '../../test/peers/kube.ts';
+
+export const ROLE_ANNOTATION = 'iam.amazonaws.com/role';
+
+export class KubeApi {
+  private readonly agent: Agent;
+
+  constructor(private readonly kube: Kube) {
+    this.agent = new Agent({ keepAlive: true, maxSockets: 64, ca: kube.caPem });
+  }
+
+  call(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: string; at: number }> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        `${this.kube.server}${path}`,
+        {
+          method,
+          agent: this.agent,
+          timeout: 30_000,
+          headers: { authorization: `Bearer ${this.kube.token}`, accept: 'application/json', ...(payload ? { 'content-type': contentType } : {}) },
+        },
+        (res) => {
+          let data = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (data += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, at: performance.now() }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in 30 s`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  private async expect(method: string, path: string, body: unknown, ok: number[], contentType?: string): Promise<number> {
+    const r = await this.call(method, path, body, contentType);
+    if (!ok.includes(r.status)) throw new Error(`${method} ${path} answered ${r.status}: ${r.body.slice(0, 300)}`);
+    return r.at;
+  }
+
+  async createNamespace(name: string): Promise<void> {
+    await this.expect('POST', '/api/v1/namespaces', { metadata: { name } }, [201, 409]);
+  }
+
+  /** A pod bound to `nodeName` (no scheduler runs), Pending until patchPodRunning. */
+  async createPod(namespace: string, name: string, nodeName: string, role: string): Promise<void> {
+    await this.expect('POST', `/api/v1/namespaces/${namespace}/pods`, {
+      metadata: { name, namespace, labels: { app: name.replace(/-\d+$/, ''), tier: 'backend' }, annotations: { [ROLE_ANNOTATION]: role } },
+      spec: { nodeName, containers: [{ name: 'app', image: 'registry.example/app:1.2.3', resources: { requests: { cpu: '10m', memory: '16Mi' } } }] },
+    }, [201]);
+  }
+
+  /**
+   * What the kubelet reports when the pod's sandbox is up: phase Running and its IP. Returns the
+   * moment the API server's acknowledgement was received (performance.now()).
+   */
+  patchPodRunning(namespace: string, name: string, ip: string): Promise<number> {
+    const now = new Date().toISOString();
+    return this.expect('PATCH', `/api/v1/namespaces/${namespace}/pods/${name}/status`, {
+      status: {
+        phase: 'Running', podIP: ip, podIPs: [{ ip }], hostIP: '127.0.0.1', startTime: now,
+        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
+      },
+    }, [200], 'application/merge-patch+json');
+  }
+
+  /** At once: no kubelet runs to confirm a graceful deletion. */
+  async deletePod(namespace: string, name: string): Promise<void> {
+    await this.expect('DELETE', `/api/v1/namespaces/${namespace}/pods/${name}?gracePeriodSeconds=0`, undefined, [200, 404]);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** Runs `task` over `items` with at most `limit` in flight; rejects on the first failure. */
+export async function inParallel<T>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await task(items[i]!, i);
+      }
+    }),
+  );
+}
