@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { PeerStartError, freePort, startProcess, type PeerProcess } from './process.ts';
+import { shippedNode } from './shipped-node.ts';
 import { cacheDir } from './tools.ts';
 
 const home = path.join(cacheDir, 'lambda-runtime');
@@ -104,6 +105,8 @@ export function initDurationFrom(output: string): number | undefined {
 
 export async function startLambdaRuntime(opts: LambdaRuntimeOptions): Promise<LambdaRuntime> {
   requireLambdaRuntime();
+  // Checks that the binary is Node 24 (it throws naming the install script otherwise).
+  shippedNode();
   if (opts.runtime !== 'nodejs24.x') {
     throw new PeerStartError('lambda-runtime', `Runtime ${opts.runtime} is not installed (only nodejs24.x, with ${lambdaRuntimeTools.node24})`, '');
   }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { cliBundleOptions, functionBundleOptions, nodeBundleOptions, SHIPPED_NODE_MAJOR } from '../../../scripts/esbuild-options.mjs';
+import { SHIPPED_NODE_MAJOR as TEST_NODE_MAJOR } from '../../peers/shipped-node.ts';
 import { parseDockerfile } from '../chart/dockerfile.ts';
 
 const repo = path.resolve(import.meta.dirname, '../../..');
@@ -54,5 +55,6 @@ describe('the shipped Node major', () => {
     const version = /^NODE_VERSION=(\d+)\./m.exec(read('scripts/peers/install-node-runtime.sh'))?.[1];
 
     assert.equal(Number(version), SHIPPED_NODE_MAJOR);
+    assert.equal(TEST_NODE_MAJOR, SHIPPED_NODE_MAJOR, 'test/peers/shipped-node.ts');
   });
 });
