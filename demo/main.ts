@@ -32,12 +32,14 @@ function finish(code: number): Promise<never> {
   return finishing;
 }
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    // test/peers' own handler raises the signal once more after stopping its peers: say it once.
-    if (!finishing) say(`${sig}: stopping`);
-    void finish(130);
-  });
+function stopOnSignals(): void {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      // test/peers' own handler raises the signal once more after stopping its peers: say it once.
+      if (!finishing) say(`${sig}: stopping`);
+      void finish(130);
+    });
+  }
 }
 
 async function main(): Promise<number> {
@@ -74,10 +76,16 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-main().then(
-  (code) => finish(code),
-  (err: unknown) => {
-    say(`demo failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
-    return finish(1);
-  },
-);
+if (process.argv.includes('--node')) {
+  // The same story on a real node with the chart (demo/node-main.ts).
+  await import('./node-main.ts');
+} else {
+  stopOnSignals();
+  main().then(
+    (code) => finish(code),
+    (err: unknown) => {
+      say(`demo failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+      return finish(1);
+    },
+  );
+}
