@@ -4,6 +4,9 @@
 // Nothing is added to the root namespace's interfaces, routes or iptables: ns-bridge joins the
 // two namespaces with sockets (node/netns-bridge.ts). Binaries: scripts/peers/install-kube.sh;
 // containerd, runc, CNI plugins, umoci, skopeo: scripts/peers/install-system.sh. Needs root.
+// Never dial a pod or node address (203.0.113.0/24) from the root namespace: its only route
+// there is the default one, out of eth0 to the machine's real network. Go through the API
+// server (logs, exec), execInNode, or `expose` for the other direction.
 //
 //   const node = await startNode();
 //   after(() => node.stop());
@@ -76,8 +79,9 @@ export interface KubeNode {
 
 let started = 0;
 
-function need(file: string, how: string): string {
-  if (!existsSync(file)) throw new PeerStartError('node', `${file} is missing`, how);
+/** PeerStartError's message names the install command. */
+function need(file: string): string {
+  if (!existsSync(file)) throw new PeerStartError('node', `${file} is missing`, '');
   return file;
 }
 
@@ -119,9 +123,8 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<KubeNode> 
   const mark = (what: string): number => (milestones[what] = Date.now() - t0);
   if (process.getuid?.() !== 0) throw new PeerStartError('node', 'needs root (network namespaces, containerd, cgroups)', '');
   const bin = path.join(cacheDir, 'bin');
-  const install = 'run bash scripts/peers/install.sh';
-  const [kubeletBin, kcmBin, schedBin, bridgeBin, pauseBin, probeBin] = ['kubelet', 'kube-controller-manager', 'kube-scheduler', 'ns-bridge', 'pause', 'node-probe'].map((n) => need(path.join(bin, n), install)) as [string, string, string, string, string, string];
-  need('/usr/bin/containerd', install);
+  const [kubeletBin, kcmBin, schedBin, bridgeBin, pauseBin, probeBin] = ['kubelet', 'kube-controller-manager', 'kube-scheduler', 'ns-bridge', 'pause', 'node-probe'].map((n) => need(path.join(bin, n))) as [string, string, string, string, string, string];
+  need('/usr/bin/containerd');
 
   // A node of a test process that died without stop() would otherwise stay (and may hold this name).
   await sweepStaleNodes();
