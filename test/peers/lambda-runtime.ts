@@ -96,7 +96,11 @@ function nodeCpuMs(root: number): number | undefined {
   return ticks === undefined ? undefined : ticks * 10;
 }
 
-/** Parses the emulator's report of the Init phase; the last one in `output`. */
+/**
+ * Parses the emulator's report of the Init phase; the last one in `output`. Not the `REPORT … Init
+ * Duration` line: this emulator version prints it with the time of its own bookkeeping (0.05 ms was
+ * seen) and counts the runtime's start in the first invocation's Duration instead.
+ */
 export function initDurationFrom(output: string): number | undefined {
   const all = [...output.matchAll(/INIT REPORT\(durationMs: ([\d.]+)\)/g)];
   const last = all.at(-1);

@@ -4,8 +4,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { buildFunction } from '../../../scripts/build-function.mjs';
 import { requireTool, toolEnv } from '../../peers/index.ts';
 import { repoRoot, samBuild, SHIPPED_FUNCTIONS, type FunctionId } from '../../support/sam-build.ts';
 
@@ -31,6 +33,20 @@ describe('SAM template and build', () => {
       assert.match(text, /export\s*\{[^}]*\bas handler\b|export\s*\{\s*\w+\s+as\s+handler/, `${fn}: an ESM export named handler`);
     }
     assert.match(readFileSync(build.template, 'utf8'), /Handler: handler\.handler/);
+  });
+
+  it("packages byte for byte the bundle npm run build writes (scripts/build-function.mjs)", async () => {
+    const build = samBuild();
+    const out = mkdtempSync(path.join(tmpdir(), 'podiam-build-function-'));
+    try {
+      for (const [fn, dir] of Object.entries(SHIPPED_FUNCTIONS)) {
+        const bundle = await buildFunction(dir, path.join(out, dir));
+
+        assert.ok(readFileSync(bundle).equals(readFileSync(path.join(build.taskRoot(fn as FunctionId), 'handler.mjs'))), `${fn}: same handler.mjs`);
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('builds with the Makefile for every function, not a second set of esbuild options', () => {
