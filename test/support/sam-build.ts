@@ -5,7 +5,7 @@
 // (or run) with the same sources reuses it and an edit to any input builds afresh.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,10 @@ const INPUTS = ['template.yaml', 'Makefile', 'samconfig.toml', 'package-lock.jso
 
 function listFiles(abs: string, out: string[]): string[] {
   if (!existsSync(abs)) return out;
-  if (statSync(abs).isFile()) out.push(abs);
+  // Documentation does not change a build.
+  if (statSync(abs).isFile()) {
+    if (!abs.endsWith('.md')) out.push(abs);
+  }
   else for (const e of readdirSync(abs).sort()) listFiles(path.join(abs, e), out);
   return out;
 }
@@ -62,11 +65,40 @@ function pruneOldBuilds(keep: string): void {
   }
 }
 
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Test files start together: one of them builds (holding `<dir>.lock`), the others wait for its result
+ * instead of running sam build three times on two cores. A lock older than 10 minutes is stale.
+ */
+function buildOnce(dir: string, build: () => void): void {
+  const lock = `${dir}.lock`;
+  for (let i = 0; i < 1200 && !existsSync(path.join(dir, 'template.yaml')); i++) {
+    try {
+      mkdirSync(lock);
+    } catch {
+      try {
+        if (statSync(lock).mtimeMs < Date.now() - 600_000) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // Released meanwhile.
+      }
+      sleep(500);
+      continue;
+    }
+    try {
+      if (!existsSync(path.join(dir, 'template.yaml'))) build();
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+    return;
+  }
+}
+
 /** Runs `sam build` unless a build of the same inputs exists; throws with SAM's output when it fails. */
 export function samBuild(): SamBuild {
   if (memo) return memo;
   const dir = path.join(tmpdir(), `podiam-sam-build-${inputsHash()}`);
-  if (!existsSync(path.join(dir, 'template.yaml'))) {
+  buildOnce(dir, () => {
     const sam = requireTool('sam');
     const work = `${dir}.${process.pid}`;
     rmSync(work, { recursive: true, force: true });
@@ -80,13 +112,14 @@ export function samBuild(): SamBuild {
       rmSync(work, { recursive: true, force: true });
       throw new Error(`sam build failed (exit ${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
     }
-    // Another process may have finished the same build first; either copy is the same build.
+    // A process that did not see the lock (another checkout) may have finished the same build first.
     try {
       renameSync(work, dir);
     } catch {
       rmSync(work, { recursive: true, force: true });
     }
-  }
+  });
+  if (!existsSync(path.join(dir, 'template.yaml'))) throw new Error(`sam build: no build in ${dir} after waiting 10 minutes for ${dir}.lock`);
   const now = new Date();
   utimesSync(dir, now, now);
   pruneOldBuilds(dir);
