@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { ensureNodeModules, ensurePeers, repoRoot } from './ensure-setup.mjs';
 
 ensureNodeModules();
-// The demo needs moto, the metadata mock and the API server, not helm or the chart linters; on a real
-// node (--node) it needs helm and kubectl, the kubelet and containerd too.
-process.env.PODIAM_PEERS_SKIP ??= process.argv.includes('--node') ? 'chart-tools' : 'helm-kubectl chart-tools';
+// The demo needs moto, the metadata mock and the API server, not helm, the chart linters or the Lambda
+// runtime emulator; on a real node (--node) it needs helm and kubectl, the kubelet and containerd too.
+process.env.PODIAM_PEERS_SKIP ??= process.argv.includes('--node') ? 'chart-tools lambda-runtime' : 'helm-kubectl chart-tools lambda-runtime';
 ensurePeers();
 // Ctrl-C reaches the demo too (same process group); wait for it to clean up instead of dying first.
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => {});

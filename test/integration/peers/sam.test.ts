@@ -37,7 +37,7 @@ Resources:
   Hello:
     Type: AWS::Serverless::Function
     Properties:
-      Runtime: nodejs22.x
+      Runtime: nodejs24.x
       Handler: ${handler}
       InlineCode: "export const handler = async () => ({ ok: true });"
 `;
