@@ -10,7 +10,7 @@
  * The guard bounds each: a first-byte deadline, a cap on open sockets in total and per source IP,
  * and a cap on requests in flight per socket. Each refusal is counted by reason.
  */
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface ConnectionLimits {
@@ -76,7 +76,15 @@ export class ConnectionCounts {
   }
 }
 
-const inFlight = new WeakMap<Socket, number>();
+/** Requests read from a socket and not yet answered, kept on the socket itself (no map lookup per request). */
+const IN_FLIGHT = Symbol('podiam.inFlight');
+type CountedSocket = Socket & { [IN_FLIGHT]?: number };
+
+/** One listener for every response (no closure per request): the answer is done, its socket has one fewer in flight. */
+function responseClosed(this: ServerResponse): void {
+  const socket = this.req.socket as CountedSocket;
+  socket[IN_FLIGHT] = Math.max(0, (socket[IN_FLIGHT] ?? 1) - 1);
+}
 
 /** Wires the guard into a node:http server; call before listen. */
 export function guardConnections(server: Server, limits: ConnectionLimits, events: GuardEvents): void {
@@ -112,10 +120,10 @@ export function guardConnections(server: Server, limits: ConnectionLimits, event
   // Prepended, so it runs before the router (createServer's listener), which skips a request
   // marked here (refusedByGuard).
   server.prependListener('request', (req, res) => {
-    const socket = req.socket;
-    const depth = (inFlight.get(socket) ?? 0) + 1;
-    inFlight.set(socket, depth);
-    res.once('close', () => inFlight.set(socket, Math.max(0, (inFlight.get(socket) ?? 1) - 1)));
+    const socket = req.socket as CountedSocket;
+    const depth = (socket[IN_FLIGHT] ?? 0) + 1;
+    socket[IN_FLIGHT] = depth;
+    res.once('close', responseClosed);
     if (depth > limits.maxPipelined) {
       (req as { podiamRefused?: boolean }).podiamRefused = true;
       // node:http goes on parsing what it has already read from a destroyed socket (up to 64 KiB,
