@@ -15,6 +15,8 @@
 #
 # Writes one rootfs tarball per image to $PODIAM_CACHE_DIR/images/bases-<key>/ (key: this file), which
 # build.sh commits into its buildah storage. Idempotent: prints `cached` when the tarballs exist.
+# The body is one block, read whole before it runs: editing this file during a build cannot derail it.
+{
 set -euo pipefail
 DEBIAN_SUITE=bookworm
 DEBIAN_MIRROR="${PODIAM_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -36,12 +38,13 @@ mkdir -p "$cache/images/tmp"
 work="$(mktemp -d "$cache/images/tmp/bases.XXXXXX")"
 cleanup() {
   # debootstrap and the chroots mount proc/sys/devpts under $work; a failure must not leave them mounted.
-  grep -o " $work/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+  { grep -o " $work/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-echo "debootstrap $DEBIAN_SUITE from $DEBIAN_MIRROR"
+# Progress to stderr: stdout is the result (the tarballs' directory, then cached/installed).
+echo "debootstrap $DEBIAN_SUITE from $DEBIAN_MIRROR" >&2
 mkdir -p "$cache/images/debs"
 # --cache-dir keeps the downloaded .debs, so a rebuild after a change to this file downloads nothing.
 debootstrap --variant=minbase --cache-dir="$cache/images/debs" "$DEBIAN_SUITE" "$work/slim" "$DEBIAN_MIRROR" >"$work/debootstrap.log" 2>&1 \
@@ -126,3 +129,5 @@ rm -rf "$out"; mv "$out.tmp" "$out"
 find "$cache/images" -maxdepth 1 -name 'bases-*' ! -name "bases-$key" -exec rm -rf {} +
 echo "$out"
 echo installed
+exit
+}

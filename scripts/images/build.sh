@@ -14,6 +14,8 @@
 # --isolation=chroot runs RUN steps here without needing its own network or user namespaces. Its 1.28
 # has no Dockerfile heredocs and no `# syntax=` frontends, which proxy/Dockerfile avoids for it.
 # The FROM images come from scripts/images/bases.sh: local stand-ins made from Debian and Node artifacts.
+# The body is one block, read whole before it runs: editing this file during a build cannot derail it.
+{
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 here="$repo/scripts/images"
@@ -60,12 +62,16 @@ import_base() {
     "$@" "$c"
   "${B[@]}" commit --quiet --rm "$c" "$name" >/dev/null
   echo "podiam images: base $name imported"
+  replaced_base=1
 }
+replaced_base=0
 path_env=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 import_base docker.io/library/debian:bookworm-slim debian-bookworm-slim.tar --env "$path_env" --cmd bash
 import_base docker.io/library/node:24-bookworm-slim node-24-bookworm-slim.tar --env "$path_env" --env NODE_VERSION=24.22.3 --cmd node
 import_base gcr.io/distroless/nodejs24-debian12:nonroot distroless-nodejs24-debian12.tar --env "$path_env" \
   --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt --user 65532 --workingdir /home/nonroot --entrypoint '["/nodejs/bin/node"]'
+# New bases orphan every cached layer built on the old ones: drop them with the old bases.
+if [[ "$replaced_base" == 1 ]]; then "${B[@]}" rmi --prune >/dev/null 2>&1 || true; fi
 
 # Content hash of files (relative to the repository), plus extra strings.
 hash_inputs() {
@@ -152,4 +158,5 @@ node -e '
   for (let i = 0; i < pairs.length; i += 2) index[pairs[i]] = JSON.parse(pairs[i + 1]);
   fs.writeFileSync(file + ".tmp", JSON.stringify(index, null, 2) + "\n"); fs.renameSync(file + ".tmp", file);
 ' "$images/index.json" "${pairs[@]}"
-
+exit
+}
