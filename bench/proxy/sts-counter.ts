@@ -77,8 +77,11 @@ export class StsCounter {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
-  /** No AssumeRole in flight and none started for `quietMs`: prefetch has settled. Bounded by `maxMs`. */
-  async settled(quietMs: number, maxMs: number): Promise<boolean> {
+  /**
+   * Prefetch has settled: AssumeRole has answered for at least `sessions` role sessions (one per
+   * pod), none is in flight and none started for `quietMs`. Bounded by `maxMs`.
+   */
+  async settled(sessions: number, quietMs: number, maxMs: number): Promise<boolean> {
     const end = performance.now() + maxMs;
     let last = this.counts.assumeRole;
     let quietSince = performance.now();
@@ -87,7 +90,7 @@ export class StsCounter {
       if (this.counts.assumeRole !== last || this.inFlight > 0) {
         last = this.counts.assumeRole;
         quietSince = performance.now();
-      } else if (performance.now() - quietSince >= quietMs) {
+      } else if (this.counts.perSession.size >= sessions && performance.now() - quietSince >= quietMs) {
         return true;
       }
     }
