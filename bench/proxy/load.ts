@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
-import { OTHER_CORE, cpuMicros } from './procs.ts';
+import { OTHER_CORE, cpuMicros, prioritized } from './procs.ts';
 
 export interface RawAnswer {
   status: number;
@@ -85,8 +85,9 @@ export async function saturate(serverPid: number, url: string, headers: Record<s
   args.push(url);
   const cpu0 = cpuMicros(serverPid);
   const t0 = performance.now();
+  const [cmd, cmdArgs] = prioritized('taskset', args);
   const out = await new Promise<string>((resolve, reject) => {
-    execFile('taskset', args, { timeout: (seconds + 30) * 1000 }, (err, stdout, stderr) => (err ? reject(new Error(`wrk failed: ${stderr || String(err)}`)) : resolve(stdout)));
+    execFile(cmd, cmdArgs, { timeout: (seconds + 30) * 1000 }, (err, stdout, stderr) => (err ? reject(new Error(`wrk failed: ${stderr || String(err)}`)) : resolve(stdout)));
   });
   const wallSeconds = (performance.now() - t0) / 1000;
   const cpuSeconds = (cpuMicros(serverPid) - cpu0) / 1e6;

@@ -11,6 +11,17 @@ export const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encodin
 export const SERVER_CORE = 0;
 export const OTHER_CORE = 1;
 
+/**
+ * The nice value of the measured servers, the load generators and the bench process: 0, or
+ * negative (run.ts --nice) so that other work on a shared machine does not take their cores.
+ */
+export const priority = { nice: 0 };
+
+/** `command args` prefixed so it runs at `priority.nice` (nice execs: the pid stays the command's). */
+export function prioritized(command: string, args: string[]): [string, string[]] {
+  return priority.nice === 0 ? [command, args] : ['nice', ['-n', String(priority.nice), command, ...args]];
+}
+
 /** user + system CPU of every thread of the process so far, in microseconds. */
 export function cpuMicros(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -81,7 +92,8 @@ const started = new Set<Pinned>();
  */
 export function startPinned(core: number, command: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): Pinned {
   const fd = openSync(logFile, 'a');
-  const child = spawn('taskset', ['-c', String(core), command, ...args], { env, stdio: ['ignore', fd, fd] });
+  const [cmd, cmdArgs] = prioritized(command, args);
+  const child = spawn('taskset', ['-c', String(core), cmd, ...cmdArgs], { env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const p: Pinned = {
