@@ -22,7 +22,7 @@ import { PodIndex, type PodObject, type PodRecord } from './k8s/pod-index.ts';
 import { Reflector, kubeListWatch } from './k8s/reflector.ts';
 import { revocationCutoff } from './k8s/revocation.ts';
 import { StaleTolerantLookup } from './k8s/stale-lookup.ts';
-import { daemonSetState, decideRuleOnShutdown, type OwnerState } from './rule-on-shutdown.ts';
+import { decideRuleOnShutdown, watchDaemonSet, type OwnerState } from './rule-on-shutdown.ts';
 import { createLogger, type Logger } from './log.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { createImdsServer, createMetricsServer } from './server.ts';
@@ -141,6 +141,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
   let denials = deps.denials;
   let kubeSync: Promise<void> = Promise.resolve();
   let ownerState: () => Promise<OwnerState> = deps.ownerState ?? (() => Promise.resolve(config.daemonSet ? 'unknown' : 'not-configured'));
+  let stopOwnerWatch: () => void = () => undefined;
   if (!deps.indexes) {
     const kc = deps.kubeConfig ?? new KubeConfig();
     if (!deps.kubeConfig) {
@@ -148,7 +149,12 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
       else kc.loadFromCluster();
     }
     const api = kc.makeApiClient(CoreV1Api);
-    if (!deps.ownerState && config.daemonSet) ownerState = daemonSetState(kc, config.daemonSet);
+    if (!deps.ownerState && config.daemonSet) {
+      const ownerWatch = watchDaemonSet(kc, config.daemonSet);
+      ownerWatch.start();
+      stopOwnerWatch = () => ownerWatch.stop();
+      ownerState = () => ownerWatch.state();
+    }
     if (config.events) denials ??= new KubeDenialEvents(api, { nodeName: config.nodeName });
     const nsReflector = new Reflector<NamespaceObject>({
       source: kubeListWatch({ kubeConfig: kc, path: '/api/v1/namespaces', list: (page) => api.listNamespace(page) as never }),
@@ -316,6 +322,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
         }
       }
       for (const r of reflectors) r.stop();
+      stopOwnerWatch();
       cache.clear();
       gateway?.destroy();
       await upstream.close();

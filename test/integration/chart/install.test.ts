@@ -75,7 +75,7 @@ describe('helm install, upgrade and uninstall against a real API server', () => 
   it('stores RBAC with only the verbs the proxy needs, bound to its ServiceAccount', async () => {
     const role = await c.getJson<{ rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> }>(['clusterrole', releaseName]);
     const verbs = role.rules.flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)));
-    assert.deepEqual([...new Set(verbs)].sort(), ['daemonsets:get', 'events:create', 'events:patch', 'namespaces:get', 'namespaces:list', 'namespaces:watch', 'pods:get', 'pods:list', 'pods:watch']);
+    assert.deepEqual([...new Set(verbs)].sort(), ['daemonsets:get', 'daemonsets:list', 'daemonsets:watch', 'events:create', 'events:patch', 'namespaces:get', 'namespaces:list', 'namespaces:watch', 'pods:get', 'pods:list', 'pods:watch']);
     const binding = await c.getJson<{ subjects: Array<{ name: string; namespace: string }> }>(['clusterrolebinding', releaseName]);
     assert.deepEqual(binding.subjects.map((s) => `${s.namespace}/${s.name}`), [`${releaseNamespace}/${releaseName}`]);
     await c.getJson(['serviceaccount', releaseName, '-n', releaseNamespace]);

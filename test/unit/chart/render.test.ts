@@ -132,7 +132,7 @@ describe('chart with defaults (only clusterName set)', () => {
     assert.equal(proxyContainer(objects).image, `ghcr.io/podiam/proxy:${chartMeta.appVersion}`);
   });
 
-  it('gives the ClusterRole only get/list/watch on pods and namespaces, create/patch on events, and get on its own DaemonSet', () => {
+  it('gives the ClusterRole only get/list/watch on pods and namespaces, create/patch on events, and get/list/watch on its own DaemonSet', () => {
     const role = find(objects, 'ClusterRole') as unknown as { rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> };
     const grants = new Set<string>();
     for (const rule of role.rules) {
@@ -140,6 +140,8 @@ describe('chart with defaults (only clusterName set)', () => {
     }
     assert.deepEqual([...grants].sort(), [
       'apps/daemonsets:get',
+      'apps/daemonsets:list',
+      'apps/daemonsets:watch',
       'core/events:create',
       'core/events:patch',
       'core/namespaces:get',
