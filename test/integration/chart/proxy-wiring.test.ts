@@ -194,7 +194,9 @@ describe('the proxy started from the chart\'s stored DaemonSet', () => {
     const pod = parseManifests(hooks.stdout).find((o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test');
     assert.ok(pod, 'the release has a helm test pod');
     const spec = (pod as unknown as { spec: { containers: Array<{ args: string[]; env: EnvVar[] }> } }).spec.containers[0]!;
-    const env = { ...resolveEnv(spec.env, { 'status.hostIP': NODE_IP }), METADATA_ENDPOINT: metadataEndpoint };
+    // SETTLE_MS=0: the script runs from no pod here, so the proxy never learns its address; on a node
+    // it waits for the proxy's watch (test/integration/node/chart-on-node.test.ts runs it there).
+    const env = { ...resolveEnv(spec.env, { 'status.hostIP': NODE_IP }), METADATA_ENDPOINT: metadataEndpoint, SETTLE_MS: '0' };
     return new Promise((resolve) => {
       // The test pod runs the proxy image too: its ENTRYPOINT, the image's Node, with the pod's args.
       execFile(image!.node, spec.args, { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
