@@ -3,7 +3,8 @@
 // (strict field validation and admission) of the render with every optional block on.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { startKube, type Kube } from '../../peers/index.ts';
+import { existsSync } from 'node:fs';
+import { startKube, startNode, type Kube } from '../../peers/index.ts';
 import { allOptionalValues, chartDir, parseManifests, releaseName, releaseNamespace, withValuesFile } from '../../unit/chart/chart.ts';
 import { clients } from './cluster.ts';
 
@@ -37,12 +38,28 @@ interface StoredDaemonSet {
 const envOf = (ds: StoredDaemonSet): Record<string, string | undefined> =>
   Object.fromEntries(ds.spec.template.spec.containers[0]!.env.map((e) => [e.name, e.value ?? `<${e.valueFrom?.fieldRef?.fieldPath}>`]));
 
-describe('helm install, upgrade and uninstall against a real API server', () => {
+// The same checks on a plain API server (fast) and on a real node (issue 12): there the kubelet also
+// runs the DaemonSet's pod (its image is not imported: the pod waits for it, which changes nothing
+// stored), and the controllers add what a real cluster adds.
+const onNode = process.getuid?.() === 0 && existsSync('/usr/bin/containerd');
+const targets: Array<[string, () => Promise<Kube>, false | string]> = [
+  ['a real API server', () => startKube(), false],
+  [
+    'a real node (kubelet, containerd, controller manager)',
+    async () => {
+      const node = await startNode();
+      return { ...node.kube, stop: async () => void (await node.stop()) };
+    },
+    onNode ? false : 'PODIAM_SKIP: needs root and containerd (scripts/peers/install-system.sh)',
+  ],
+];
+
+for (const [target, start, skip] of targets) describe(`helm install, upgrade and uninstall against ${target}`, { skip }, () => {
   let kube: Kube;
   let c: ReturnType<typeof clients>;
 
   before(async () => {
-    kube = await startKube();
+    kube = await start();
     c = clients(kube);
   });
   after(async () => {
@@ -172,8 +189,15 @@ describe('helm install, upgrade and uninstall against a real API server', () => 
   });
 
   it('uninstalls every object it created, cluster-scoped ones included: nothing of any kind keeps the release label', async () => {
-    const r = await c.helm(['uninstall', releaseName, '-n', releaseNamespace]);
+    const r = await c.helm(['uninstall', releaseName, '-n', releaseNamespace, '--wait', '--timeout', '60s']);
     assert.ok(r.ok, r.stderr);
+    // On a node the garbage collector deletes the DaemonSet's pod after the DaemonSet, and the kubelet
+    // stops it: wait (bounded) for it to go.
+    for (let i = 0; i < 120; i++) {
+      const pods = await c.kubectl(['get', 'pods', '-A', '-l', selector, '-o', 'name']);
+      if (pods.ok && pods.stdout.trim() === '') break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     const left = await c.kubectl(['get', [...RELEASE_KINDS, 'pods'].join(','), '-A', '-l', selector, '-o', 'name']);
     assert.ok(left.ok, left.stderr);
     assert.equal(left.stdout.trim(), '');

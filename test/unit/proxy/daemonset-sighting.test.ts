@@ -30,7 +30,7 @@ describe('the DaemonSet sighting behind the shutdown decision', () => {
     s.addListed([ds()]);
     s.endRelist();
     s.apply('DELETED', ds());
-    s.markUnsynced(Date.now());
+    s.markUnsynced();
     s.beginRelist();
     assert.equal(s.state, 'gone');
     assert.equal(decideRuleOnShutdown(s.state).action, 'remove');
