@@ -63,7 +63,9 @@ async function main(): Promise<number> {
     const expected = s.role ? `assumed-role/${managedRoleName({ cluster: DEMO_NAMES.cluster, namespace: s.namespace, service: s.role })}/` : undefined;
     for (const [sdk, command] of [['JS SDK v3', ['node', '/app/sts-whoami.mjs']], ['botocore', ['python3', '/app/sts_whoami.py']]] as const) {
       const r = await w.execInPod(s.namespace, s.name, [...command]);
-      const got = r.ok ? r.stdout.trim() : (r.stderr.trim().split('\n').at(-1) ?? 'no identity');
+      // kubectl exec adds its own "command terminated" line after the client's message.
+      const said = r.stderr.trim().split('\n');
+      const got = r.ok ? r.stdout.trim() : (said.find((l) => l.startsWith('no identity')) ?? said.at(-1) ?? 'no identity').slice(0, 140);
       rows.push({ pod: `${s.namespace}/${s.name}`, annotation: s.role || '(none)', sdk, got, ok: expected ? r.ok && got.includes(expected) : !r.ok });
     }
   }
