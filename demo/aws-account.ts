@@ -8,6 +8,7 @@ import { CreatePolicyCommand, CreateRoleCommand, IAMClient } from '@aws-sdk/clie
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { FunctionsConfig } from '../functions/lib/config.ts';
 import type { MotoPeer } from '../test/peers/moto.ts';
 import type { ImdsRoleCredentials } from '../test/peers/imds.ts';
 import { DEMO_NAMES } from './checks.ts';
@@ -91,4 +92,20 @@ export async function prepareAccount(moto: MotoPeer, admin: AdminClients, opts: 
     }),
   );
   return { nodeRoleName, nodeRoleArn, nodeCredentials };
+}
+
+/** The functions' configuration for the demo's stack: this account's intermediate role, the bundle bucket, moto as the endpoint. */
+export function demoFunctionsConfig(moto: MotoPeer, account: DemoAccount, opts: { cluster: string; boundaryArn?: string | undefined }): FunctionsConfig {
+  return {
+    cluster: opts.cluster,
+    intermediateRoleArns: [account.nodeRoleArn],
+    bundleBucket: DEMO_NAMES.bundleBucket,
+    bundleKey: DEMO_NAMES.bundleKey,
+    stateKey: `state/${opts.cluster}/intermediate-rotation.json`,
+    region: moto.region,
+    awsEndpoint: moto.endpoint,
+    // The boundary comes from the stack only; the demo's stack sets the one the guardrails name.
+    ...(opts.boundaryArn ? { permissionsBoundaryArn: opts.boundaryArn } : {}),
+    attachableManagedPolicyArns: [],
+  };
 }

@@ -8,39 +8,10 @@ import { managedRoleName } from '../core/src/naming.ts';
 import { DEMO_PODS } from './checks.ts';
 import { DemoError } from './errors.ts';
 import { renderReport, podMatches, type PodRow } from './report.ts';
+import { runDemo, say, secs } from './lifecycle.ts';
 import { startWorld, type World } from './world.ts';
 
-const started = Date.now();
-const secs = (): string => ((Date.now() - started) / 1000).toFixed(1);
-const say = (line: string): void => {
-  process.stdout.write(`[${secs().padStart(5)} s] ${line}\n`);
-};
-
 let world: World | undefined;
-let finishing: Promise<never> | undefined;
-
-function finish(code: number): Promise<never> {
-  finishing ??= (async () => {
-    if (world) {
-      const t = Date.now();
-      await world.stop();
-      const what = world.mode === 'netns' ? 'processes, network namespaces with their iptables rules, temp dirs' : 'processes, temp dirs';
-      say(`cleaned up (${what}) in ${((Date.now() - t) / 1000).toFixed(1)} s`);
-    }
-    process.exit(code);
-  })();
-  return finishing;
-}
-
-function stopOnSignals(): void {
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(sig, () => {
-      // test/peers' own handler raises the signal once more after stopping its peers: say it once.
-      if (!finishing) say(`${sig}: stopping`);
-      void finish(130);
-    });
-  }
-}
 
 async function main(): Promise<number> {
   say('podiam demo: starting moto (AWS), kube-apiserver and the EC2 metadata mock');
@@ -80,12 +51,9 @@ if (process.argv.includes('--node')) {
   // The same story on a real node with the chart (demo/node-main.ts).
   await import('./node-main.ts');
 } else {
-  stopOnSignals();
-  main().then(
-    (code) => finish(code),
-    (err: unknown) => {
-      say(`demo failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
-      return finish(1);
-    },
-  );
+  runDemo(main, async () => {
+    if (!world) return undefined;
+    await world.stop();
+    return world.mode === 'netns' ? 'processes, network namespaces with their iptables rules, temp dirs' : 'processes, temp dirs';
+  });
 }

@@ -8,35 +8,10 @@
 import { managedRoleName } from '../core/src/naming.ts';
 import { DEMO_NAMES, DEMO_PODS } from './checks.ts';
 import { DemoError } from './errors.ts';
+import { runDemo, say, secs } from './lifecycle.ts';
 import { RELEASE, RELEASE_NAMESPACE, startNodeWorld, type NodeWorld } from './node-world.ts';
 
-const started = Date.now();
-const secs = (): string => ((Date.now() - started) / 1000).toFixed(1);
-const say = (line: string): void => {
-  process.stdout.write(`[${secs().padStart(5)} s] ${line}\n`);
-};
-
 let world: NodeWorld | undefined;
-let finishing: Promise<never> | undefined;
-
-function finish(code: number): Promise<never> {
-  finishing ??= (async () => {
-    if (world) {
-      const t = Date.now();
-      await world.stop();
-      say(`cleaned up (pods, containers, imported images, the node's network namespace, mounts, cgroups, processes) in ${((Date.now() - t) / 1000).toFixed(1)} s`);
-    }
-    process.exit(code);
-  })();
-  return finishing;
-}
-
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (!finishing) say(`${sig}: stopping`);
-    void finish(130);
-  });
-}
 
 interface Row {
   pod: string;
@@ -82,10 +57,8 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-main().then(
-  (code) => finish(code),
-  (err: unknown) => {
-    say(`demo failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
-    return finish(1);
-  },
-);
+runDemo(main, async () => {
+  if (!world) return undefined;
+  await world.stop();
+  return "pods, containers, imported images, the node's network namespace, mounts, cgroups, processes";
+});

@@ -18,7 +18,6 @@ import { fileURLToPath } from 'node:url';
 import { uploadBundle } from '../cli/src/bundle/publish.ts';
 import { checkedBundle } from '../cli/src/commands/publish-command.ts';
 import { startLocalAdmissionServer, type LocalAdmissionServer } from '../functions/admission/local-server.ts';
-import type { FunctionsConfig } from '../functions/lib/config.ts';
 import type { Logger } from '../functions/lib/log.ts';
 import { createReconcileHandler, type ReconcileResult } from '../functions/reconcile/handler.ts';
 import { ensureImages, type BuiltImage } from '../test/peers/images.ts';
@@ -27,7 +26,7 @@ import { startMoto, type MotoPeer } from '../test/peers/moto.ts';
 import { startNode, type KubeNode } from '../test/peers/node.ts';
 import { containerdPaths, ctr } from '../test/peers/node/containerd.ts';
 import { requireTool } from '../test/peers/tools.ts';
-import { adminClients, prepareAccount, type AdminClients, type DemoAccount } from './aws-account.ts';
+import { adminClients, demoFunctionsConfig, prepareAccount, type AdminClients, type DemoAccount } from './aws-account.ts';
 import { DEMO_NAMES } from './checks.ts';
 import { DemoError } from './errors.ts';
 
@@ -154,17 +153,7 @@ export async function startNodeWorld(opts: NodeWorldOptions = {}): Promise<NodeW
     undo.push(() => imds.stop());
 
     const boundary = bundle.guardrails.permissionsBoundaryArn;
-    const config: FunctionsConfig = {
-      cluster,
-      intermediateRoleArns: [account.nodeRoleArn],
-      bundleBucket: DEMO_NAMES.bundleBucket,
-      bundleKey: DEMO_NAMES.bundleKey,
-      stateKey: `state/${cluster}/intermediate-rotation.json`,
-      region: moto.region,
-      awsEndpoint: moto.endpoint,
-      ...(boundary ? { permissionsBoundaryArn: boundary } : {}),
-      attachableManagedPolicyArns: [],
-    };
+    const config = demoFunctionsConfig(moto, account, { cluster, boundaryArn: boundary });
     const reconcileHandler = createReconcileHandler({ iam: admin.iam, s3: admin.s3, config, accountId: async () => moto.accountId, log: opts.functionsLog ?? (() => {}) });
     // The hourly schedule's event, as EventBridge sends it (events/), creates every role of the bundle.
     const reconciled = await reconcileHandler(JSON.parse(readFileSync(path.join(repoRoot, 'events/reconcile-scheduled.json'), 'utf8')));

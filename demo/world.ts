@@ -22,7 +22,6 @@ import type { Bundle } from '../iam-model/src/bundle/bundle.ts';
 import { ROLE_ANNOTATION } from '../core/src/annotations.ts';
 import { uploadBundle } from '../cli/src/bundle/publish.ts';
 import { checkedBundle } from '../cli/src/commands/publish-command.ts';
-import type { FunctionsConfig } from '../functions/lib/config.ts';
 import type { Logger } from '../functions/lib/log.ts';
 import type { ReconcileDeps } from '../functions/lib/reconcile.ts';
 import { createReconcileHandler, type ReconcileResult } from '../functions/reconcile/handler.ts';
@@ -30,7 +29,7 @@ import { startImdsMock, type ImdsMock } from '../test/peers/imds.ts';
 import { startKube, type Kube } from '../test/peers/kube.ts';
 import { startMoto, type MotoPeer } from '../test/peers/moto.ts';
 import { startProcess, type PeerProcess } from '../test/peers/process.ts';
-import { adminClients, prepareAccount, type AdminClients, type DemoAccount } from './aws-account.ts';
+import { adminClients, demoFunctionsConfig, prepareAccount, type AdminClients, type DemoAccount } from './aws-account.ts';
 import { DEMO_NAMES, type Check, type PodPlan, type PodRun } from './checks.ts';
 import { DemoError } from './errors.ts';
 import { createPodNetwork, defaultMode, type NetworkMode, type PodNetwork, type PodSlot } from './network.ts';
@@ -139,18 +138,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     const imds = await startImdsMock({ role: { name: account.nodeRoleName, credentials: account.nodeCredentials } });
     undo.push(() => imds.stop());
 
-    const config: FunctionsConfig = {
-      cluster,
-      intermediateRoleArns: [account.nodeRoleArn],
-      bundleBucket: DEMO_NAMES.bundleBucket,
-      bundleKey: DEMO_NAMES.bundleKey,
-      stateKey: `state/${cluster}/intermediate-rotation.json`,
-      region: moto.region,
-      awsEndpoint: moto.endpoint,
-      // The boundary comes from the stack only; the demo's stack sets the one the guardrails name.
-      ...(firstBundle.guardrails.permissionsBoundaryArn ? { permissionsBoundaryArn: firstBundle.guardrails.permissionsBoundaryArn } : {}),
-      attachableManagedPolicyArns: [],
-    };
+    const config = demoFunctionsConfig(moto, account, { cluster, boundaryArn: firstBundle.guardrails.permissionsBoundaryArn });
     const reconcileDeps: ReconcileDeps = {
       iam: admin.iam,
       s3: admin.s3,

@@ -8,7 +8,7 @@ import { startKube, type Kube, type StartKubeOptions } from './kube.ts';
 import { startMoto, type MotoOptions, type MotoPeer } from './moto.ts';
 
 export { startKube } from './kube.ts';
-export { startNode, probeImage, buildImage, nodeIp, podGateway, podSubnet, kubernetesServiceIp } from './node.ts';
+export { startNode, nodeSkipReason, probeImage, buildImage, nodeIp, podGateway, podSubnet, kubernetesServiceIp } from './node.ts';
 export type { Expose, ImageSpec, KubeNode, NodeLeftovers, StartNodeOptions } from './node.ts';
 export type { Kube, StartKubeOptions } from './kube.ts';
 export { startMoto, MOTO_ACCOUNT_ID, MOTO_ADMIN_USER, MOTO_DEFAULT_CREDENTIALS, MOTO_REGION } from './moto.ts';

@@ -77,6 +77,18 @@ export interface KubeNode {
   stop(): Promise<number>;
 }
 
+/**
+ * Why a real node cannot start on this machine, as a PODIAM_SKIP reason (with CI set, scripts/test.mjs
+ * fails on such a skip), or false when it can.
+ */
+export function nodeSkipReason(): false | string {
+  const missing = [
+    process.getuid?.() !== 0 ? 'root' : '',
+    existsSync('/usr/bin/containerd') ? '' : 'containerd (scripts/peers/install-system.sh)',
+  ].filter(Boolean);
+  return missing.length ? `PODIAM_SKIP: needs ${missing.join(', ')}` : false;
+}
+
 let started = 0;
 
 /** PeerStartError's message names the install command. */

@@ -3,8 +3,7 @@
 // (strict field validation and admission) of the render with every optional block on.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { existsSync } from 'node:fs';
-import { startKube, startNode, type Kube } from '../../peers/index.ts';
+import { startKube, startNode, nodeSkipReason, type Kube } from '../../peers/index.ts';
 import { allOptionalValues, chartDir, parseManifests, releaseName, releaseNamespace, withValuesFile } from '../../unit/chart/chart.ts';
 import { clients } from './cluster.ts';
 
@@ -41,7 +40,6 @@ const envOf = (ds: StoredDaemonSet): Record<string, string | undefined> =>
 // The same checks on a plain API server (fast) and on a real node (issue 12): there the kubelet also
 // runs the DaemonSet's pod (its image is not imported: the pod waits for it, which changes nothing
 // stored), and the controllers add what a real cluster adds.
-const onNode = process.getuid?.() === 0 && existsSync('/usr/bin/containerd');
 const targets: Array<[string, () => Promise<Kube>, false | string]> = [
   ['a real API server', () => startKube(), false],
   [
@@ -50,7 +48,7 @@ const targets: Array<[string, () => Promise<Kube>, false | string]> = [
       const node = await startNode();
       return { ...node.kube, stop: async () => void (await node.stop()) };
     },
-    onNode ? false : 'PODIAM_SKIP: needs root and containerd (scripts/peers/install-system.sh)',
+    nodeSkipReason(),
   ],
 ];
 

@@ -7,24 +7,18 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { ensureImages, type BuiltImage } from '../../peers/images.ts';
 import { startImdsMock, type ImdsMock } from '../../peers/imds.ts';
 import { startMoto, type MotoPeer } from '../../peers/moto.ts';
 import { apiRequest, pollUntil } from '../../peers/node/api.ts';
-import { startNode, type KubeNode } from '../../peers/node.ts';
+import { nodeSkipReason, startNode, type KubeNode } from '../../peers/node.ts';
 import { requireTool } from '../../peers/tools.ts';
 
 const run = promisify(execFile);
 
-const missing = [
-  process.getuid?.() !== 0 ? 'root' : '',
-  existsSync('/usr/bin/containerd') ? '' : 'containerd (scripts/peers/install-system.sh)',
-].filter(Boolean);
-// PODIAM_SKIP: marks a skip for a missing privilege or peer; with CI set, scripts/test.mjs fails on it.
-const skip = missing.length ? `PODIAM_SKIP: needs ${missing.join(', ')}` : false;
+const skip = nodeSkipReason();
 
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/app-pod-whoami';
 // moto, offered inside the node namespace at an address of the test ranges.

@@ -6,18 +6,17 @@
 // the one `npm run demo -- --node` shows (demo/node-world.ts). The tests share it and run in order.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { managedRoleName } from '../../../core/src/naming.ts';
 import { DEMO_NAMES } from '../../../demo/checks.ts';
 import { RELEASE, RELEASE_NAMESPACE, sleep, splitRef, startNodeWorld, type NodeWorld } from '../../../demo/node-world.ts';
+import { nodeSkipReason } from '../../peers/node.ts';
 
 const run = promisify(execFile);
-const missing = [process.getuid?.() !== 0 ? 'root' : '', existsSync('/usr/bin/containerd') ? '' : 'containerd (scripts/peers/install-system.sh)'].filter(Boolean);
-// PODIAM_SKIP: marks a skip for a missing privilege or peer; with CI set, scripts/test.mjs fails on it.
-const skip = missing.length ? `PODIAM_SKIP: needs ${missing.join(', ')}` : false;
+const skip = nodeSkipReason();
 
 const ACCOUNT = '123456789012';
 const sessionOf = (namespace: string, service: string) =>

@@ -4,24 +4,19 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { networkInterfaces } from 'node:os';
 import { promisify } from 'node:util';
 import { apiRequest, pollUntil } from '../../peers/node/api.ts';
-import { nodeIp, probeImage, startNode, type KubeNode } from '../../peers/node.ts';
+import { nodeIp, nodeSkipReason, probeImage, startNode, type KubeNode } from '../../peers/node.ts';
 import { freePort } from '../../peers/process.ts';
 import { requireTool } from '../../peers/tools.ts';
 
 const run = promisify(execFile);
 
-const missing = [
-  process.getuid?.() !== 0 ? 'root' : '',
-  existsSync('/usr/bin/containerd') ? '' : 'containerd (scripts/peers/install-system.sh)',
-].filter(Boolean);
-// PODIAM_SKIP: marks a skip for a missing privilege or peer; with CI set, scripts/test.mjs fails on it.
-const skip = missing.length ? `PODIAM_SKIP: needs ${missing.join(', ')}` : false;
+const skip = nodeSkipReason();
 
 /** The root namespace's network as text that changes only when an address, route or rule does. */
 async function rootNetwork(): Promise<string> {

@@ -10,14 +10,9 @@ import { cgroupDirs, pidsInCgroups } from '../../peers/node/cgroups.ts';
 import { hostChanges, list, mountsUnder, ownedHostEntries, processesOf, shimPids, snapshotHost, type NodeMarks } from '../../peers/node/cleanup.ts';
 import { otherNodesRunning } from '../../peers/node/stale.ts';
 import { netnsExists } from '../../peers/node/netns-bridge.ts';
-import { sweepStaleNodes } from '../../peers/node.ts';
+import { nodeSkipReason, sweepStaleNodes } from '../../peers/node.ts';
 
-const missing = [
-  process.getuid?.() !== 0 ? 'root' : '',
-  existsSync('/usr/bin/containerd') ? '' : 'containerd (scripts/peers/install-system.sh)',
-].filter(Boolean);
-// PODIAM_SKIP: marks a skip for a missing privilege or peer; with CI set, scripts/test.mjs fails on it.
-const skip = missing.length ? `PODIAM_SKIP: needs ${missing.join(', ')}` : false;
+const skip = nodeSkipReason();
 
 interface Started {
   netns: string;
