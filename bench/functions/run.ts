@@ -215,7 +215,7 @@ const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
 const lines = [
   `## Functions (\`npm run bench:functions\`)`,
   '',
-  `Measured ${new Date().toISOString().slice(0, 10)} on the 2-core development machine (load average ${loadavg()[0]!.toFixed(1)} while other work ran), moto on loopback; the artifacts run on Node ${spawnSync(lambdaRuntimeTools.node24, ['--version'], { encoding: 'utf8' }).stdout.trim()} (scripts/peers/install-node-runtime.sh).`,
+  `Measured ${new Date().toISOString().slice(0, 10)} on the 2-core development machine (load average ${loadavg()[0]!.toFixed(1)} at the start), moto on loopback; the artifacts run on Node ${spawnSync(lambdaRuntimeTools.node24, ['--version'], { encoding: 'utf8' }).stdout.trim()} (scripts/peers/install-node-runtime.sh).`,
   '',
   `### Reconcile of ${SERVICES} services against moto`,
   '',
