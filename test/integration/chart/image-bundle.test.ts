@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { bundledPackages, shippedLicenceFindings } from '../../support/shipped-licences.ts';
 import { unpackProxyImage, type ProxyImage } from './image.ts';
 
 interface Run { code: number | null; output: string }
@@ -53,6 +54,14 @@ describe('the proxy image built from proxy/Dockerfile', () => {
     for (const f of files.filter((p) => statSync(p).isFile())) {
       assert.doesNotMatch(readFileSync(f, 'utf8'), /\b(A?GPL-[23]|GNU (Affero )?General Public License)/i, `${f} names a GPL licence`);
     }
+  });
+
+  // The same check as the functions' `sam build` output (issue 13): every package the bundle carries,
+  // by its source map and LEGAL.txt, with its licence, and no aws-sdk v2 loaded.
+  it('ships in /app no package under a GPL or AGPL licence and no aws-sdk v2, by the bundle\'s own package list', () => {
+    const app = path.join(image.rootfs, 'app');
+    assert.ok(bundledPackages(app).length > 0, 'the source map lists the bundled packages');
+    assert.deepEqual(shippedLicenceFindings(app), []);
   });
 
   it('starts the bundle under the image\'s Node and stops at the first missing setting, naming it (exit 2)', async () => {
