@@ -26,3 +26,11 @@ export const MIN_SESSION_SECONDS = 900;
  * get working credentials at once instead of at the next refresh.
  */
 export const SESSIONS_REVOKED_AT_ANNOTATION = 'podiam.io/sessions-revoked-at';
+
+/**
+ * Pod: "true" asks the mutating webhook for token-bound identity (a projected service-account
+ * token and the EKS Pod Identity env); "false" opts a pod out of its namespace's opt-in.
+ * Namespace label (the chart's tokenIdentity.namespaceLabel): "enabled" opts in every pod.
+ */
+export const TOKEN_IDENTITY_ANNOTATION = 'podiam.io/token-identity';
+export const TOKEN_IDENTITY_NAMESPACE_LABEL = 'podiam.io/token-identity';

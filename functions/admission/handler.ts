@@ -1,6 +1,7 @@
 /**
  * Admission function: the cluster's ValidatingWebhookConfiguration calls its Function URL
- * (AuthType NONE: the API server cannot SigV4-sign) at /admit/<secret>. Answers an
+ * (AuthType NONE: the API server cannot SigV4-sign) at /admit/<secret>, and its
+ * MutatingWebhookConfiguration (token identity, ./mutation.ts) at /mutate/<secret>, same secret. Answers an
  * AdmissionReview v1 within the budget (5 s by default); creates a missing managed role on
  * demand, and only roles that the reviewed bundle defines, so a leaked URL grants nothing.
  *   path over 512 characters → 414; wrong or missing secret → 403; malformed review → 400;
@@ -18,13 +19,14 @@ import { refuseBundleBreakingGuardrails } from '../lib/bundle-guard.ts';
 import { cachedBundleSource } from '../lib/bundle-source.ts';
 import { verifierFor } from '../lib/bundle-signature.ts';
 import { createRoleEnsurer } from '../lib/ensure-role.ts';
-import { loadAdmissionConfig, type AdmissionConfig } from '../lib/config.ts';
+import { DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_EXPIRATION_SECONDS, loadAdmissionConfig, type AdmissionConfig } from '../lib/config.ts';
 import { buildDesiredState, type DesiredState } from '../../iam-model/src/desired-state.ts';
 import { readIntermediates, existingIntermediateArns } from '../../iam-model/src/iam-reader.ts';
 import { jsonLogger, type Logger } from '../lib/log.ts';
 import { emfMetrics, type MetricSink } from '../lib/metrics.ts';
 import { readRotationState, scopeOf, trustedIntermediateArns } from '../lib/rotation-state.ts';
-import { allowResponse, denyResponse, parseReview, AdmissionReviewError } from './review.ts';
+import { allowResponse, denyResponse, mutateResponse, parseReview, AdmissionReviewError } from './review.ts';
+import { podMutation } from './mutation.ts';
 import { admissionVerdict, isNamespaceReview, namespaceVerdict } from './verdict.ts';
 
 export interface AdmissionDeps {
@@ -41,6 +43,15 @@ export interface AdmissionDeps {
 }
 
 export const ADMIT_PATH_PREFIX = '/admit/';
+/** The mutating webhook's path: the same secret after another prefix, so one URL secret serves both. */
+export const MUTATE_PATH_PREFIX = '/mutate/';
+
+/** Which webhook a path is for; undefined for any other path (refused as a wrong secret). */
+function routeOf(rawPath: string): { route: 'admit' | 'mutate'; given: string } | undefined {
+  if (rawPath.startsWith(ADMIT_PATH_PREFIX)) return { route: 'admit', given: rawPath.slice(ADMIT_PATH_PREFIX.length) };
+  if (rawPath.startsWith(MUTATE_PATH_PREFIX)) return { route: 'mutate', given: rawPath.slice(MUTATE_PATH_PREFIX.length) };
+  return undefined;
+}
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
@@ -69,7 +80,8 @@ function withoutTrailingSlashes(text: string): string {
  * an early length check would leak the length).
  */
 export function secretMatches(rawPath: string, secretSha256Hex: string): boolean {
-  const given = rawPath.startsWith(ADMIT_PATH_PREFIX) ? withoutTrailingSlashes(rawPath.slice(ADMIT_PATH_PREFIX.length)) : '';
+  const route = routeOf(rawPath);
+  const given = route ? withoutTrailingSlashes(route.given) : '';
   const expected = Buffer.from(secretSha256Hex, 'hex');
   return expected.length === 32 && timingSafeEqual(digest(given), expected);
 }
@@ -180,6 +192,14 @@ export function createAdmissionHandler(deps: AdmissionDeps) {
       throw err;
     }
     const uid = review.uid;
+
+    // Token identity needs neither the bundle nor IAM: answered at once, like a namespace review.
+    if (routeOf(rawPath)?.route === 'mutate') {
+      const mutation = podMutation(review, { audience: config.tokenAudience ?? DEFAULT_TOKEN_AUDIENCE, expirationSeconds: config.tokenExpirationSeconds ?? DEFAULT_TOKEN_EXPIRATION_SECONDS });
+      const answer = mutation.kind === 'mutate' ? mutateResponse(uid, mutation.patch, mutation.warnings) : allowResponse(uid, mutation.warnings);
+      log('info', 'mutation', { uid, mutated: mutation.kind === 'mutate', reason: mutation.reason, ms: now() - started });
+      return json(200, answer);
+    }
     const budgetLeft = () => config.budgetMs - (now() - started);
 
     // A Namespace is judged by its own annotations alone: answered before the bundle is loaded, so

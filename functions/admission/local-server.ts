@@ -7,7 +7,8 @@
  *
  * PODIAM_WEBHOOK_SECRET is the local server's own input, for building the URL: the handler gets
  * only its SHA-256 (PODIAM_WEBHOOK_SECRET_SHA256), as the deployed function does.
- *   server.url  // https://127.0.0.1:<port>/admit/<secret> — the webhook's clientConfig.url
+ *   server.url        // https://127.0.0.1:<port>/admit/<secret> — the validating webhook's clientConfig.url
+ *   server.mutateUrl  // https://127.0.0.1:<port>/mutate/<secret> — the mutating (token identity) webhook's
  *   await server.stop();
  */
 import { createServer, type Server } from 'node:https';
@@ -16,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { jsonLogger, type Logger } from '../lib/log.ts';
 import { webhookSecretSha256 } from '../lib/config.ts';
-import { ADMIT_PATH_PREFIX, createAdmissionHandlerFromEnv, type AdmissionHandler } from './handler.ts';
+import { ADMIT_PATH_PREFIX, MUTATE_PATH_PREFIX, createAdmissionHandlerFromEnv, type AdmissionHandler } from './handler.ts';
 
 export interface LocalAdmissionServerOptions {
   /** PEM private key and certificate (the certificate's SAN must cover 127.0.0.1). */
@@ -32,8 +33,10 @@ export interface LocalAdmissionServerOptions {
 }
 
 export interface LocalAdmissionServer {
-  /** The full webhook URL, secret included. */
+  /** The full validating webhook URL, secret included. */
   url: string;
+  /** The mutating (token identity) webhook URL: the same secret under /mutate/. */
+  mutateUrl: string;
   /** https://127.0.0.1:<port> */
   origin: string;
   port: number;
@@ -145,6 +148,7 @@ export async function startLocalAdmissionServer(options: LocalAdmissionServerOpt
   let stopping: Promise<void> | undefined;
   return {
     url: `${origin}${ADMIT_PATH_PREFIX}${secret}`,
+    mutateUrl: `${origin}${MUTATE_PATH_PREFIX}${secret}`,
     origin,
     port,
     stop: () => {

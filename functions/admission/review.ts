@@ -20,7 +20,24 @@ export interface ReviewRequest {
 }
 
 export interface PodObject {
-  metadata?: { name?: string; generateName?: string; namespace?: string; annotations?: Record<string, string> | null };
+  metadata?: { name?: string; generateName?: string; namespace?: string; annotations?: Record<string, string> | null; labels?: Record<string, string> | null };
+  /** A pod's spec as the API server sends it (the fields the mutating webhook reads; more may be present). */
+  spec?: PodSpec;
+}
+
+export interface PodSpec {
+  hostNetwork?: boolean;
+  volumes?: Array<{ name?: string; [field: string]: unknown }> | null;
+  containers?: ContainerSpec[] | null;
+  initContainers?: ContainerSpec[] | null;
+  [field: string]: unknown;
+}
+
+export interface ContainerSpec {
+  name?: string;
+  env?: Array<{ name?: string; value?: string; [field: string]: unknown }> | null;
+  volumeMounts?: Array<{ name?: string; mountPath?: string; [field: string]: unknown }> | null;
+  [field: string]: unknown;
 }
 
 export interface ReviewResponse {
@@ -31,6 +48,9 @@ export interface ReviewResponse {
     allowed: boolean;
     status?: { code: number; message: string; reason?: string };
     warnings?: string[];
+    /** Mutating webhooks only: base64 of a JSON Patch (RFC 6902) array. */
+    patchType?: 'JSONPatch';
+    patch?: string;
   };
 }
 
@@ -85,5 +105,14 @@ export function denyResponse(uid: string, code: string, message: string, httpCod
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
     response: { uid, allowed: false, status: { code: httpCode, reason: httpCode === 403 ? 'Forbidden' : 'ServiceUnavailable', message: `${code}: ${message}` } },
+  };
+}
+
+/** Allows the object with a JSON Patch (RFC 6902), which the API server applies before validation. */
+export function mutateResponse(uid: string, patch: readonly unknown[], warnings: string[] = []): ReviewResponse {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: { uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch), 'utf8').toString('base64'), ...(warnings.length ? { warnings } : {}) },
   };
 }

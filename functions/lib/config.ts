@@ -64,6 +64,14 @@ export interface AdmissionConfig extends FunctionsConfig {
   budgetMs: number;
   /** How long a read bundle is trusted before S3 is asked again (conditional GET). */
   bundleCacheMs: number;
+  /**
+   * Audience of the projected token the mutating webhook adds (PODIAM_TOKEN_AUDIENCE, the stack's
+   * TokenAudience); must equal the proxy's PODIAM_TOKEN_AUDIENCE (chart value tokenIdentity.audience).
+   * loadAdmissionConfig always sets it; unset: DEFAULT_TOKEN_AUDIENCE.
+   */
+  tokenAudience?: string;
+  /** Lifetime of that token (PODIAM_TOKEN_EXPIRATION_SECONDS, 600-86400; the API server's minimum is 600). Unset: DEFAULT_TOKEN_EXPIRATION_SECONDS. */
+  tokenExpirationSeconds?: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -206,6 +214,9 @@ export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
   };
 }
 
+export const DEFAULT_TOKEN_AUDIENCE = 'podiam';
+export const DEFAULT_TOKEN_EXPIRATION_SECONDS = 600;
+
 /** Minimum length of the webhook secret: 32 characters of a random token. */
 export const MIN_WEBHOOK_SECRET = 32;
 
@@ -225,7 +236,20 @@ export function loadAdmissionConfig(env: Env = process.env): AdmissionConfig {
     webhookSecretSha256: hash.toLowerCase(),
     budgetMs: int(env, 'PODIAM_ADMISSION_BUDGET_MS', 4500, 500, 9000),
     bundleCacheMs: int(env, 'PODIAM_BUNDLE_CACHE_MS', 30000, 0, 3600000),
+    tokenAudience: tokenAudience(env),
+    tokenExpirationSeconds: int(env, 'PODIAM_TOKEN_EXPIRATION_SECONDS', DEFAULT_TOKEN_EXPIRATION_SECONDS, 600, 86400),
   };
+}
+
+/** One audience as the TokenRequest API takes it: printable, no spaces or commas (chart and proxy join lists with commas). */
+const AUDIENCE = /^[\x21-\x2b\x2d-\x7e]{1,256}$/;
+
+function tokenAudience(env: Env): string {
+  const audience = optional(env, 'PODIAM_TOKEN_AUDIENCE') ?? DEFAULT_TOKEN_AUDIENCE;
+  if (!AUDIENCE.test(audience)) {
+    throw new ConfigError('PODIAM_TOKEN_AUDIENCE', `'${audience}' is not one audience`, 'Use up to 256 printable characters without spaces or commas (the default is podiam), the same as the chart value tokenIdentity.audience.');
+  }
+  return audience;
 }
 /** What the stack's WebhookSecretSha256 holds: `printf %s "$SECRET" | sha256sum`. */
 export function webhookSecretSha256(secret: string): string {
