@@ -30,6 +30,16 @@ export const errorCodes = {
   PODIAM_UPSTREAM_UNAVAILABLE: { status: 502, fix: "The node's metadata service did not answer; check the node, then retry." },
   PODIAM_UPSTREAM_TIMEOUT: { status: 504, fix: "The node's metadata service was too slow to answer; retry." },
   PODIAM_BAD_REQUEST: { status: 400, fix: 'Send a well-formed HTTP/1.1 request with headers under 8 KiB.' },
+  // The token door (169.254.170.23/v1/credentials, proxy/src/token/): a projected service-account token, not the source IP, names the pod.
+  PODIAM_TOKEN_MISSING: { status: 401, fix: 'Send the projected service-account token in the Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE to the token file podiam\'s webhook mounts (opt the pod in with podiam.io/token-identity: "true").' },
+  PODIAM_TOKEN_INVALID: { status: 401, fix: "The token is malformed, signed by a key the cluster's service-account issuer does not publish, or from another issuer; send the pod's current projected token file, unmodified." },
+  PODIAM_TOKEN_EXPIRED: { status: 401, fix: 'The token has expired; read the token file again (the kubelet rotates it) rather than keeping an old copy.' },
+  PODIAM_TOKEN_AUDIENCE_MISMATCH: { status: 401, fix: "The token is not meant for podiam; send the token of the projected volume whose audience is podiam's (PODIAM_TOKEN_AUDIENCE, chart value tokenIdentity.audience)." },
+  PODIAM_TOKEN_NOT_POD_BOUND: { status: 403, fix: 'The token is not bound to a pod; use the projected service-account token the kubelet writes for the pod (not a token made with kubectl create token without --bound-object-kind Pod).' },
+  PODIAM_TOKEN_POD_NOT_ON_NODE: { status: 403, fix: "The token's pod is not a live pod of this node (deleted, replaced, or elsewhere); a pod may only use its own, current token." },
+  PODIAM_TOKEN_SOURCE_MISMATCH: { status: 403, fix: "The request does not come from the token's own pod; a token works only from the pod it is bound to." },
+  PODIAM_TOKEN_KEYS_UNAVAILABLE: { status: 503, fix: "The proxy could not read the service-account issuer's keys from the API server; check its access to /openid/v1/jwks (ClusterRole system:service-account-issuer-discovery) and retry." },
+  PODIAM_IP_IDENTITY_DISABLED: { status: 403, fix: 'This namespace takes credentials by token only (podiam.io/ip-identity: disabled): use the token endpoint the webhook configures (AWS_CONTAINER_CREDENTIALS_FULL_URI), or remove the annotation.' },
   PODIAM_INTERNAL: { status: 500, fix: "An unexpected error in the proxy; see its logs and report it." },
   // The Lambda functions (functions/): reconcile, admission, rotate.
   PODIAM_BUNDLE_NOT_FOUND: { status: 500, fix: 'Publish the policies with `podiam publish --bucket <BundleBucketName>` to the key the stack names (PODIAM_BUNDLE_BUCKET / PODIAM_BUNDLE_KEY).' },

@@ -67,6 +67,11 @@ export interface ProxyConfig {
   maxConnectionsPerIp: number;
   maxPipelined: number;
   maxRequestsPerSocket: number;
+  /**
+   * The token door (proxy/src/token/): GET /v1/credentials on 169.254.170.23, sent to tokenPort by
+   * a second DNAT rule; the pod is named by its projected service-account token.
+   */
+  tokenIdentity: { port: number; audience: string; issuer: string | undefined } | undefined;
 }
 
 /** AssumeRole calls in flight at once unless PODIAM_PREFETCH_CONCURRENCY says otherwise. */
@@ -308,11 +313,23 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
     maxConnectionsPerIp: r.int('PODIAM_MAX_CONNECTIONS_PER_IP', DEFAULT_CONNECTION_LIMITS.maxConnectionsPerIp, 1, 1_000_000),
     maxPipelined: r.int('PODIAM_MAX_PIPELINED', DEFAULT_CONNECTION_LIMITS.maxPipelined, 1, 10_000),
     maxRequestsPerSocket: r.int('PODIAM_MAX_REQUESTS_PER_SOCKET', DEFAULT_CONNECTION_LIMITS.maxRequestsPerSocket, 1, 1_000_000),
+    tokenIdentity: r.bool('PODIAM_TOKEN_IDENTITY', false) ? tokenIdentitySettings(r) : undefined,
   };
+  if (config.tokenIdentity && config.tokenIdentity.port !== 0 && (config.tokenIdentity.port === port || config.tokenIdentity.port === metricsPort)) {
+    throw new ConfigError('PODIAM_TOKEN_PORT', `is the same as PODIAM_PORT or PODIAM_METRICS_PORT (${config.tokenIdentity.port})`, 'Use a port of its own for the token endpoint (default 8182).');
+  }
   if (config.indexWaitMs + config.credentialsWaitMs > 950) {
     throw new ConfigError('PODIAM_INDEX_WAIT_MS', `plus PODIAM_CREDENTIALS_WAIT_MS is ${config.indexWaitMs + config.credentialsWaitMs} ms`, 'Keep the two together under 950 ms: the AWS SDKs give IMDS one second.');
   }
   return Object.freeze(config);
+}
+
+function tokenIdentitySettings(r: Reader): NonNullable<ProxyConfig['tokenIdentity']> {
+  const audience = r.string('PODIAM_TOKEN_AUDIENCE') ?? 'podiam';
+  if (!/^[\x21-\x7e]{1,256}$/.test(audience)) throw new ConfigError('PODIAM_TOKEN_AUDIENCE', `'${audience}' is not an audience`, 'Use 1-256 printable characters without spaces, the same value as the admission function\'s PODIAM_TOKEN_AUDIENCE (default podiam).');
+  const issuer = r.string('PODIAM_TOKEN_ISSUER');
+  if (issuer !== undefined && !/^https:\/\/\S+$/.test(issuer)) throw new ConfigError('PODIAM_TOKEN_ISSUER', `'${issuer}' is not an https:// issuer`, "Use the API server's --service-account-issuer, or unset it to read it from the API server's discovery document.");
+  return { port: r.int('PODIAM_TOKEN_PORT', 8182, 0, 65535), audience, issuer };
 }
 
 /** Every variable parseConfig reads, for docs and the chart. */
@@ -323,4 +340,5 @@ export const CONFIG_VARIABLES = [
   'PODIAM_REQUIRE_IMDSV2', 'PODIAM_IMDS_UPSTREAM', 'PODIAM_PASSTHROUGH_PATHS', 'PODIAM_STS_ENDPOINT', 'PODIAM_INDEX_WAIT_MS', 'PODIAM_STALE_INDEX_WINDOW_MS',
   'PODIAM_CREDENTIALS_WAIT_MS', 'PODIAM_PREFETCH', 'PODIAM_PREFETCH_CONCURRENCY', 'PODIAM_EVENTS', 'PODIAM_LOG_LEVEL', 'PODIAM_KUBECONFIG', 'PODIAM_SHUTDOWN_GRACE_MS',
   'PODIAM_DAEMONSET_NAME', 'PODIAM_NAMESPACE', 'PODIAM_FIRST_BYTE_TIMEOUT_MS', 'PODIAM_MAX_CONNECTIONS', 'PODIAM_MAX_CONNECTIONS_PER_IP', 'PODIAM_MAX_PIPELINED', 'PODIAM_MAX_REQUESTS_PER_SOCKET',
+  'PODIAM_TOKEN_IDENTITY', 'PODIAM_TOKEN_PORT', 'PODIAM_TOKEN_AUDIENCE', 'PODIAM_TOKEN_ISSUER',
 ] as const;

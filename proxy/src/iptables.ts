@@ -21,7 +21,12 @@ export interface RuleSpec {
   hostInterface: string;
   hostIp: string;
   port: number;
+  /** The token door's port: 169.254.170.23:80 is sent there, by a rule of the same lifecycle. */
+  tokenPort?: number | undefined;
 }
+
+/** The container-credentials address the AWS SDKs accept over plain HTTP (EKS Pod Identity's). */
+export const TOKEN_DOOR_ADDRESS = '169.254.170.23';
 
 /** kube2iam's hostInterface syntax: 'eth0', 'cali+' (iptables wildcard), '!eth0' (every interface but). */
 export function interfaceArgs(hostInterface: string): string[] {
@@ -38,14 +43,24 @@ export function otherInterfaceArgs(hostInterface: string): string[] {
 }
 
 /** Marks podiam's rules, so that a new proxy can find (and drop) its predecessor's outdated ones. */
-export const RULE_COMMENTS = { dnat: 'podiam: metadata DNAT', guard: 'podiam: port guard' } as const;
+export const RULE_COMMENTS = { dnat: 'podiam: metadata DNAT', guard: 'podiam: port guard', tokenDnat: 'podiam: token DNAT', tokenGuard: 'podiam: token port guard' } as const;
+const PODIAM_COMMENTS: ReadonlySet<string> = new Set(Object.values(RULE_COMMENTS));
 
-export function guardRuleArgs(spec: RuleSpec): string[] {
-  return ['INPUT', '-p', 'tcp', '-m', 'tcp', '--dport', String(spec.port), '-m', 'addrtype', '!', '--src-type', 'LOCAL', ...otherInterfaceArgs(spec.hostInterface), '-m', 'comment', '--comment', RULE_COMMENTS.guard, '-j', 'DROP'];
+export function guardRuleArgs(spec: RuleSpec, port = spec.port, comment: string = RULE_COMMENTS.guard): string[] {
+  return ['INPUT', '-p', 'tcp', '-m', 'tcp', '--dport', String(port), '-m', 'addrtype', '!', '--src-type', 'LOCAL', ...otherInterfaceArgs(spec.hostInterface), '-m', 'comment', '--comment', comment, '-j', 'DROP'];
 }
 
-export function ruleArgs(spec: RuleSpec): string[] {
-  return ['PREROUTING', '-d', `${METADATA_ADDRESS}/32`, '-p', 'tcp', '-m', 'tcp', '--dport', '80', ...interfaceArgs(spec.hostInterface), '-m', 'comment', '--comment', RULE_COMMENTS.dnat, '-j', 'DNAT', '--to-destination', `${spec.hostIp}:${spec.port}`];
+export function ruleArgs(spec: RuleSpec, address = METADATA_ADDRESS, port = spec.port, comment: string = RULE_COMMENTS.dnat): string[] {
+  return ['PREROUTING', '-d', `${address}/32`, '-p', 'tcp', '-m', 'tcp', '--dport', '80', ...interfaceArgs(spec.hostInterface), '-m', 'comment', '--comment', comment, '-j', 'DNAT', '--to-destination', `${spec.hostIp}:${port}`];
+}
+
+/** The token door's DNAT rule: 169.254.170.23:80 → the token port. */
+export function tokenRuleArgs(spec: RuleSpec & { tokenPort: number }): string[] {
+  return ruleArgs(spec, TOKEN_DOOR_ADDRESS, spec.tokenPort, RULE_COMMENTS.tokenDnat);
+}
+
+export function tokenGuardRuleArgs(spec: RuleSpec & { tokenPort: number }): string[] {
+  return guardRuleArgs(spec, spec.tokenPort, RULE_COMMENTS.tokenGuard);
 }
 
 /** Splits one line of `iptables -S` into arguments (double quotes group, as iptables prints them). */
@@ -95,6 +110,10 @@ export class IptablesRule {
       { table: 'filter', args: guardRuleArgs(spec), add: '-I' },
       { table: 'nat', args: ruleArgs(spec), add: '-A' },
     ];
+    const tokenPort = spec.tokenPort;
+    if (tokenPort !== undefined) {
+      this.rules.push({ table: 'filter', args: tokenGuardRuleArgs({ ...spec, tokenPort }), add: '-I' }, { table: 'nat', args: tokenRuleArgs({ ...spec, tokenPort }), add: '-A' });
+    }
   }
 
   get inPlace(): boolean {
@@ -138,17 +157,24 @@ export class IptablesRule {
    */
   async removeOutdated(): Promise<number> {
     let removed = 0;
+    // Each chain once (nat PREROUTING, filter INPUT): a podiam rule there that is none of ours goes,
+    // the token door's rules included when this proxy runs without it.
+    const chains = new Map<string, { table: Table; chain: string; ours: string[] }>();
+    const asSet = (args: string[]): string => [...args].sort().join('\u0000');
     for (const rule of this.rules) {
-      const comment = rule.args.includes(RULE_COMMENTS.dnat) ? RULE_COMMENTS.dnat : RULE_COMMENTS.guard;
-      const listed = (await this.runner(['-S', rule.args[0]!], rule.table)) ?? '';
-      const mine = rule.args.slice(1).join('\u0000');
+      const key = `${rule.table} ${rule.args[0]}`;
+      const entry = chains.get(key) ?? { table: rule.table, chain: rule.args[0]!, ours: [] };
+      // iptables prints options in its own order: compare as sets of the same arguments.
+      entry.ours.push(asSet(rule.args.slice(1)));
+      chains.set(key, entry);
+    }
+    for (const { table, chain, ours } of chains.values()) {
+      const listed = (await this.runner(['-S', chain], table)) ?? '';
       for (const line of listed.split('\n')) {
         const args = splitRuleLine(line.trim());
-        if (args[0] !== '-A' || !args.includes(comment)) continue;
-        // iptables prints options in its own order: compare as sets of the same arguments.
-        const same = [...args.slice(2)].sort().join('\u0000') === [...rule.args.slice(1)].sort().join('\u0000');
-        if (same || mine === args.slice(2).join('\u0000')) continue;
-        await this.runner(['-D', ...args.slice(1)], rule.table);
+        if (args[0] !== '-A' || args[1] !== chain || !args.some((a) => PODIAM_COMMENTS.has(a))) continue;
+        if (ours.includes(asSet(args.slice(2)))) continue;
+        await this.runner(['-D', ...args.slice(1)], table);
         removed++;
       }
     }

@@ -25,7 +25,9 @@ import { StaleTolerantLookup } from './k8s/stale-lookup.ts';
 import { decideRuleOnShutdown, watchDaemonSet, type OwnerState } from './rule-on-shutdown.ts';
 import { createLogger, type Logger } from './log.ts';
 import { ProxyMetrics } from './metrics.ts';
-import { createImdsServer, createMetricsServer } from './server.ts';
+import { createImdsServer, createMetricsServer, createTokenServer } from './server.ts';
+import { IssuerKeys, apiServerIssuer, type IssuerSource } from './token/issuer-keys.ts';
+import { TokenVerifier } from './token/verifier.ts';
 import { CredentialCache, type CacheTiming } from './sts/credential-cache.ts';
 import { StsGateway } from './sts/gateway.ts';
 import type { CredentialSource } from './sts/types.ts';
@@ -43,10 +45,14 @@ export interface ProxyDeps {
   defaultMetrics?: boolean;
   /** What became of the proxy's DaemonSet, asked on stop; default: the API server, when named. */
   ownerState?: () => Promise<OwnerState>;
+  /** The service-account issuer's keys for the token door; default: the API server's discovery documents. */
+  issuerSource?: IssuerSource;
 }
 
 export interface RunningProxy {
   port: number;
+  /** The token door's port, when config.tokenIdentity is set. */
+  tokenPort: number | undefined;
   metricsPort: number | undefined;
   /** Resolves when the pod index has synced and the iptables rule is in place. */
   ready: Promise<void>;
@@ -142,12 +148,16 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
   let kubeSync: Promise<void> = Promise.resolve();
   let ownerState: () => Promise<OwnerState> = deps.ownerState ?? (() => Promise.resolve(config.daemonSet ? 'unknown' : 'not-configured'));
   let stopOwnerWatch: () => void = () => undefined;
-  if (!deps.indexes) {
+  const loadKubeConfig = (): KubeConfig => {
     const kc = deps.kubeConfig ?? new KubeConfig();
     if (!deps.kubeConfig) {
       if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
       else kc.loadFromCluster();
     }
+    return kc;
+  };
+  if (!deps.indexes) {
+    const kc = loadKubeConfig();
     const api = kc.makeApiClient(CoreV1Api);
     if (!deps.ownerState && config.daemonSet) {
       const ownerWatch = watchDaemonSet(kc, config.daemonSet);
@@ -238,7 +248,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
   });
 
   const rule = config.iptables
-    ? new IptablesRule({ hostInterface: config.hostInterface, hostIp: config.hostIp, port: config.port }, deps.iptablesRunner ?? execIptables, {
+    ? new IptablesRule({ hostInterface: config.hostInterface, hostIp: config.hostIp, port: config.port, tokenPort: config.tokenIdentity?.port }, deps.iptablesRunner ?? execIptables, {
         restored: () => {
           metrics.iptablesRestored.inc();
           logger.warn('the iptables DNAT rule was missing and has been added again');
@@ -276,6 +286,47 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     },
   });
   const port = await listen(server, config.port, config.listenAddress);
+
+  // The token door: the same decision (roles), index (lookup) and credential cache as above.
+  const tokenIdentity = config.tokenIdentity;
+  let tokenServer: Server | undefined;
+  if (tokenIdentity) {
+    const keys = new IssuerKeys({
+      source: deps.issuerSource ?? apiServerIssuer(loadKubeConfig()),
+      clock,
+      issuer: tokenIdentity.issuer,
+      events: {
+        refreshed: (n) => logger.info({ keys: n }, "read the service-account issuer's keys"),
+        failed: (err) => logger.warn({ err: describeError(err), code: 'PODIAM_TOKEN_KEYS_UNAVAILABLE' }, "could not read the service-account issuer's keys"),
+      },
+    });
+    tokenServer = createTokenServer(
+      {
+        requireImdsV2: config.requireImdsV2,
+        passthroughPaths: [],
+        credentialsWaitMs: config.credentialsWaitMs,
+        tokens: new TokenIssuer(),
+        roles,
+        cache,
+        upstream,
+        ready: isReady,
+        logger,
+        metrics,
+        tokenDoor: {
+          verifier: new TokenVerifier({ keys, audience: tokenIdentity.audience, clock }),
+          lookup,
+          pods,
+          roles,
+          cache,
+          accountId: settings.accountId,
+          indexWaitMs: config.indexWaitMs,
+          credentialsWaitMs: config.credentialsWaitMs,
+        },
+      },
+      { connections: { firstByteTimeoutMs: config.firstByteTimeoutMs, maxConnections: config.maxConnections, maxConnectionsPerIp: config.maxConnectionsPerIp, maxPipelined: config.maxPipelined, maxRequestsPerSocket: config.maxRequestsPerSocket } },
+    );
+  }
+  const tokenPort = tokenServer && tokenIdentity ? await listen(tokenServer, tokenIdentity.port, config.listenAddress) : undefined;
   const metricsServer = config.metricsPort >= 0 ? createMetricsServer(metrics, isReady) : undefined;
   const metricsPort = metricsServer ? await listen(metricsServer, config.metricsPort, config.listenAddress) : undefined;
 
@@ -310,7 +361,11 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     (stopping ??= (async () => {
       stopped = true;
       readyFlag = false;
-      await Promise.all([closeServer(server, config.shutdownGraceMs), metricsServer ? closeServer(metricsServer, 0) : undefined]);
+      await Promise.all([
+        closeServer(server, config.shutdownGraceMs),
+        tokenServer ? closeServer(tokenServer, config.shutdownGraceMs) : undefined,
+        metricsServer ? closeServer(metricsServer, 0) : undefined,
+      ]);
       if (rule) {
         const decision = decideRuleOnShutdown(await ownerState());
         logger.info({ action: decision.action }, `iptables rules on shutdown: ${decision.action}, because ${decision.reason}`);
@@ -328,5 +383,5 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
       await upstream.close();
     })());
 
-  return { port, metricsPort, ready, isReady, pods, namespaces, cache, metrics, settings, stop };
+  return { port, tokenPort, metricsPort, ready, isReady, pods, namespaces, cache, metrics, settings, stop };
 }

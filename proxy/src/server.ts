@@ -20,6 +20,7 @@ import type { Logger } from './log.ts';
 import { DEFAULT_LOG_LIMITS, RefusalLogLimiter, type LogLimits, type Suppressed } from './log-limit.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import type { CredentialCache } from './sts/credential-cache.ts';
+import { TOKEN_DOOR_PATH, cachedTokenCredentialsReply, tokenCredentialsReply, type TokenDoorDeps } from './token/door.ts';
 
 export interface ServerDeps {
   requireImdsV2: boolean;
@@ -32,6 +33,8 @@ export interface ServerDeps {
   ready: () => boolean;
   logger: Logger;
   metrics: ProxyMetrics;
+  /** The token door's own needs; only its listener (createTokenServer) reads them. */
+  tokenDoor?: TokenDoorDeps;
 }
 
 const CREDS_DIR = '/latest/meta-data/iam/security-credentials';
@@ -94,6 +97,23 @@ function route(req: IncomingMessage, deps: ServerDeps): Routed | Promise<Routed>
   return passthroughReply(path, deps.passthroughPaths, deps.upstream).then(routed('passthrough'));
 }
 
+/**
+ * The token door's listener (169.254.170.23:80 is sent here): GET /v1/credentials and the probes,
+ * nothing else: no metadata path and no passthrough answers on it.
+ */
+function tokenRoute(req: IncomingMessage, deps: ServerDeps): Routed | Promise<Routed> {
+  const path = plainPath(req.url);
+  if (path === '/healthz') return { route: 'healthz', reply: text('ok') };
+  if (path !== TOKEN_DOOR_PATH) throw new ProxyError('PODIAM_PATH_NOT_ALLOWED', `${path} is not served on the token endpoint; use ${TOKEN_DOOR_PATH}`);
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw new ProxyError('PODIAM_METHOD_NOT_ALLOWED');
+  const door = deps.tokenDoor;
+  if (!door) throw new ProxyError('PODIAM_INTERNAL');
+  const ip = callerIp(req);
+  const cached = cachedTokenCredentialsReply(req.headers.authorization, ip, door);
+  if (cached) return { route: 'token-credentials', reply: cached };
+  return tokenCredentialsReply(req.headers.authorization, ip, door).then(routed('token-credentials'));
+}
+
 function write(res: ServerResponse, reply: Reply): void {
   // Kept on the reply: a pod's cached credentials are one Reply answered again and again.
   let headers = reply.headerList;
@@ -119,7 +139,9 @@ function logSuppressed(logger: Logger, summaries: readonly Suppressed[]): void {
   for (const { ip, suppressed } of summaries) logger.warn({ ip, suppressed }, `suppressed ${suppressed} lines from ${ip}`);
 }
 
-export function handler(deps: ServerDeps, logLimiter: RefusalLogLimiter): (req: IncomingMessage, res: ServerResponse) => void {
+type RouteFn = (req: IncomingMessage, deps: ServerDeps) => Routed | Promise<Routed>;
+
+export function handler(deps: ServerDeps, logLimiter: RefusalLogLimiter, routeFn: RouteFn = route): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     if (refusedByGuard(req)) return;
     const started = performance.now();
@@ -148,7 +170,7 @@ export function handler(deps: ServerDeps, logLimiter: RefusalLogLimiter): (req: 
     };
     let result: Routed | Promise<Routed>;
     try {
-      result = route(req, deps);
+      result = routeFn(req, deps);
     } catch (err) {
       return refused(err);
     }
@@ -166,7 +188,7 @@ export interface ListenerLimits {
   logLimits?: Partial<LogLimits>;
 }
 
-export function createImdsServer(deps: ServerDeps, limits: ListenerLimits = {}): Server {
+export function createImdsServer(deps: ServerDeps, limits: ListenerLimits = {}, routeFn: RouteFn = route): Server {
   const logLimits = { ...DEFAULT_LOG_LIMITS, ...limits.logLimits };
   const logLimiter = new RefusalLogLimiter(logLimits);
   const server = createServer(
@@ -178,7 +200,7 @@ export function createImdsServer(deps: ServerDeps, limits: ListenerLimits = {}):
       connectionsCheckingInterval: 250,
       keepAliveTimeout: 5000,
     },
-    handler(deps, logLimiter),
+    handler(deps, logLimiter, routeFn),
   );
   // Summaries for IPs that went quiet: their window rolls without another refusal to report it.
   const sweeper = setInterval(() => logSuppressed(deps.logger, logLimiter.sweep()), logLimits.windowMs);
@@ -198,6 +220,11 @@ export function createImdsServer(deps: ServerDeps, limits: ListenerLimits = {}):
     socket.end(`HTTP/1.1 ${status} Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
   });
   return server;
+}
+
+/** The token door's listener: the same limits, guard and error answers as the metadata one. */
+export function createTokenServer(deps: ServerDeps & { tokenDoor: TokenDoorDeps }, limits: ListenerLimits = {}): Server {
+  return createImdsServer(deps, limits, tokenRoute);
 }
 
 export function createMetricsServer(metrics: ProxyMetrics, ready: () => boolean): Server {

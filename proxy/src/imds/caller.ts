@@ -13,6 +13,9 @@ import type { PodLookup, PodRecord } from '../k8s/pod-index.ts';
 import type { Logger } from '../log.ts';
 import type { AssumeRequest } from '../sts/types.ts';
 
+/** Namespace annotation: `disabled` turns the metadata (source IP) path off for its pods. */
+export const IP_IDENTITY_ANNOTATION = 'podiam.io/ip-identity';
+
 export type AllowDecision = Extract<RoleDecision, { kind: 'allow' }>;
 
 export interface NamespaceLookup {
@@ -73,7 +76,7 @@ export class CallerRoles {
    */
   resolveNow(ip: string): CallerRole | undefined {
     const pod = this.o.pods.findNow?.(ip);
-    if (!pod) return undefined;
+    if (!pod || this.ipIdentityDisabled(pod)) return undefined;
     const decision = this.decide(pod);
     return decision.kind === 'allow' ? { pod, decision } : undefined;
   }
@@ -91,6 +94,21 @@ export class CallerRoles {
         break;
     }
     const pod = found.pod;
+    // SECURITY: a namespace that moved to token identity is not served by source IP at all, so a
+    // neighbour that forges or inherits one of its pods' addresses gets nothing on this path.
+    if (this.ipIdentityDisabled(pod)) {
+      throw new ProxyError('PODIAM_IP_IDENTITY_DISABLED', `namespace ${pod.namespace} has ${IP_IDENTITY_ANNOTATION}: disabled`);
+    }
+    return { pod, decision: this.allowed(pod) };
+  }
+
+  /** Whether the pod's namespace takes credentials by token only. */
+  ipIdentityDisabled(pod: PodRecord): boolean {
+    return this.o.namespaces.facts(pod.namespace).annotations?.[IP_IDENTITY_ANNOTATION] === 'disabled';
+  }
+
+  /** The pod's allowed role, or the refusal thrown (a denial is also recorded as an Event). */
+  allowed(pod: PodRecord): AllowDecision {
     const decision = this.decide(pod);
     if (decision.kind === 'none') throw new ProxyError('PODIAM_NO_ROLE', decision.reason);
     if (decision.kind === 'deny') {
@@ -100,7 +118,7 @@ export class CallerRoles {
       const fix = (errorCodes as Record<string, { fix: string }>)[String(decision.code)]?.fix ?? '';
       throw new PodiamError(decision.code, `${decision.reason}. ${fix}`.trim(), { status: 403 });
     }
-    return { pod, decision };
+    return decision;
   }
 
   assumeRequest(pod: PodRecord, decision: AllowDecision): AssumeRequest {
