@@ -77,6 +77,15 @@ describe('caller roles', () => {
     assert.deepEqual(denied.denied, ['PODIAM_ROLE_NOT_PERMITTED']);
   });
 
+  it('refuses every pod of a namespace annotated podiam.io/ip-identity: disabled on the metadata path, by lookup now or by waiting', async () => {
+    const off = setup({ 'iam.amazonaws.com/role': 'web' }, { namespaceAnnotations: { 'podiam.io/ip-identity': 'disabled' } });
+    assert.equal(off.roles.resolveNow('192.0.2.10'), undefined);
+    await assert.rejects(off.roles.resolve('192.0.2.10'), (e: unknown) => e instanceof PodiamError && e.code === 'PODIAM_IP_IDENTITY_DISABLED' && e.status === 403);
+    const on = setup({ 'iam.amazonaws.com/role': 'web' }, { namespaceAnnotations: { 'podiam.io/ip-identity': 'enabled' } });
+    assert.equal((await on.roles.resolve('192.0.2.10')).decision.role.name.length > 0, true);
+    assert.notEqual(on.roles.resolveNow('192.0.2.10'), undefined);
+  });
+
   it('puts the default role through the same rules', async () => {
     const { roles } = setup({}, { defaultRole: 'arn:aws:iam::123456789012:role/podiam/prod/prod.billing.writer' });
     await assert.rejects(roles.resolve('192.0.2.10'), (e: unknown) => e instanceof PodiamError && e.code === 'PODIAM_ROLE_OF_OTHER_NAMESPACE');

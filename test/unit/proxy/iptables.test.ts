@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { IptablesRule, RULE_COMMENTS, guardRuleArgs, interfaceArgs, otherInterfaceArgs, ruleArgs, splitRuleLine } from '../../../proxy/src/iptables.ts';
+import { IptablesRule, RULE_COMMENTS, guardRuleArgs, interfaceArgs, otherInterfaceArgs, ruleArgs, splitRuleLine, tokenGuardRuleArgs, tokenRuleArgs } from '../../../proxy/src/iptables.ts';
 import { decideRuleOnShutdown } from '../../../proxy/src/rule-on-shutdown.ts';
 import { ConfigError } from '../../../core/src/errors.ts';
 
@@ -82,6 +82,41 @@ describe("a predecessor's rules", () => {
     assert.deepEqual(tables.nat, [print(ruleArgs(mine)), kube2iam]);
     assert.deepEqual(tables.filter, [print(guardRuleArgs(mine))]);
     assert.equal(await rule.removeOutdated(), 0);
+  });
+});
+
+describe("the token door's rules", () => {
+  it('sends 169.254.170.23:80 to the token port and guards that port, beside the metadata rules', () => {
+    const spec = { hostInterface: 'cni0', hostIp: '192.0.2.1', port: 8181, tokenPort: 8182 };
+    assert.deepEqual(tokenRuleArgs(spec), [
+      'PREROUTING', '-d', '169.254.170.23/32', '-p', 'tcp', '-m', 'tcp', '--dport', '80', '-i', 'cni0', '-m', 'comment', '--comment', RULE_COMMENTS.tokenDnat, '-j', 'DNAT', '--to-destination', '192.0.2.1:8182',
+    ]);
+    assert.deepEqual(tokenGuardRuleArgs(spec).slice(0, 7), ['INPUT', '-p', 'tcp', '-m', 'tcp', '--dport', '8182']);
+  });
+
+  it("adds all four rules together, and a proxy without the token door deletes a predecessor's token rules", async () => {
+    const tables: Record<string, string[][]> = { nat: [], filter: [] };
+    const same = (a: string[], b: string[]): boolean => a.join('\u0000') === b.join('\u0000');
+    // As iptables -S prints them: the comment quoted.
+    const print = (args: string[]): string => `-A ${args.map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}`;
+    const runner = async (args: string[], table: string): Promise<string | void> => {
+      const [op, ...rest] = args;
+      const t = tables[table]!;
+      if (op === '-S') return t.filter((r) => r[0] === rest[0]).map(print).join('\n');
+      const rule = op === '-I' ? [rest[0]!, ...rest.slice(2)] : rest;
+      const at = t.findIndex((r) => same(r, rule));
+      if (op === '-C' && at < 0) throw Object.assign(new Error('missing'), { code: 1 });
+      if (op === '-A' || op === '-I') t.push(rule);
+      if (op === '-D') t.splice(at, 1);
+    };
+    const withToken = new IptablesRule({ hostInterface: 'cni0', hostIp: '192.0.2.1', port: 8181, tokenPort: 8182 }, runner);
+    await withToken.ensure();
+    assert.equal(tables.nat!.length + tables.filter!.length, 4);
+    assert.equal(tables.nat!.filter((r) => r.includes('169.254.170.23/32')).length, 1);
+    const without = new IptablesRule({ hostInterface: 'cni0', hostIp: '192.0.2.1', port: 8181 }, runner);
+    assert.equal(await without.removeOutdated(), 2);
+    assert.equal([...tables.nat!, ...tables.filter!].some((r) => r.includes('8182') || r.includes('192.0.2.1:8182')), false);
+    assert.equal(tables.nat!.length + tables.filter!.length, 2);
   });
 });
 
