@@ -96,3 +96,27 @@ it every pod's credentials on the node). Empty when no memory limit is set.
 {{- end -}}
 {{- $opts -}}
 {{- end -}}
+
+{{/*
+The admission function's URL (https://<host>/admit/<secret>), from webhook.url or read from the
+Secret webhook.urlSecret names; empty when neither is set. Fails with the fix when the Secret is
+missing or its value is not an https:// URL. Used by both webhook configurations.
+*/}}
+{{- define "podiam.webhookUrl" -}}
+{{- $webhook := .Values.webhook }}
+{{- $url := $webhook.url }}
+{{- $fromSecret := (($webhook.urlSecret | default dict).name) }}
+{{- if $fromSecret }}
+{{- if $url }}{{ fail "webhook: set webhook.urlSecret.name or webhook.url, not both (webhook.urlSecret keeps the URL, which carries the webhook secret, out of the values)" }}{{ end }}
+{{- $key := $webhook.urlSecret.key | default "url" }}
+{{- /* The URL is read from the cluster at install/upgrade time. helm template (client-only) sees no
+       Secret: render with --dry-run=server, or it fails here rather than render a webhook without a URL. */}}
+{{- $secret := lookup "v1" "Secret" .Release.Namespace $fromSecret }}
+{{- if not $secret }}{{ fail (printf "webhook.urlSecret: Secret %s/%s was not found (helm template cannot read Secrets: use --dry-run=server). Create it before installing: kubectl -n %s create secret generic %s --from-literal=%s='<WebhookUrlPrefix><webhook secret>'" .Release.Namespace $fromSecret .Release.Namespace $fromSecret $key) }}{{ end }}
+{{- $raw := index ($secret.data | default dict) $key }}
+{{- if not $raw }}{{ fail (printf "webhook.urlSecret: Secret %s/%s has no key %q; put the webhook URL under that key, or set webhook.urlSecret.key" .Release.Namespace $fromSecret $key) }}{{ end }}
+{{- $url = b64dec $raw | trim }}
+{{- if not (hasPrefix "https://" $url) }}{{ fail (printf "webhook.urlSecret: the value of key %q in Secret %s/%s is not an https:// URL (the value itself is not shown: it holds the webhook secret)" $key .Release.Namespace $fromSecret) }}{{ end }}
+{{- end }}
+{{- $url -}}
+{{- end -}}

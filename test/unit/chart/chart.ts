@@ -9,7 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Pod, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
-import { ValidatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1';
+import { MutatingWebhookConfiguration, ValidatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodMonitor, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { requireTool } from '../../peers/tools.ts';
@@ -62,6 +62,7 @@ export const allOptionalValues = {
     failurePolicy: 'Fail',
     excludeNamespaces: ['monitoring'],
   },
+  tokenIdentity: { enabled: true, audience: 'podiam.prod-eu', port: 8183, issuer: 'https://oidc.example.com/prod-eu', failurePolicy: 'Fail', namespaceLabel: 'example.com/token-identity' },
   serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' } },
   // podMonitor is the alternative to serviceMonitor; the chart refuses both (render.test.ts renders it alone).
   grafanaDashboard: { enabled: true, namespace: 'monitoring', annotations: { grafana_folder: 'Security' } },
@@ -143,6 +144,7 @@ const models: Record<string, Validator> = {
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole as unknown as Validator,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding as unknown as Validator,
   'admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration': ValidatingWebhookConfiguration as unknown as Validator,
+  'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': MutatingWebhookConfiguration as unknown as Validator,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as unknown as Validator,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor as unknown as Validator,
   'monitoring.coreos.com/v1/PodMonitor': PodMonitor as unknown as Validator,
