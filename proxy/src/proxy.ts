@@ -300,6 +300,9 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
         failed: (err) => logger.warn({ err: describeError(err), code: 'PODIAM_TOKEN_KEYS_UNAVAILABLE' }, "could not read the service-account issuer's keys"),
       },
     });
+    // Read the keys now, so the first pod to ask does not wait for the API server (a failure is
+    // logged by the events above and retried on the first request).
+    keys.issuer().catch(() => undefined);
     tokenServer = createTokenServer(
       {
         requireImdsV2: config.requireImdsV2,
