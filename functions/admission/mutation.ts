@@ -81,6 +81,12 @@ export function podMutation(review: ReviewRequest, settings: MutationSettings): 
     return skip('hostNetwork pod', [...warnings, 'podiam: token identity is not given to hostNetwork pods (their source address is the node\'s, which the token endpoint refuses); the pod keeps the metadata path']);
   }
   if (listOf(spec.volumes).some((v) => v?.name === TOKEN_VOLUME_NAME)) return skip(`the pod already has the ${TOKEN_VOLUME_NAME} volume`, warnings);
+  // The API server refuses a serviceAccountToken projection in a pod without a service account, and
+  // failurePolicy Ignore does not cover a patch that makes the pod invalid: the pod itself would be
+  // refused. The ServiceAccount admission plugin (on by default) sets it before webhooks are called.
+  if (typeof spec.serviceAccountName !== 'string' || spec.serviceAccountName === '') {
+    return skip('the pod has no serviceAccountName', [...warnings, 'podiam: token identity needs the pod\'s serviceAccountName (set by the API server\'s ServiceAccount admission plugin, which is off here); the pod keeps the metadata path']);
+  }
 
   const patch: JsonPatchOp[] = [];
   const env = [

@@ -27,6 +27,7 @@ export interface PodObject {
 
 export interface PodSpec {
   hostNetwork?: boolean;
+  serviceAccountName?: string;
   volumes?: Array<{ name?: string; [field: string]: unknown }> | null;
   containers?: ContainerSpec[] | null;
   initContainers?: ContainerSpec[] | null;

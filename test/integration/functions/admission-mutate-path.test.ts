@@ -52,6 +52,13 @@ function post(url: string, body: string): Promise<{ status: number; json: Record
   });
 }
 
+/** A pod review as the API server sends it, its ServiceAccount admission plugin having set serviceAccountName. */
+function mutateReview(annotations: Record<string, string>, uid: string): string {
+  const body = podReview({ annotations, uid }) as { request: { object: { spec: Record<string, unknown> } } };
+  body.request.object.spec.serviceAccountName = 'default';
+  return JSON.stringify(body);
+}
+
 interface Answer {
   response: { uid: string; allowed: boolean; patchType?: string; patch?: string; warnings?: string[] };
 }
@@ -73,7 +80,7 @@ describe('the admission function at /mutate/<secret>', () => {
   });
 
   it('patches an opted-in pod with the configured audience and lifetime, with no AWS call', async () => {
-    const res = await post(server.mutateUrl, JSON.stringify(podReview({ annotations: { [TOKEN_IDENTITY_ANNOTATION]: 'true' }, uid: 'm-1' })));
+    const res = await post(server.mutateUrl, mutateReview({ [TOKEN_IDENTITY_ANNOTATION]: 'true' }, 'm-1'));
 
     assert.equal(res.status, 200);
     const answer = res.json as unknown as Answer;
@@ -85,7 +92,7 @@ describe('the admission function at /mutate/<secret>', () => {
   });
 
   it('allows an opted-out pod unchanged', async () => {
-    const res = await post(server.mutateUrl, JSON.stringify(podReview({ annotations: { [TOKEN_IDENTITY_ANNOTATION]: 'false' }, uid: 'm-2' })));
+    const res = await post(server.mutateUrl, mutateReview({ [TOKEN_IDENTITY_ANNOTATION]: 'false' }, 'm-2'));
     assert.deepEqual(res.json, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'm-2', allowed: true } });
   });
 

@@ -19,8 +19,9 @@ function review(pod: Json, extra: Json = {}) {
   }));
 }
 
+/** As the API server sends it: its ServiceAccount admission plugin has set serviceAccountName. */
 function pod(spec: Json, annotations: Record<string, string> = { [TOKEN_IDENTITY_ANNOTATION]: 'true' }): Json {
-  return { metadata: { name: 'p', annotations }, spec };
+  return { metadata: { name: 'p', annotations }, spec: { serviceAccountName: 'default', ...spec } };
 }
 
 const unescape = (s: string) => s.replace(/~1/g, '/').replace(/~0/g, '~');
@@ -112,6 +113,14 @@ describe('token identity mutation (pure)', () => {
     const m = podMutation(review(pod({ hostNetwork: true, containers: [{ name: 'app' }] })), settings);
     assert.equal(m.kind, 'skip');
     assert.match(m.warnings.join('\n'), /hostNetwork.*metadata path/);
+  });
+
+  it('leaves alone, with a warning, a pod without serviceAccountName, which the API server would refuse with the projected token', () => {
+    for (const serviceAccountName of [undefined, '']) {
+      const m = podMutation(review(pod({ serviceAccountName, containers: [{ name: 'app' }] })), settings);
+      assert.equal(m.kind, 'skip');
+      assert.match(m.warnings.join('\n'), /needs the pod's serviceAccountName/);
+    }
   });
 
   it('leaves alone a pod that already has the podiam-token volume (idempotent: reinvocation adds nothing)', () => {
