@@ -131,7 +131,9 @@ async function getJson(kc: KubeConfig, path: string, timeoutMs: number): Promise
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig names no cluster');
   const url = new URL(path, cluster.server);
-  const options: RequestOptions = { method: 'GET', headers: { accept: 'application/json' } };
+  // The API server negotiates: /openid/v1/jwks answers only application/jwk-set+json (406 to
+  // application/json alone), the discovery document only application/json.
+  const options: RequestOptions = { method: 'GET', headers: { accept: 'application/jwk-set+json, application/json' } };
   await kc.applyToHTTPSOptions(options);
   return new Promise((resolve, reject) => {
     const req = request(url, { ...options, timeout: timeoutMs }, (res) => {
