@@ -163,7 +163,7 @@ for (const [target, start, skip] of targets) describe(`helm install, upgrade and
   // ConfigMap in another namespace and the NetworkPolicy, beside the DaemonSet and its RBAC. The
   // Prometheus Operator's CRDs are not installed here, so ServiceMonitor/PodMonitor cannot be; the
   // check after uninstall lists every listable kind the server has, so it covers them where they are.
-  const RELEASE_KINDS = ['daemonsets', 'serviceaccounts', 'clusterroles', 'clusterrolebindings', 'configmaps', 'networkpolicies', 'validatingwebhookconfigurations'];
+  const RELEASE_KINDS = ['daemonsets', 'serviceaccounts', 'clusterroles', 'clusterrolebindings', 'configmaps', 'networkpolicies', 'validatingwebhookconfigurations', 'mutatingwebhookconfigurations'];
   const selector = `app.kubernetes.io/instance=${releaseName}`;
 
   it('upgrades to every optional block the server can store, each object carrying the release label', async () => {
@@ -178,8 +178,11 @@ for (const [target, start, skip] of targets) describe(`helm install, upgrade and
     assert.deepEqual(listed.stdout.trim().split('\n').map((l) => l.split('/')[0]).sort(), [
       'clusterrole.rbac.authorization.k8s.io',
       'clusterrolebinding.rbac.authorization.k8s.io',
+      // tokenIdentity: the proxy's binding to system:service-account-issuer-discovery.
+      'clusterrolebinding.rbac.authorization.k8s.io',
       'configmap',
       'daemonset.apps',
+      'mutatingwebhookconfiguration.admissionregistration.k8s.io',
       'networkpolicy.networking.k8s.io',
       'serviceaccount',
       'validatingwebhookconfiguration.admissionregistration.k8s.io',

@@ -28,15 +28,15 @@ export interface WebhookCluster {
   faults: IamFaultInjector;
   admission: LocalAdmissionServer;
   c: ReturnType<typeof clients>;
-  /** What the API server sent and what the handler answered, in order. */
-  calls: { review: Seen; status: number }[];
-  /** helm upgrade --install with these webhook values (url and caBundle are added). */
-  install(webhook?: Record<string, unknown>): Promise<void>;
+  /** What the API server sent and what the handler answered, in order; route is the path's first segment (admit, mutate). */
+  calls: { review: Seen; status: number; route: string }[];
+  /** helm upgrade --install with these webhook values (url and caBundle are added), and other top-level values. */
+  install(webhook?: Record<string, unknown>, values?: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startWebhookCluster(namespaces: string[]): Promise<WebhookCluster> {
-  const [kube, aws] = await Promise.all([startKube(), startHarness()]);
+export async function startWebhookCluster(namespaces: string[], kubeOptions: Parameters<typeof startKube>[0] = {}): Promise<WebhookCluster> {
+  const [kube, aws] = await Promise.all([startKube(kubeOptions), startHarness()]);
   const c = clients(kube);
   await aws.publish(exampleBundle());
   const faults = await startIamFaultInjector(aws.moto.endpoint);
@@ -54,12 +54,12 @@ export async function startWebhookCluster(namespaces: string[]): Promise<Webhook
     log: silentLogger,
     handler: async (event: LambdaFunctionURLEvent) => {
       const answer = (await real(event)) as Exclude<LambdaFunctionURLResult, string>;
-      calls.push({ review: JSON.parse(event.body ?? '{}') as Seen, status: answer.statusCode ?? 200 });
+      calls.push({ review: JSON.parse(event.body ?? '{}') as Seen, status: answer.statusCode ?? 200, route: (event.rawPath ?? '/').split('/')[1] ?? '' });
       return answer;
     },
   });
-  const install = async (webhook: Record<string, unknown> = {}) => {
-    const installed = await withValuesFile({ clusterName: CLUSTER, webhook: { url: admission.url, caBundle: cert.caPem, ...webhook } }, (file) =>
+  const install = async (webhook: Record<string, unknown> = {}, values: Record<string, unknown> = {}) => {
+    const installed = await withValuesFile({ clusterName: CLUSTER, ...values, webhook: { url: admission.url, caBundle: cert.caPem, ...webhook } }, (file) =>
       c.helm(['upgrade', '--install', releaseName, chartDir, '-n', releaseNamespace, '--values', file]),
     );
     assert.ok(installed.ok, installed.stderr);
