@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
@@ -90,6 +90,14 @@ export interface Kube {
   pkiDir: string;
   /** Where kube-apiserver and etcd write their logs (removed by stop()). */
   logDir: string;
+  /** Restarts kube-apiserver with a new service-account signing key (pkiDir's sa.key, sa.pub
+   * become the new pair); every earlier public key stays trusted, so tokens signed before keep
+   * verifying until they expire. Same etcd, port, CA and admin credentials: clients keep working
+   * (their open watches break once, as in a control-plane upgrade). Resolves once /readyz says ok. */
+  rotateServiceAccountKey(): Promise<void>;
+  /** Restarts kube-apiserver trusting only the current signing key: the keys rotated out are
+   * retired, so the issuer's JWKS stops publishing them. */
+  retireOldServiceAccountKeys(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -304,6 +312,13 @@ function kubeconfigYaml(server: string, caPem: string, cert: string, key: string
   ].join('\n');
 }
 
+/** A fresh service-account signing pair as dir/sa.key and dir/sa.pub (P-256, so tokens are ES256). */
+function writeServiceAccountKey(dir: string): void {
+  const sa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  writeFileSync(path.join(dir, 'sa.key'), sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(path.join(dir, 'sa.pub'), sa.publicKey.export({ type: 'spki', format: 'pem' }));
+}
+
 /** Starts etcd and kube-apiserver on free loopback ports; resolves once /readyz says ok. */
 export async function startKube(opts: StartKubeOptions = {}): Promise<Kube> {
   // A free port is found by binding port 0 and releasing it, so another test file may
@@ -370,9 +385,10 @@ async function startKubeOnce(opts: StartKubeOptions): Promise<Kube> {
         `--kubelet-certificate-authority=${path.join(dir, 'ca.crt')}`,
       );
     }
-    const sa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    writeFileSync(path.join(dir, 'sa.key'), sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    writeFileSync(path.join(dir, 'sa.pub'), sa.publicKey.export({ type: 'spki', format: 'pem' }));
+    writeServiceAccountKey(dir);
+    // Public keys rotated out by rotateServiceAccountKey() and not yet retired, beside sa.pub.
+    const previousSaPubs: string[] = [];
+    let rotations = 0;
     const token = randomBytes(24).toString('hex');
     writeFileSync(path.join(dir, 'tokens.csv'), `${token},podiam-admin,podiam-admin,"system:masters"\n`);
     const caPem = readFileSync(path.join(dir, 'ca.crt'), 'utf8');
@@ -382,7 +398,7 @@ async function startKubeOnce(opts: StartKubeOptions): Promise<Kube> {
       return r.status === 200 && (JSON.parse(r.body) as { health?: string }).health === 'true';
     });
 
-    const args = [
+    const args = (): string[] => [
       '--bind-address=127.0.0.1', `--secure-port=${securePort}`, '--advertise-address=127.0.0.1',
       `--etcd-servers=${etcdEndpoint}`,
       // Compaction only when a test asks for it (compactEtcd), so 410s are deterministic.
@@ -392,7 +408,8 @@ async function startKubeOnce(opts: StartKubeOptions): Promise<Kube> {
       `--client-ca-file=${path.join(dir, 'ca.crt')}`,
       `--token-auth-file=${path.join(dir, 'tokens.csv')}`,
       '--service-account-issuer=https://kubernetes.default.svc',
-      `--service-account-key-file=${path.join(dir, 'sa.pub')}`,
+      // The flag repeats: the issuer's JWKS publishes every key given, and tokens signed by any verify.
+      ...[...previousSaPubs, 'sa.pub'].map((f) => `--service-account-key-file=${path.join(dir, f)}`),
       `--service-account-signing-key-file=${path.join(dir, 'sa.key')}`,
       `--service-cluster-ip-range=${serviceClusterIpRange}`,
       '--authorization-mode=RBAC',
@@ -408,14 +425,29 @@ async function startKubeOnce(opts: StartKubeOptions): Promise<Kube> {
       ...kubeletClientArgs,
       ...(opts.extraArgs ?? []),
     ];
-    const apiserver = startPeer('kube-apiserver', apiserverBin, args, dir);
-    peers.push(apiserver);
     const server = `https://127.0.0.1:${securePort}`;
     const tls = { ca: caPem, cert: admin.certPem, key: admin.keyPem };
-    await waitFor('kube-apiserver /readyz', apiserver, opts.readyTimeoutMs ?? 60_000, async () => {
-      const r = await get(`${server}/readyz`, tls);
-      return r.status === 200 && r.body.trim() === 'ok';
-    });
+    const startApiserver = async (): Promise<void> => {
+      const apiserver = startPeer('kube-apiserver', apiserverBin, args(), dir);
+      peers.push(apiserver);
+      await waitFor('kube-apiserver /readyz', apiserver, opts.readyTimeoutMs ?? 60_000, async () => {
+        const r = await get(`${server}/readyz`, tls);
+        return r.status === 200 && r.body.trim() === 'ok';
+      });
+    };
+    // The port was ours until the kill: a test file that binds port 0 in the moment between
+    // could take it, and the restart then fails with "address already in use" (no retry here,
+    // since clients hold the address).
+    const restartApiserver = async (): Promise<void> => {
+      const old = peers.find((p) => p.name === 'kube-apiserver');
+      if (old) {
+        killGroup(old);
+        await Promise.race([old.exited, new Promise((r) => setTimeout(r, 10_000))]);
+        peers.splice(peers.indexOf(old), 1);
+      }
+      await startApiserver();
+    };
+    await startApiserver();
 
     const kubeconfigPath = path.join(dir, 'kubeconfig');
     const kubeconfig = kubeconfigYaml(server, caPem, admin.certPem, admin.keyPem);
@@ -471,6 +503,18 @@ async function startKubeOnce(opts: StartKubeOptions): Promise<Kube> {
         const name = `serving-${randomBytes(4).toString('hex')}`;
         const issued = await issueCert(dir, name, { cn: dns[0] ?? ips[0] ?? 'localhost' }, 'serverAuth', [...ips.map((i) => `IP:${i}`), ...dns.map((d) => `DNS:${d}`)]);
         return { ...issued, caPem };
+      },
+      async rotateServiceAccountKey(): Promise<void> {
+        rotations += 1;
+        const previous = `sa-previous-${rotations}.pub`;
+        renameSync(path.join(dir, 'sa.pub'), path.join(dir, previous));
+        previousSaPubs.push(previous);
+        writeServiceAccountKey(dir);
+        await restartApiserver();
+      },
+      async retireOldServiceAccountKeys(): Promise<void> {
+        previousSaPubs.length = 0;
+        await restartApiserver();
       },
       stop,
     };
