@@ -28,6 +28,8 @@ export const TOKEN_FILE_ENV = 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE';
 /**
  * A container that sets any of these has its own container-credentials setup (an ECS-style sidecar,
  * EKS Pod Identity itself): adding ours would replace it, or leave a FULL_URI beside its RELATIVE_URI.
+ * Only `env` is seen: keys that come through `envFrom` (a ConfigMap or Secret) are not in the review,
+ * and the env entries added here take precedence over them.
  */
 export const OWN_CREDENTIALS_ENV = [FULL_URI_ENV, 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_CONTAINER_AUTHORIZATION_TOKEN', TOKEN_FILE_ENV] as const;
 
