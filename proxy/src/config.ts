@@ -326,7 +326,7 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
 
 function tokenIdentitySettings(r: Reader): NonNullable<ProxyConfig['tokenIdentity']> {
   const audience = r.string('PODIAM_TOKEN_AUDIENCE') ?? 'podiam';
-  if (!/^[\x21-\x7e]{1,256}$/.test(audience)) throw new ConfigError('PODIAM_TOKEN_AUDIENCE', `'${audience}' is not an audience`, 'Use 1-256 printable characters without spaces, the same value as the admission function\'s PODIAM_TOKEN_AUDIENCE (default podiam).');
+  if (!/^[\x21-\x2b\x2d-\x7e]{1,256}$/.test(audience)) throw new ConfigError('PODIAM_TOKEN_AUDIENCE', `'${audience}' is not one audience`, 'Use 1-256 printable characters without spaces or commas, the same value as the admission function\'s PODIAM_TOKEN_AUDIENCE (default podiam).');
   const issuer = r.string('PODIAM_TOKEN_ISSUER');
   if (issuer !== undefined && !/^https:\/\/\S+$/.test(issuer)) throw new ConfigError('PODIAM_TOKEN_ISSUER', `'${issuer}' is not an https:// issuer`, "Use the API server's --service-account-issuer, or unset it to read it from the API server's discovery document.");
   return { port: r.int('PODIAM_TOKEN_PORT', 8182, 0, 65535), audience, issuer };
