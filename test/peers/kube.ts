@@ -125,6 +125,23 @@ async function freePort(): Promise<number> {
   });
 }
 
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** Resolves once port can be bound on 127.0.0.1; polls every 50 ms, bounded by deadlineMs. */
+async function waitPortFree(port: number, deadlineMs: number): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!(await portFree(port))) {
+    if (Date.now() >= end) throw new KubePeerError('PODIAM_PEER_START_FAILED', `port ${port} still in use ${deadlineMs} ms after kube-apiserver was killed`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 // Peer processes run under a tiny sh watchdog that holds our stdin pipe: if this Node
 // process dies in any way (even SIGKILL), the pipe closes and the watchdog kills the
 // peer and removes the temp dir, so nothing outlives the test file. Each watchdog leads
@@ -444,6 +461,9 @@ async function startKubeOnce(opts: StartKubeOptions): Promise<Kube> {
         killGroup(old);
         await Promise.race([old.exited, new Promise((r) => setTimeout(r, 10_000))]);
         peers.splice(peers.indexOf(old), 1);
+        // The watchdog exits at once; kube-apiserver, killed with it, may still hold the port
+        // for a moment while the kernel tears it down.
+        await waitPortFree(securePort, 10_000);
       }
       await startApiserver();
     };
