@@ -19,6 +19,8 @@ export const tools = {
   venv,
   motoServer: path.join(venv, 'bin', 'moto_server'),
   ec2MetadataMock: path.join(bin, 'ec2-metadata-mock'),
+  /** The AWS SDK for Go v2's default chain calling STS GetCallerIdentity (scripts/peers/install-sdk-clients.sh). */
+  goStsWhoami: path.join(bin, 'go-sts-whoami'),
   bin,
 } as const;
 
