@@ -2,7 +2,8 @@
  * `npm run demo -- --node`: the demo's story on a real node. The chart is installed with
  * `helm upgrade --install`, the kubelet runs the proxy DaemonSet from the image proxy/Dockerfile
  * builds, and application pods in real containers ask 169.254.169.254 with the unmodified AWS SDK
- * for JavaScript v3 and botocore. Exit 0 only when each annotated pod got its own role with both
+ * for JavaScript v3 and botocore; one pod opts in to token identity and asks 169.254.170.23 with its
+ * kubelet-projected token instead. Exit 0 only when each annotated pod got its own role with both
  * SDKs and the unannotated pod got none; everything started is removed on the way out.
  */
 import { managedRoleName } from '../core/src/naming.ts';
@@ -25,11 +26,18 @@ async function main(): Promise<number> {
   say('podiam demo on a real node: moto (AWS), the container images, then kube-apiserver, kubelet and containerd');
   world = await startNodeWorld({ progress: say });
   const w = world;
-  const installed = await w.installChart();
+  const installed = await w.installChart({ tokenIdentity: { enabled: true } });
   if (!installed.ok) throw new DemoError(`helm upgrade --install failed: ${installed.stderr.trim()}`);
-  say(`helm upgrade --install ${RELEASE} chart/ -n ${RELEASE_NAMESPACE}: the DaemonSet is Ready, DNAT of 169.254.169.254:80 on ${w.hostInterface}`);
+  say(`helm upgrade --install ${RELEASE} chart/ -n ${RELEASE_NAMESPACE} --set tokenIdentity.enabled=true: the DaemonSet is Ready, DNAT of 169.254.169.254:80 and 169.254.170.23:80 on ${w.hostInterface}`);
 
-  const specs = [...DEMO_PODS.map((p) => ({ namespace: p.namespace, name: p.name, role: p.role })), { namespace: 'orders', name: 'no-annotation', role: '' }];
+  // One pod takes token identity (the mutating webhook adds its projected token and the SDKs'
+  // container-credentials variables); the others ask the metadata path by source IP.
+  const TOKEN = { 'podiam.io/token-identity': 'true' };
+  const specs = [
+    ...DEMO_PODS.map((p) => ({ namespace: p.namespace, name: p.name, role: p.role })),
+    { namespace: 'orders', name: 'reader-token', role: 'reader', annotations: TOKEN },
+    { namespace: 'orders', name: 'no-annotation', role: '' },
+  ];
   const ips = await Promise.all(specs.map((s) => w.createAppPod(s.role ? s : { namespace: s.namespace, name: s.name })));
   say(`pods running: ${specs.map((s, i) => `${s.namespace}/${s.name} (${ips[i]})`).join(', ')}`);
 
@@ -41,7 +49,8 @@ async function main(): Promise<number> {
       // kubectl exec adds its own "command terminated" line after the client's message.
       const said = r.stderr.trim().split('\n');
       const got = r.ok ? r.stdout.trim() : (said.find((l) => l.startsWith('no identity')) ?? said.at(-1) ?? 'no identity').slice(0, 140);
-      rows.push({ pod: `${s.namespace}/${s.name}`, annotation: s.role || '(none)', sdk, got, ok: expected ? r.ok && got.includes(expected) : !r.ok });
+      const door = 'annotations' in s ? ' via 169.254.170.23 (token)' : '';
+      rows.push({ pod: `${s.namespace}/${s.name}`, annotation: s.role || '(none)', sdk: `${sdk}${door}`, got, ok: expected ? r.ok && got.includes(expected) : !r.ok });
     }
   }
   const width = (k: keyof Row) => Math.max(...rows.map((r) => String(r[k]).length), k.length);

@@ -56,6 +56,8 @@ export interface AppPodSpec {
   name: string;
   /** The iam.amazonaws.com/role annotation; none when absent. */
   role?: string;
+  /** More annotations (e.g. podiam.io/token-identity: "true"). */
+  annotations?: Record<string, string>;
 }
 
 export interface NodeWorld {
@@ -101,7 +103,7 @@ export function appPodManifest(spec: AppPodSpec, image: string, motoInside = MOT
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: spec.name, namespace: spec.namespace, ...(spec.role ? { annotations: { 'iam.amazonaws.com/role': spec.role } } : {}) },
+    metadata: { name: spec.name, namespace: spec.namespace, ...(spec.role || spec.annotations ? { annotations: { ...spec.annotations, ...(spec.role ? { 'iam.amazonaws.com/role': spec.role } : {}) } } : {}) },
     spec: {
       automountServiceAccountToken: false,
       terminationGracePeriodSeconds: 1,
