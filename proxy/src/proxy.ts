@@ -25,7 +25,7 @@ import { StaleTolerantLookup } from './k8s/stale-lookup.ts';
 import { decideRuleOnShutdown, watchDaemonSet, type OwnerState } from './rule-on-shutdown.ts';
 import { createLogger, type Logger } from './log.ts';
 import { ProxyMetrics } from './metrics.ts';
-import { createImdsServer, createMetricsServer, createTokenServer } from './server.ts';
+import { createImdsServer, createMetricsServer, createTokenServer, type ServerDeps } from './server.ts';
 import { IssuerKeys, apiServerIssuer, type IssuerSource } from './token/issuer-keys.ts';
 import { TokenVerifier } from './token/verifier.ts';
 import { CredentialCache, type CacheTiming } from './sts/credential-cache.ts';
@@ -265,7 +265,8 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     return kind === 'fresh' || kind === 'stale';
   };
   const isReady = (): boolean => readyFlag && indexUsable() && (rule ? rule.inPlace : true);
-  const server = createImdsServer({
+  // One set of needs and limits for both listeners: the token door reads tokenDoor as well.
+  const serverDeps: ServerDeps = {
     requireImdsV2: config.requireImdsV2,
     passthroughPaths: config.passthroughPaths,
     credentialsWaitMs: config.credentialsWaitMs,
@@ -276,7 +277,8 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     ready: isReady,
     logger,
     metrics,
-  }, {
+  };
+  const listenerLimits = {
     connections: {
       firstByteTimeoutMs: config.firstByteTimeoutMs,
       maxConnections: config.maxConnections,
@@ -284,7 +286,8 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
       maxPipelined: config.maxPipelined,
       maxRequestsPerSocket: config.maxRequestsPerSocket,
     },
-  });
+  };
+  const server = createImdsServer(serverDeps, listenerLimits);
   const port = await listen(server, config.port, config.listenAddress);
 
   // The token door: the same decision (roles), index (lookup) and credential cache as above.
@@ -305,16 +308,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
     keys.issuer().catch(() => undefined);
     tokenServer = createTokenServer(
       {
-        requireImdsV2: config.requireImdsV2,
-        passthroughPaths: [],
-        credentialsWaitMs: config.credentialsWaitMs,
-        tokens: new TokenIssuer(),
-        roles,
-        cache,
-        upstream,
-        ready: isReady,
-        logger,
-        metrics,
+        ...serverDeps,
         tokenDoor: {
           verifier: new TokenVerifier({ keys, audience: tokenIdentity.audience, clock }),
           lookup,
@@ -326,7 +320,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
           credentialsWaitMs: config.credentialsWaitMs,
         },
       },
-      { connections: { firstByteTimeoutMs: config.firstByteTimeoutMs, maxConnections: config.maxConnections, maxConnectionsPerIp: config.maxConnectionsPerIp, maxPipelined: config.maxPipelined, maxRequestsPerSocket: config.maxRequestsPerSocket } },
+      listenerLimits,
     );
   }
   const tokenPort = tokenServer && tokenIdentity ? await listen(tokenServer, tokenIdentity.port, config.listenAddress) : undefined;
