@@ -21,6 +21,8 @@ export const tools = {
   ec2MetadataMock: path.join(bin, 'ec2-metadata-mock'),
   /** The AWS SDK for Go v2's default chain calling STS GetCallerIdentity (scripts/peers/install-sdk-clients.sh). */
   goStsWhoami: path.join(bin, 'go-sts-whoami'),
+  /** The AWS SDK for Java v2's default chain calling STS GetCallerIdentity, one self-contained jar (scripts/peers/install-sdk-clients.sh). */
+  javaStsWhoamiJar: path.join(bin, 'java-sts-whoami.jar'),
   bin,
 } as const;
 

@@ -1,8 +1,8 @@
 // Token-bound pod identity end to end (issue 15): the proxy's token door at 169.254.170.23, reached
 // through its own real DNAT rule from pods in their own network namespaces, with a real API server
 // issuing the tokens (the TokenRequest API, bound to the pod) and publishing the keys the proxy
-// verifies them with, moto as STS. The AWS SDK for JavaScript v3, botocore and the AWS SDK for Go v2,
-// each with its default credential chain unmodified, get their own pod's role from
+// verifies them with, moto as STS. The AWS SDK for JavaScript v3, botocore, the AWS SDK for Go v2 and
+// the AWS SDK for Java v2, each with its default credential chain unmodified, get their own pod's role from
 // AWS_CONTAINER_CREDENTIALS_FULL_URI + AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE; then the attacks, each
 // refused with its own code and never answered by the source-IP path instead.
 import { after, before, describe, it } from 'node:test';
@@ -161,10 +161,17 @@ describe('token-bound identity: the AWS SDKs\' container provider at 169.254.170
   //   169.254.170.23, fd00:ec2::23, localhost) plus loopback; credentials.py ContainerProvider sends
   //   AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE's content and refuses one with a CR or LF.
   // - Go v2: config v1.33.18, resolve_credentials.go isIPAllowed (see scripts/peers/sdk-clients/go-sts-whoami/main.go).
+  // - Java v2: auth 2.57.8, ContainerCredentialsProvider.ContainerCredentialsEndpointProvider.isAllowedHost
+  //   (loopback, or VALID_LOOP_BACK_IPV4 169.254.170.2 / 169.254.170.23, VALID_LOOP_BACK_IPV6 [fd00:ec2::23];
+  //   see scripts/peers/sdk-clients/java-sts-whoami/src/main/java/whoami/StsWhoami.java).
   const SDKS = {
     'the AWS SDK for JavaScript v3': (): [string, string[]] => [process.execPath, [path.join(repo, 'test/images/app/sts-whoami.mjs')]],
     botocore: (): [string, string[]] => [tools.python, [path.join(repo, 'test/images/app/sts_whoami.py')]],
     'the AWS SDK for Go v2': (): [string, string[]] => [tools.goStsWhoami, []],
+    // The JVM reads AWS_EC2_METADATA_DISABLED too; the system property is its other switch for the same
+    // setting (SdkSystemSetting.AWS_EC2_METADATA_DISABLED). C1 only and the serial GC: a short-lived
+    // client starts in about a second.
+    'the AWS SDK for Java v2': (): [string, string[]] => ['java', ['-Daws.disableEc2Metadata=true', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-jar', tools.javaStsWhoamiJar]],
   } as const;
 
   /** One SDK client's default chain in a pod namespace: the ARN STS names, or the client's own failure line. */
@@ -173,7 +180,7 @@ describe('token-bound identity: the AWS SDKs\' container provider at 169.254.170
     try {
       const { stdout } = await node.lab.exec(ns, cmd, args, { cwd: repo, env: sdkEnv(file), timeoutMs: 60_000 });
       const line = stdout.trim().split('\n').at(-1)!;
-      // The Go client prints {Arn, Account, UserId}; the JS and botocore clients print the ARN.
+      // The Go and Java clients print {Arn, Account, UserId}; the JS and botocore clients print the ARN.
       return { arn: line.startsWith('{') ? (JSON.parse(line) as { Arn: string }).Arn : line };
     } catch (err) {
       return { failure: String((err as { stderr?: string }).stderr ?? err).trim().split('\n').at(-1) };
@@ -252,7 +259,7 @@ describe('token-bound identity: the AWS SDKs\' container provider at 169.254.170
   }
 
   it('answered those through the token door alone: the metadata path served no credentials', async () => {
-    assert.ok((await metric(/^podiam_proxy_request_duration_seconds_count\{.*route="token-credentials".*status="200"/)) >= 6, 'six SDK runs answered by the token door');
+    assert.ok((await metric(/^podiam_proxy_request_duration_seconds_count\{.*route="token-credentials".*status="200"/)) >= 8, 'eight SDK runs answered by the token door');
     assert.equal(await metric(/^podiam_proxy_request_duration_seconds_count\{.*route="credentials".*status="200"/), 0, 'no credentials through 169.254.169.254');
   });
 
