@@ -1,5 +1,5 @@
-// The few API server calls the benchmark makes (create namespaces and pods, patch a pod's status),
-// over one keep-alive HTTPS agent with the admin token: light enough that creating 10,000
+// The few API server calls the benchmark makes (create namespaces, service accounts and pods, patch
+// a pod's status, request pod-bound tokens), over one keep-alive HTTPS agent with the admin token: light enough that creating 10,000
 // namespaces does not make the load generator's core the limit. The time a status patch is
 // acknowledged is the start of the first-credential measurement, so `patchPodRunning` returns it.
 import { Agent, request } from 'node:https';
@@ -49,12 +49,34 @@ export class KubeApi {
     await this.expect('POST', '/api/v1/namespaces', { metadata: { name } }, [201, 409]);
   }
 
-  /** A pod bound to `nodeName` (no scheduler runs), Pending until patchPodRunning. */
-  async createPod(namespace: string, name: string, nodeName: string, role: string): Promise<void> {
-    await this.expect('POST', `/api/v1/namespaces/${namespace}/pods`, {
+  async createServiceAccount(namespace: string, name: string): Promise<void> {
+    await this.expect('POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, { metadata: { name, namespace } }, [201, 409]);
+  }
+
+  /**
+   * A pod bound to `nodeName` (no scheduler runs), Pending until patchPodRunning; its UID. With a
+   * service account (created before), the TokenRequest API can bind tokens to it.
+   */
+  async createPod(namespace: string, name: string, nodeName: string, role: string, serviceAccountName?: string): Promise<string> {
+    const r = await this.call('POST', `/api/v1/namespaces/${namespace}/pods`, {
       metadata: { name, namespace, labels: { app: name.replace(/-\d+$/, ''), tier: 'backend' }, annotations: { [ROLE_ANNOTATION]: role } },
-      spec: { nodeName, containers: [{ name: 'app', image: 'registry.example/app:1.2.3', resources: { requests: { cpu: '10m', memory: '16Mi' } } }] },
-    }, [201]);
+      spec: { nodeName, ...(serviceAccountName ? { serviceAccountName } : {}), containers: [{ name: 'app', image: 'registry.example/app:1.2.3', resources: { requests: { cpu: '10m', memory: '16Mi' } } }] },
+    });
+    if (r.status !== 201) throw new Error(`POST pod ${namespace}/${name} answered ${r.status}: ${r.body.slice(0, 300)}`);
+    return (JSON.parse(r.body) as { metadata: { uid: string } }).metadata.uid;
+  }
+
+  /**
+   * A service-account token from the TokenRequest API, bound to the pod (as the kubelet's
+   * projected token is): the API server signs it with its service-account key.
+   */
+  async requestToken(namespace: string, serviceAccount: string, pod: { name: string; uid: string }, audience: string, expirationSeconds: number): Promise<string> {
+    const r = await this.call('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`, {
+      apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+      spec: { audiences: [audience], expirationSeconds, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid } },
+    });
+    if (r.status !== 201) throw new Error(`TokenRequest for ${namespace}/${serviceAccount} answered ${r.status}: ${r.body.slice(0, 300)}`);
+    return (JSON.parse(r.body) as { status: { token: string } }).status.token;
   }
 
   /**

@@ -23,6 +23,7 @@ import { call, fixedRate, rawExchange, saturate, type FixedRateRound, type Satur
 import { OTHER_CORE, SERVER_CORE, descendants, killAllPinned, loadavg, memoryOf, pin, priority, startPinned, type Pinned } from './procs.ts';
 import { median, quantile, spread } from './stats.ts';
 import { StsCounter } from './sts-counter.ts';
+import { TOKEN_DOOR_PATH, firstAndCached, mintTokens, oneAtATime, tokenHeader, type FirstAndCachedRound, type TokenPod } from './token-path.ts';
 
 const QUICK = process.argv.includes('--quick');
 const NO_BUILD = process.argv.includes('--no-build');
@@ -30,8 +31,12 @@ const NO_BUILD = process.argv.includes('--no-build');
 // on a shared machine does not take their cores; the peers stay at 0. The busy column checks it.
 const NICE = process.argv.includes('--nice') ? -10 : 0;
 const C = QUICK
-  ? { rounds: 2, seconds: 2, rateRounds: 2, rateSeconds: 2, firstPods: 8, namespaces: 300, nodePods: 100, podNamespaces: 20, idleStarts: 1, node20Rounds: 0, steadyWaitMs: 3000 }
-  : { rounds: 7, seconds: 5, rateRounds: 7, rateSeconds: 5, firstPods: 30, namespaces: 10_000, nodePods: 1000, podNamespaces: 100, idleStarts: 3, node20Rounds: 3, steadyWaitMs: 10_000 };
+  ? { rounds: 2, seconds: 2, rateRounds: 2, rateSeconds: 2, firstPods: 8, namespaces: 300, nodePods: 100, podNamespaces: 20, idleStarts: 1, node20Rounds: 0, steadyWaitMs: 3000, tokenRounds: 2, tokensPerRound: 150 }
+  : { rounds: 7, seconds: 5, rateRounds: 7, rateSeconds: 5, firstPods: 30, namespaces: 10_000, nodePods: 1000, podNamespaces: 100, idleStarts: 3, node20Rounds: 3, steadyWaitMs: 10_000, tokenRounds: 5, tokensPerRound: 300 };
+// The token path (issue 15): tokens the proxy has seen once before the timed rounds (warm-up).
+const TOKEN_WARMUP = 30;
+const TOKEN_AUDIENCE = 'podiam';
+const TOKEN_SERVICE_ACCOUNT = 'reader';
 const CONNECTIONS = 32; // below the proxy's 64 connections per source IP: no refusals
 const RATE = 1000;
 const FIRST_CREDENTIAL_GAPS_MS = [0, 1000];
@@ -59,8 +64,8 @@ function nodePodIp(i: number): string {
  * The DaemonSet's environment as the chart renders it with its defaults (helm template), minus
  * what only makes sense on a real node: the benchmark has no iptables and no node IP.
  */
-function chartEnv(): Record<string, string> {
-  const out = execFileSync(tools.helm, ['template', 'bench', path.join(repo, 'chart'), '--set', `clusterName=${CLUSTER}`], { encoding: 'utf8' });
+function chartEnv(extraSets: string[] = []): Record<string, string> {
+  const out = execFileSync(tools.helm, ['template', 'bench', path.join(repo, 'chart'), '--set', `clusterName=${CLUSTER}`, ...extraSets.flatMap((x) => ['--set', x])], { encoding: 'utf8' });
   for (const doc of parseAllDocuments(out)) {
     const o = doc.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } } } | null;
     if (o?.kind !== 'DaemonSet') continue;
@@ -76,6 +81,8 @@ interface Server {
   proc: Pinned;
   port: number;
   metricsPort?: number;
+  /** The token door's port (PODIAM_TOKEN_IDENTITY=true). */
+  tokenPort?: number;
   label: string;
 }
 
@@ -89,14 +96,17 @@ async function waitUntil(what: string, deadlineMs: number, probe: () => Promise<
 }
 
 let shippedEnv: Record<string, string> = {};
+/** The chart's environment with tokenIdentity.enabled=true (its other defaults unchanged). */
+let tokenEnv: Record<string, string> = {};
 let peers: Peers | undefined;
 let kubeApi: KubeApi | undefined;
 let stsCounter: StsCounter | undefined;
 
-async function startProxy(nodeBin: string, stsEndpoint: string, label: string): Promise<Server> {
+async function startProxy(nodeBin: string, stsEndpoint: string, label: string, withTokenDoor = false): Promise<Server> {
   const [port, metricsPort] = [await freePort(), await freePort()];
+  const tokenPort = withTokenDoor ? await freePort() : undefined;
   const env: Record<string, string> = {
-    ...shippedEnv,
+    ...(withTokenDoor ? { ...tokenEnv, PODIAM_TOKEN_PORT: String(tokenPort) } : shippedEnv),
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     PODIAM_NODE_NAME: NODE,
     PODIAM_LISTEN_ADDRESS: '127.0.0.1',
@@ -117,7 +127,7 @@ async function startProxy(nodeBin: string, stsEndpoint: string, label: string): 
     if (proc.child.exitCode !== null) throw new Error(`${label} exited ${proc.child.exitCode}; see ${work}/${label}.log`);
     return (await call(metricsPort, '127.0.0.1', 'GET', '/readyz')).status === 200;
   });
-  return { proc, port, metricsPort, label };
+  return { proc, port, metricsPort, tokenPort, label };
 }
 
 async function startBare(nodeBin: string, bundle: string, reply: string, label: string): Promise<Server> {
@@ -210,13 +220,15 @@ async function main(): Promise<void> {
   const bareBundle = path.join(work, 'bare-server.mjs');
   await build({ entryPoints: [path.join(repo, 'bench/proxy/bare-server.ts')], outfile: bareBundle, ...nodeBundleOptions });
   shippedEnv = chartEnv();
+  tokenEnv = chartEnv(['tokenIdentity.enabled=true']);
   const node24Version = execFileSync(node24, ['--version'], { encoding: 'utf8' }).trim();
   // What was measured: the commit, and whether the proxy's sources differed from it (work in progress).
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   const dirty = execFileSync('git', ['status', '--porcelain', '--', 'proxy', 'core', 'chart'], { encoding: 'utf8' }).split('\n').filter(Boolean);
 
   log('starting moto, the metadata mock and kube-apiserver');
-  peers = await startPeers({ moto: true, imds: { role: { name: 'node-role' } }, kube: true });
+  // RSA signing key: tokens are RS256, as kubeadm's and EKS's issuers sign them (the peer's default is ES256).
+  peers = await startPeers({ moto: true, imds: { role: { name: 'node-role' } }, kube: { serviceAccountKey: 'rsa' } });
   for (const pid of descendants(process.pid)) pin(pid, OTHER_CORE);
   // After the peers started (they inherit it otherwise): the generator's main thread only.
   if (NICE) execFileSync('renice', ['-n', String(NICE), '-p', String(process.pid)], { stdio: 'ignore' });
@@ -227,8 +239,10 @@ async function main(): Promise<void> {
   await peers.moto!.createRoles(['bench', 'bench-fc', ...podNamespaces].map((ns) => managedRoleArn({ accountId: ACCOUNT }, { cluster: CLUSTER, namespace: ns, service: 'reader' })));
   await kube.createNamespace('bench');
   await kube.createNamespace('bench-fc');
-  // The pod the load comes from: wrk and the fixed-rate generator connect from 127.0.0.1.
-  await kube.createPod('bench', 'load', NODE, 'reader');
+  // The pod the load comes from: wrk and the fixed-rate generator connect from 127.0.0.1. Its
+  // service account lets the TokenRequest API bind the token path's tokens to it.
+  await kube.createServiceAccount('bench', TOKEN_SERVICE_ACCOUNT);
+  const loadPodUid = await kube.createPod('bench', 'load', NODE, 'reader', TOKEN_SERVICE_ACCOUNT);
   await kube.patchPodRunning('bench', 'load', '127.0.0.1');
   const loadPath = `${CREDS}${roleName('bench')}`;
 
@@ -313,6 +327,10 @@ async function main(): Promise<void> {
   result.fixedRate = rateSummary;
   await bare.proc.stop();
 
+  // 2b. The token path (issue 15): the shipped bundle with the chart's tokenIdentity.enabled, its
+  // token door asked from the load pod's address (127.0.0.1) with tokens bound to that pod.
+  result.tokenPath = await tokenPath({ namespace: 'bench', name: 'load', uid: loadPodUid, serviceAccount: TOKEN_SERVICE_ACCOUNT }, loadPath);
+
   // Node 20 (the dev toolchain, NOT what ships): the same comparison, fewer rounds.
   if (C.node20Rounds > 0) {
     log(`Node ${process.version} rounds (not shipped)`);
@@ -377,7 +395,7 @@ async function main(): Promise<void> {
   log(`creating ${C.nodePods} pods on the node, then making them Running`);
   sts.reset();
   const appearStart = performance.now();
-  await inParallel(Array.from({ length: C.nodePods }, (_, i) => i), 32, (i) => kube.createPod(`ns-${i % C.podNamespaces}`, `app-${i}`, NODE, 'reader'));
+  await inParallel(Array.from({ length: C.nodePods }, (_, i) => i), 32, async (i) => void (await kube.createPod(`ns-${i % C.podNamespaces}`, `app-${i}`, NODE, 'reader')));
   const createdSeconds = (performance.now() - appearStart) / 1000;
   await inParallel(Array.from({ length: C.nodePods }, (_, i) => i), 64, async (i) => void (await kube.patchPodRunning(`ns-${i % C.podNamespaces}`, `app-${i}`, nodePodIp(i))));
   const appearSeconds = (performance.now() - appearStart) / 1000;
@@ -402,6 +420,63 @@ async function main(): Promise<void> {
   console.log(report(result as unknown as Results, jsonFile));
 }
 
+interface TokenPathResults {
+  alg: string;
+  tokensMinted: number;
+  mintSeconds: number;
+  firstAndCached: FirstAndCachedRound[];
+  /** wrk rounds on the same process, alternating: the metadata path and the token door, both cached. */
+  saturation: Array<{ metadata: SaturationRound; token: SaturationRound; load: string }>;
+  loadBefore: string;
+  loadAfter: string;
+}
+
+/**
+ * Mints every token first (not timed), starts the token-door proxy, lets it answer the cached
+ * token and TOKEN_WARMUP fresh ones, then: first request per token beside the cached token, one at
+ * a time; then wrk on the token door beside wrk on the metadata path of the same process.
+ */
+async function tokenPath(pod: TokenPod, loadPath: string): Promise<TokenPathResults> {
+  const loadBeforeTokens = loadavg();
+  const count = 1 + TOKEN_WARMUP + C.tokenRounds * C.tokensPerRound;
+  log(`token path: minting ${count} tokens bound to ${pod.namespace}/${pod.name}`);
+  const m0 = performance.now();
+  const tokens = await mintTokens(kubeApi!, pod, count, TOKEN_AUDIENCE);
+  const mintSeconds = (performance.now() - m0) / 1000;
+  const alg = tokenHeader(tokens[0]!).alg ?? '?';
+  // The metadata path's proxy stays idle on the server core meanwhile: it would share the core only with its own timers.
+  const p = await startProxy(node24, peers!.moto!.endpoint, 'proxy-token', true);
+  try {
+    const [cachedToken, ...rest] = tokens as [string, ...string[]];
+    const warm = await oneAtATime(p.proc.pid, p.tokenPort!, '127.0.0.1', [cachedToken, ...rest.slice(0, TOKEN_WARMUP)]);
+    if (warm.non200) throw new Error(`token door: ${warm.non200} of ${TOKEN_WARMUP + 1} warm-up requests not answered 200; see ${work}/proxy-token.log`);
+    const batches = Array.from({ length: C.tokenRounds }, (_, r) => rest.slice(TOKEN_WARMUP + r * C.tokensPerRound, TOKEN_WARMUP + (r + 1) * C.tokensPerRound));
+    log(`token path: ${C.tokenRounds} rounds of ${C.tokensPerRound} first requests per token and as many with one cached token`);
+    const fc = await firstAndCached(p.proc.pid, p.tokenPort!, '127.0.0.1', batches, cachedToken);
+
+    const metaToken = await tokenFor(p.port, '127.0.0.1');
+    const metaFirst = await until200(p.port, '127.0.0.1', metaToken, roleName('bench'), 10_000);
+    if (!metaFirst.ok) throw new Error(`the token-door proxy's metadata path answered ${metaFirst.statuses.join(',')}`);
+    const door = { url: `http://127.0.0.1:${p.tokenPort}${TOKEN_DOOR_PATH}`, headers: { authorization: cachedToken } };
+    const meta = { url: `http://127.0.0.1:${p.port}${loadPath}`, headers: { 'x-aws-ec2-metadata-token': metaToken } };
+    await saturate(p.proc.pid, door.url, door.headers, 2, CONNECTIONS);
+    await saturate(p.proc.pid, meta.url, meta.headers, 2, CONNECTIONS);
+    const sat: TokenPathResults['saturation'] = [];
+    for (let r = 0; r < C.rounds; r++) {
+      log(`token path: saturation round ${r + 1}/${C.rounds}`);
+      const round: Partial<{ metadata: SaturationRound; token: SaturationRound }> = {};
+      for (const who of r % 2 === 0 ? (['token', 'metadata'] as const) : (['metadata', 'token'] as const)) {
+        const t = who === 'token' ? door : meta;
+        round[who] = await saturate(p.proc.pid, t.url, t.headers, C.seconds, CONNECTIONS);
+      }
+      sat.push({ metadata: round.metadata!, token: round.token!, load: loadavg() });
+    }
+    return { alg, tokensMinted: count, mintSeconds, firstAndCached: fc, saturation: sat, loadBefore: loadBeforeTokens, loadAfter: loadavg() };
+  } finally {
+    await p.proc.stop();
+  }
+}
+
 interface Results {
   startedAt: string;
   quick: boolean;
@@ -420,6 +495,7 @@ interface Results {
   node20?: Array<{ proxy: SaturationRound; bare: SaturationRound }>;
   firstCredential: Record<string, Array<{ ms: number; attempts: number }>>;
   scale: { namespaces: number; nsSeconds: number; nodePods: number; idleWithNamespacesMb: number; createdSeconds: number; appearSeconds: number; appear: NodeScale; restart: NodeScale };
+  tokenPath: TokenPathResults;
 }
 
 function report(r: Results, jsonFile: string): string {
@@ -473,7 +549,40 @@ function report(r: Results, jsonFile: string): string {
     );
   }
   lines.push('', `Saturation rounds: ${errors} non-2xx answers or socket errors in all. Load average after each round: ${sat.map((x) => x.load.split(' ')[0]).join(', ')}. ${s.namespaces} namespaces created in ${s.nsSeconds.toFixed(1)} s.`);
+  lines.push('', ...tokenReport(r.tokenPath));
   return lines.join('\n');
+}
+
+function busyNote(busy: number[]): string {
+  const low = busy.filter((b) => b < 0.95).length;
+  return low === 0 ? 'saturated' : `**${low} of ${busy.length} rounds below 0.95**`;
+}
+
+/** The token path's table: first request per token and cached, one at a time; cached under wrk beside the metadata path. */
+function tokenReport(t: TokenPathResults): string[] {
+  const fc = t.firstAndCached;
+  const n = fc.reduce((a, r) => a + r.first.latenciesMs.length, 0);
+  const all = (kind: 'first' | 'cached'): number[] => fc.flatMap((r) => r[kind].latenciesMs);
+  const q = (kind: 'first' | 'cached', p: number): string => quantile(all(kind), p).toFixed(3);
+  const non200 = fc.reduce((a, r) => a + r.first.non200 + r.cached.non200, 0);
+  const sat = t.saturation;
+  const satErrors = sat.reduce((a, x) => a + x.token.non2xx + x.token.socketErrors + x.metadata.non2xx + x.metadata.socketErrors, 0);
+  return [
+    `Token path (PODIAM_TOKEN_IDENTITY=true, the chart's tokenIdentity defaults): ${t.tokensMinted} ${t.alg} tokens from the API server's TokenRequest API bound to the load pod (audience ${TOKEN_AUDIENCE}), minted in ${t.mintSeconds.toFixed(1)} s before the rounds; sent from the pod's address 127.0.0.1; load average ${t.loadBefore} before, ${t.loadAfter} after.`,
+    '',
+    '| figure | token door | | ratio | |',
+    '| --- | --- | --- | --- | --- |',
+    `| one request at a time on one keep-alive connection, ${fc.length} alternating rounds of ${C.tokensPerRound} + ${C.tokensPerRound} requests | first request per token (verification; credentials cached) | the same token again (cached) | first / cached | |`,
+    `| latency send → end of answer, p50 ms (${n} requests each) | ${q('first', 0.5)} | ${q('cached', 0.5)} | ${(quantile(all('first'), 0.5) / quantile(all('cached'), 0.5)).toFixed(2)} | |`,
+    `| same, p99 ms | ${q('first', 0.99)} | ${q('cached', 0.99)} | ${(quantile(all('first'), 0.99) / quantile(all('cached'), 0.99)).toFixed(2)} | |`,
+    `| server CPU per answer, µs (schedstat, all threads): median of rounds (range) | ${spread(fc.map((r) => r.first.cpuMicrosPerAnswer))} | ${spread(fc.map((r) => r.cached.cpuMicrosPerAnswer))} | ${spread(fc.map((r) => r.first.cpuMicrosPerAnswer / r.cached.cpuMicrosPerAnswer), 2)} | ${non200} non-200 |`,
+    '',
+    '| figure | token door, cached token | metadata path, same process | token / metadata | |',
+    '| --- | --- | --- | --- | --- |',
+    `| server CPU per cached answer under wrk (${CONNECTIONS} connections), µs, ${sat.length} alternating rounds of ${C.seconds} s: median (range) | ${spread(sat.map((x) => x.token.cpuMicrosPerAnswer))} | ${spread(sat.map((x) => x.metadata.cpuMicrosPerAnswer))} | ${spread(sat.map((x) => x.token.cpuMicrosPerAnswer / x.metadata.cpuMicrosPerAnswer), 2)} (per round) | |`,
+    `| answers per second at saturation | ${spread(sat.map((x) => x.token.answersPerSecond), 0)} | ${spread(sat.map((x) => x.metadata.answersPerSecond), 0)} | ${spread(sat.map((x) => x.token.answersPerSecond / x.metadata.answersPerSecond), 2)} | |`,
+    `| server core busy (CPU time / wall time; below 0.95: the server's core was not all its own, or the generator was short) | ${spread(sat.map((x) => x.token.busy), 3)} | ${spread(sat.map((x) => x.metadata.busy), 3)} | — | ${busyNote(sat.flatMap((x) => [x.token.busy, x.metadata.busy]))}; ${satErrors} non-2xx or socket errors |`,
+  ];
 }
 
 const cleanup = async (): Promise<void> => {

@@ -47,6 +47,9 @@ export interface StartKubeOptions {
   /** Turn the ServiceAccount admission plugin on: pods then get projected service-account
    * tokens, which needs kube-controller-manager (startNode) to create the ServiceAccounts. */
   serviceAccounts?: boolean;
+  /** The service-account signing key: 'ec' (P-256, ES256 tokens; the default) or 'rsa' (2048-bit,
+   * RS256 tokens, as kubeadm and EKS sign them; the token-path benchmark measures those). */
+  serviceAccountKey?: 'ec' | 'rsa';
   /** Give the API server a client certificate for kubelets (exec, logs) and verify kubelets'
    * serving certificates with the cluster CA; for a real node (node.ts). */
   kubeletClient?: boolean;
@@ -329,9 +332,9 @@ function kubeconfigYaml(server: string, caPem: string, cert: string, key: string
   ].join('\n');
 }
 
-/** A fresh service-account signing pair as dir/sa.key and dir/sa.pub (P-256, so tokens are ES256). */
-function writeServiceAccountKey(dir: string): void {
-  const sa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+/** A fresh service-account signing pair as dir/sa.key and dir/sa.pub (P-256, so tokens are ES256; or RSA 2048, RS256). */
+function writeServiceAccountKey(dir: string, type: 'ec' | 'rsa' = 'ec'): void {
+  const sa = type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
   writeFileSync(path.join(dir, 'sa.key'), sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
   writeFileSync(path.join(dir, 'sa.pub'), sa.publicKey.export({ type: 'spki', format: 'pem' }));
 }
@@ -402,7 +405,7 @@ async function startKubeOnce(opts: StartKubeOptions): Promise<Kube> {
         `--kubelet-certificate-authority=${path.join(dir, 'ca.crt')}`,
       );
     }
-    writeServiceAccountKey(dir);
+    writeServiceAccountKey(dir, opts.serviceAccountKey);
     // Public keys rotated out by rotateServiceAccountKey() and not yet retired, beside sa.pub.
     const previousSaPubs: string[] = [];
     let rotations = 0;
@@ -529,7 +532,7 @@ async function startKubeOnce(opts: StartKubeOptions): Promise<Kube> {
         const previous = `sa-previous-${rotations}.pub`;
         renameSync(path.join(dir, 'sa.pub'), path.join(dir, previous));
         previousSaPubs.push(previous);
-        writeServiceAccountKey(dir);
+        writeServiceAccountKey(dir, opts.serviceAccountKey);
         await restartApiserver();
       },
       async retireOldServiceAccountKeys(): Promise<void> {
