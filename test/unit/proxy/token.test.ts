@@ -21,6 +21,27 @@ describe('IMDSv2 session tokens', () => {
     assert.equal(issuer.verify(token, '192.0.2.11'), false);
   });
 
+  it('refuses a token replayed from another pod after its own pod has used it (when it is remembered)', () => {
+    const issuer = new TokenIssuer();
+    const token = issuer.issue('192.0.2.10', 21600);
+    assert.equal(issuer.verify(token, '192.0.2.10'), true);
+    assert.equal(issuer.verify(token, '192.0.2.11'), false);
+    assert.equal(issuer.verify(token, '192.0.2.10'), true);
+  });
+
+  it('remembers a bounded number of tokens, and a forgotten one is checked in full again', () => {
+    let now = 1_000_000_000_000;
+    const issuer = new TokenIssuer(() => now, undefined, 3);
+    const tokens = ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'].map((ip) => [issuer.issue(ip, 60), ip] as const);
+    for (const [t, ip] of tokens) assert.equal(issuer.verify(t, ip), true);
+    assert.equal((issuer as unknown as { verified: Map<string, unknown> }).verified.size, 3);
+    // The first was forgotten: the full check still accepts it, and still refuses it from elsewhere.
+    assert.equal(issuer.verify(tokens[0]![0], '192.0.2.1'), true);
+    assert.equal(issuer.verify(tokens[0]![0], '192.0.2.9'), false);
+    now += 60_000;
+    for (const [t, ip] of tokens) assert.equal(issuer.verify(t, ip), false);
+  });
+
   it('refuses a token whose expiry was edited, and one from another proxy', () => {
     const issuer = new TokenIssuer();
     const token = issuer.issue('192.0.2.10', 10);
