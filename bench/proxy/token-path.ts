@@ -14,7 +14,9 @@ import { Agent, request } from 'node:http';
 import { inParallel, type KubeApi } from './kube-api.ts';
 import { cpuNanos } from './procs.ts';
 
-export const TOKEN_DOOR_PATH = '/v1/credentials';
+import { TOKEN_DOOR_PATH } from '../../core/src/annotations.ts';
+
+export { TOKEN_DOOR_PATH };
 
 export interface TokenPod {
   namespace: string;

@@ -33,4 +33,14 @@ export const SESSIONS_REVOKED_AT_ANNOTATION = 'podiam.io/sessions-revoked-at';
  * Namespace label (the chart's tokenIdentity.namespaceLabel): "enabled" opts in every pod.
  */
 export const TOKEN_IDENTITY_ANNOTATION = 'podiam.io/token-identity';
-export const TOKEN_IDENTITY_NAMESPACE_LABEL = 'podiam.io/token-identity';
+
+/** Namespace: `disabled` turns the metadata (source IP) path off for its pods; the token door alone serves them. */
+export const IP_IDENTITY_ANNOTATION = 'podiam.io/ip-identity';
+
+/**
+ * The token door, as the webhook writes it into pods and the proxy serves it: the container-credentials
+ * address the AWS SDKs accept over plain HTTP (EKS Pod Identity's), and its one path.
+ */
+export const TOKEN_DOOR_ADDRESS = '169.254.170.23';
+export const TOKEN_DOOR_PATH = '/v1/credentials';
+export const TOKEN_DOOR_URL = `http://${TOKEN_DOOR_ADDRESS}${TOKEN_DOOR_PATH}`;

@@ -13,11 +13,9 @@
  * podiam.io/token-identity: enabled unless the pod says "false". So this mutates any pod it is
  * sent, except one that opts out, one on the host network, and one already mutated.
  */
-import { TOKEN_IDENTITY_ANNOTATION } from '../../core/src/annotations.ts';
+import { TOKEN_DOOR_URL, TOKEN_IDENTITY_ANNOTATION } from '../../core/src/annotations.ts';
 import type { ContainerSpec, ReviewRequest } from './review.ts';
 
-/** The link-local address the AWS SDKs accept over plain HTTP for the container provider. */
-export const TOKEN_CREDENTIALS_URL = 'http://169.254.170.23/v1/credentials';
 export const TOKEN_VOLUME_NAME = 'podiam-token';
 export const TOKEN_MOUNT_PATH = '/var/run/secrets/podiam.io/serviceaccount';
 export const TOKEN_FILE_NAME = 'token';
@@ -92,7 +90,7 @@ export function podMutation(review: ReviewRequest, settings: MutationSettings): 
 
   const patch: JsonPatchOp[] = [];
   const env = [
-    { name: FULL_URI_ENV, value: TOKEN_CREDENTIALS_URL },
+    { name: FULL_URI_ENV, value: TOKEN_DOOR_URL },
     { name: TOKEN_FILE_ENV, value: TOKEN_FILE },
   ];
   const mount = { name: TOKEN_VOLUME_NAME, mountPath: TOKEN_MOUNT_PATH, readOnly: true };

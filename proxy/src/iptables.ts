@@ -11,6 +11,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { TOKEN_DOOR_ADDRESS } from '../../core/src/annotations.ts';
 import { ConfigError } from '../../core/src/errors.ts';
 
 const run = promisify(execFile);
@@ -25,8 +26,6 @@ export interface RuleSpec {
   tokenPort?: number | undefined;
 }
 
-/** The container-credentials address the AWS SDKs accept over plain HTTP (EKS Pod Identity's). */
-export const TOKEN_DOOR_ADDRESS = '169.254.170.23';
 
 /** kube2iam's hostInterface syntax: 'eth0', 'cali+' (iptables wildcard), '!eth0' (every interface but). */
 export function interfaceArgs(hostInterface: string): string[] {

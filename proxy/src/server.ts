@@ -20,7 +20,8 @@ import type { Logger } from './log.ts';
 import { DEFAULT_LOG_LIMITS, RefusalLogLimiter, type LogLimits, type Suppressed } from './log-limit.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import type { CredentialCache } from './sts/credential-cache.ts';
-import { TOKEN_DOOR_PATH, cachedTokenCredentialsReply, tokenCredentialsReply, type TokenDoorDeps } from './token/door.ts';
+import { TOKEN_DOOR_PATH } from '../../core/src/annotations.ts';
+import { cachedTokenCredentialsReply, tokenCredentialsReply, type TokenDoorDeps } from './token/door.ts';
 
 export interface ServerDeps {
   requireImdsV2: boolean;

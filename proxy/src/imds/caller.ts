@@ -3,7 +3,7 @@
  * Every outcome other than an allowed role is thrown as a coded error; a denial is also
  * reported as an Event on the pod.
  */
-import { SESSION_TAG_KEYS } from '../../../core/src/annotations.ts';
+import { IP_IDENTITY_ANNOTATION, SESSION_TAG_KEYS } from '../../../core/src/annotations.ts';
 import { PodiamError, errorCodes } from '../../../core/src/errors.ts';
 import { podSessionName } from '../../../core/src/naming.ts';
 import { decideRole, type ClusterSettings, type NamespaceFacts, type RoleDecision } from '../../../core/src/role-decision.ts';
@@ -12,9 +12,6 @@ import type { DenialEvents } from '../k8s/events.ts';
 import type { PodLookup, PodRecord } from '../k8s/pod-index.ts';
 import type { Logger } from '../log.ts';
 import type { AssumeRequest } from '../sts/types.ts';
-
-/** Namespace annotation: `disabled` turns the metadata (source IP) path off for its pods. */
-export const IP_IDENTITY_ANNOTATION = 'podiam.io/ip-identity';
 
 export type AllowDecision = Extract<RoleDecision, { kind: 'allow' }>;
 
@@ -47,6 +44,8 @@ function tagValue(v: string): string {
 interface Memo {
   nsAnnotations: Record<string, string> | undefined;
   decision: RoleDecision;
+  /** The namespace's podiam.io/ip-identity is `disabled`: read with the decision, from the same annotations. */
+  ipIdentityDisabled: boolean;
   request?: AssumeRequest;
 }
 
@@ -62,12 +61,20 @@ export class CallerRoles {
 
   /** The decision alone, for prefetch and tests: no lookup, no side effects. */
   decide(pod: PodRecord): RoleDecision {
+    return this.memoOf(pod).decision;
+  }
+
+  private memoOf(pod: PodRecord): Memo {
     const ns = this.o.namespaces.facts(pod.namespace);
     const memo = this.memo.get(pod);
-    if (memo && memo.nsAnnotations === ns.annotations) return memo.decision;
-    const decision = decideRole({ namespace: pod.namespace, name: pod.name, annotations: pod.annotations }, ns, this.o.settings);
-    this.memo.set(pod, { nsAnnotations: ns.annotations, decision });
-    return decision;
+    if (memo && memo.nsAnnotations === ns.annotations) return memo;
+    const fresh: Memo = {
+      nsAnnotations: ns.annotations,
+      decision: decideRole({ namespace: pod.namespace, name: pod.name, annotations: pod.annotations }, ns, this.o.settings),
+      ipIdentityDisabled: ns.annotations?.[IP_IDENTITY_ANNOTATION] === 'disabled',
+    };
+    this.memo.set(pod, fresh);
+    return fresh;
   }
 
   /**
@@ -76,9 +83,9 @@ export class CallerRoles {
    */
   resolveNow(ip: string): CallerRole | undefined {
     const pod = this.o.pods.findNow?.(ip);
-    if (!pod || this.ipIdentityDisabled(pod)) return undefined;
-    const decision = this.decide(pod);
-    return decision.kind === 'allow' ? { pod, decision } : undefined;
+    if (!pod) return undefined;
+    const { decision, ipIdentityDisabled } = this.memoOf(pod);
+    return decision.kind === 'allow' && !ipIdentityDisabled ? { pod, decision } : undefined;
   }
 
   async resolve(ip: string): Promise<CallerRole> {
@@ -104,7 +111,7 @@ export class CallerRoles {
 
   /** Whether the pod's namespace takes credentials by token only. */
   ipIdentityDisabled(pod: PodRecord): boolean {
-    return this.o.namespaces.facts(pod.namespace).annotations?.[IP_IDENTITY_ANNOTATION] === 'disabled';
+    return this.memoOf(pod).ipIdentityDisabled;
   }
 
   /** The pod's allowed role, or the refusal thrown (a denial is also recorded as an Event). */

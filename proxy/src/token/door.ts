@@ -19,9 +19,6 @@ import type { IssuedCredentials } from '../sts/types.ts';
 import type { BoundToken } from './jwt.ts';
 import type { TokenVerifier } from './verifier.ts';
 
-export const TOKEN_DOOR_ADDRESS = '169.254.170.23';
-export const TOKEN_DOOR_PATH = '/v1/credentials';
-
 export interface TokenDoorDeps {
   verifier: TokenVerifier;
   /** The pod at an address (fresh, or known within the stale window), as the metadata path sees it. */

@@ -32,7 +32,10 @@ export class TokenVerifier {
 
   /** The cached verification of a token, when there is one and it has not expired. Synchronous. */
   verifiedNow(raw: string): BoundToken | undefined {
-    const digest = tokenDigest(raw);
+    return this.known(tokenDigest(raw));
+  }
+
+  private known(digest: string): BoundToken | undefined {
     const token = this.verified.get(digest);
     if (!token) return undefined;
     if (token.expiresAt * 1000 <= this.o.clock.now()) {
@@ -44,7 +47,8 @@ export class TokenVerifier {
 
   /** Full verification; throws PODIAM_TOKEN_KEYS_UNAVAILABLE when the issuer's keys cannot be read. */
   async verify(raw: string): Promise<TokenCheck> {
-    const cached = this.verifiedNow(raw);
+    const digest = tokenDigest(raw);
+    const cached = this.known(digest);
     if (cached) return { kind: 'bound', token: cached };
     const parsed = parseToken(raw);
     if (!parsed) return { kind: 'refused', code: 'PODIAM_TOKEN_INVALID', reason: 'the token is not a signed JWT of an accepted algorithm (RS256, ES256)' };
@@ -61,7 +65,7 @@ export class TokenVerifier {
       return { kind: 'refused', code: 'PODIAM_TOKEN_INVALID', reason: `the token's signature does not verify with any key the issuer publishes (kid ${JSON.stringify(parsed.kid)})` };
     }
     const check = checkClaims(parsed.claims, { issuer, audience: this.o.audience, nowSeconds: this.o.clock.now() / 1000, leewaySeconds: this.o.leewaySeconds ?? 5 });
-    if (check.kind === 'bound') this.remember(tokenDigest(raw), check.token);
+    if (check.kind === 'bound') this.remember(digest, check.token);
     return check;
   }
 

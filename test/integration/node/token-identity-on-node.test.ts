@@ -14,7 +14,8 @@ import assert from 'node:assert/strict';
 import { managedRoleName } from '../../../core/src/naming.ts';
 import { DEMO_NAMES } from '../../../demo/checks.ts';
 import { RELEASE, RELEASE_NAMESPACE, appPodManifest, startNodeWorld, type AppPodSpec, type NodeWorld, type RunResult } from '../../../demo/node-world.ts';
-import { FULL_URI_ENV, TOKEN_CREDENTIALS_URL, TOKEN_FILE, TOKEN_FILE_ENV, TOKEN_MOUNT_PATH, TOKEN_VOLUME_NAME } from '../../../functions/admission/mutation.ts';
+import { TOKEN_DOOR_URL } from '../../../core/src/annotations.ts';
+import { FULL_URI_ENV, TOKEN_FILE, TOKEN_FILE_ENV, TOKEN_MOUNT_PATH, TOKEN_VOLUME_NAME } from '../../../functions/admission/mutation.ts';
 import { nodeIp, nodeSkipReason } from '../../peers/node.ts';
 
 const skip = nodeSkipReason();
@@ -170,7 +171,7 @@ describe('token identity on a real node: the webhook\'s mutation, the kubelet\'s
       assert.deepEqual(volume?.projected?.sources, [{ serviceAccountToken: { audience: AUDIENCE, expirationSeconds: 600, path: 'token' } }], `${name}: ${JSON.stringify(pod.spec.volumes)}`);
       const app = pod.spec.containers[0]!;
       assert.deepEqual(app.env?.filter((e) => e.name === FULL_URI_ENV || e.name === TOKEN_FILE_ENV), [
-        { name: FULL_URI_ENV, value: TOKEN_CREDENTIALS_URL },
+        { name: FULL_URI_ENV, value: TOKEN_DOOR_URL },
         { name: TOKEN_FILE_ENV, value: TOKEN_FILE },
       ]);
       assert.ok(app.volumeMounts?.some((m) => m.name === TOKEN_VOLUME_NAME && m.mountPath === TOKEN_MOUNT_PATH && m.readOnly === true), JSON.stringify(app.volumeMounts));
@@ -216,8 +217,8 @@ describe('token identity on a real node: the webhook\'s mutation, the kubelet\'s
   it('refuses one pod\'s token sent from another pod, and a request without a token', async () => {
     const readerToken = await tokenIn(TOKEN_NS, 'reader');
 
-    const stolen = await ask(TOKEN_NS, 'ledger', { URL: TOKEN_CREDENTIALS_URL, HEADER: readerToken });
-    const none = await ask(TOKEN_NS, 'ledger', { URL: TOKEN_CREDENTIALS_URL });
+    const stolen = await ask(TOKEN_NS, 'ledger', { URL: TOKEN_DOOR_URL, HEADER: readerToken });
+    const none = await ask(TOKEN_NS, 'ledger', { URL: TOKEN_DOOR_URL });
 
     assert.equal(stolen.status, 403, JSON.stringify(stolen));
     assert.equal((JSON.parse(stolen.body) as { code?: string }).code, 'PODIAM_TOKEN_SOURCE_MISMATCH');
