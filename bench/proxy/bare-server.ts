@@ -4,7 +4,7 @@
 // does for the proxy), same body. Its keep-alive settings are the proxy's, read from the captured
 // Keep-Alive header (`timeout=5, max=1000`): node writes them into every answer, and `max` makes
 // both servers close a connection after as many requests. Run as its own process on the server core:
-//   node bare-server.mjs <port>   with BENCH_REPLY = base64 of {"status", "headers": [[name, value]…], "body": base64, "keepAliveTimeoutMs", "maxRequestsPerSocket"}
+//   node bare-server.cjs <port>   with BENCH_REPLY = base64 of {"status", "headers": [[name, value]…], "body": base64, "keepAliveTimeoutMs", "maxRequestsPerSocket"}
 import { createServer } from 'node:http';
 
 interface Reply {

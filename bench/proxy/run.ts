@@ -2,7 +2,7 @@
 // against a bare node:http server answering the same bytes. Prints a Markdown section for
 // docs/benchmarks.md and writes every raw figure to a JSON file. docs/benchmarks.md says how each
 // figure is taken; in short:
-//  - the target is dist/proxy/main.mjs (`npm run build`) run by the shipped Node (24) with the
+//  - the target is dist/proxy/main.cjs (`npm run build`) run by the shipped Node (24) with the
 //    environment the Helm chart gives the DaemonSet, its real watches on a real kube-apiserver,
 //    moto as STS, the metadata mock as the node's IMDS; pods are real Pod objects on this node;
 //  - the servers run on core 0, wrk / the fixed-rate generator / this process / the peers on core 1;
@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { parseAllDocuments } from 'yaml';
-import { nodeBundleOptions } from '../../scripts/esbuild-options.mjs';
+import { proxyBundleOptions } from '../../scripts/esbuild-options.mjs';
 import { freePort, startPeers, tools, type Peers } from '../../test/peers/index.ts';
 import { managedRoleArn, managedRoleName } from '../../core/src/naming.ts';
 import { KubeApi, inParallel } from './kube-api.ts';
@@ -122,7 +122,7 @@ async function startProxy(nodeBin: string, stsEndpoint: string, label: string, w
   // The DaemonSet name makes the proxy read its DaemonSet on shutdown to decide on iptables rules: none here.
   delete env.PODIAM_DAEMONSET_NAME;
   delete env.PODIAM_NAMESPACE;
-  const proc = startPinned(SERVER_CORE, nodeBin, [path.join(repo, 'dist/proxy/main.mjs')], env, path.join(work, `${label}.log`));
+  const proc = startPinned(SERVER_CORE, nodeBin, [path.join(repo, 'dist/proxy/main.cjs')], env, path.join(work, `${label}.log`));
   await waitUntil(`${label} ready`, 60_000, async () => {
     if (proc.child.exitCode !== null) throw new Error(`${label} exited ${proc.child.exitCode}; see ${work}/${label}.log`);
     return (await call(metricsPort, '127.0.0.1', 'GET', '/readyz')).status === 200;
@@ -217,8 +217,9 @@ async function main(): Promise<void> {
     log('npm run build');
     execFileSync('npm', ['run', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
-  const bareBundle = path.join(work, 'bare-server.mjs');
-  await build({ entryPoints: [path.join(repo, 'bench/proxy/bare-server.ts')], outfile: bareBundle, ...nodeBundleOptions });
+  // The same bundle options as the proxy (CommonJS): both pay the same module loader.
+  const bareBundle = path.join(work, 'bare-server.cjs');
+  await build({ entryPoints: [path.join(repo, 'bench/proxy/bare-server.ts')], outfile: bareBundle, ...proxyBundleOptions });
   shippedEnv = chartEnv();
   tokenEnv = chartEnv(['tokenIdentity.enabled=true']);
   const node24Version = execFileSync(node24, ['--version'], { encoding: 'utf8' }).trim();

@@ -32,10 +32,10 @@ describe('the proxy image built from proxy/Dockerfile', () => {
   });
   after(() => image?.remove());
 
-  it('runs /nodejs/bin/node /app/main.mjs as user 65532 with NODE_ENV=production, exposing 8181 and 9181', () => {
+  it('runs /nodejs/bin/node /app/main.cjs as user 65532 with NODE_ENV=production, exposing 8181 and 9181', () => {
     assert.equal(image.config.User, '65532:65532');
     assert.deepEqual(image.config.Entrypoint, ['/nodejs/bin/node'], 'the helm test pod overrides args and relies on this');
-    assert.deepEqual(image.config.Cmd, ['/app/main.mjs']);
+    assert.deepEqual(image.config.Cmd, ['/app/main.cjs']);
     assert.ok(image.config.Env?.includes('NODE_ENV=production'), image.config.Env?.join(' '));
     assert.deepEqual(Object.keys(image.config.ExposedPorts ?? {}).sort(), ['8181/tcp', '9181/tcp']);
   });
@@ -47,8 +47,8 @@ describe('the proxy image built from proxy/Dockerfile', () => {
   });
 
   it('holds only the proxy bundle in /app: no node_modules and no GPL or AGPL licensed file', () => {
-    assert.deepEqual(image.appFiles.filter((f) => !f.startsWith('main.mjs')), [], image.appFiles.join(', '));
-    assert.ok(image.appFiles.includes('main.mjs'));
+    assert.deepEqual(image.appFiles.filter((f) => !f.startsWith('main.cjs')), [], image.appFiles.join(', '));
+    assert.ok(image.appFiles.includes('main.cjs'));
     const files = filesUnder(path.join(image.rootfs, 'app'));
     assert.ok(!files.some((f) => f.split(path.sep).includes('node_modules')), 'no node_modules');
     for (const f of files.filter((p) => statSync(p).isFile())) {
@@ -65,7 +65,7 @@ describe('the proxy image built from proxy/Dockerfile', () => {
   });
 
   it('starts the bundle under the image\'s Node and stops at the first missing setting, naming it (exit 2)', async () => {
-    const r = await inImage(image, '65532:65532', ['/nodejs/bin/node', '/app/main.mjs']);
+    const r = await inImage(image, '65532:65532', ['/nodejs/bin/node', '/app/main.cjs']);
     assert.doesNotMatch(r.output, /Cannot find (module|package)/);
     assert.equal(r.code, 2, r.output);
     assert.match(r.output, /PODIAM_CONFIG_INVALID/);

@@ -1,6 +1,6 @@
 // The proxy image as proxy/Dockerfile builds it, for real: scripts/images/build.sh (buildah) builds it
 // from this working tree (or finds it built), and it is unpacked here into a root filesystem, so tests
-// run the image's own /nodejs/bin/node on its /app/main.mjs, exactly as the DaemonSet's container does.
+// run the image's own /nodejs/bin/node on its /app/main.cjs, exactly as the DaemonSet's container does.
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ensureImages, unpackImage, type ImageConfig } from '../../peers/images.ts';
@@ -11,7 +11,7 @@ export interface ProxyImage {
   archive: string;
   /** The unpacked image's root filesystem. */
   rootfs: string;
-  /** The image's /nodejs/bin/node (the ENTRYPOINT) and /app/main.mjs (the CMD), as paths on this machine. */
+  /** The image's /nodejs/bin/node (the ENTRYPOINT) and /app/main.cjs (the CMD), as paths on this machine. */
   node: string;
   main: string;
   /** Files in /app. */
@@ -29,7 +29,7 @@ export async function unpackProxyImage(): Promise<ProxyImage> {
     archive: proxy.archive,
     rootfs: unpacked.rootfs,
     node: path.join(unpacked.rootfs, 'nodejs/bin/node'),
-    main: path.join(app, 'main.mjs'),
+    main: path.join(app, 'main.cjs'),
     appFiles: readdirSync(app).sort(),
     config: unpacked.config,
     remove: unpacked.remove,

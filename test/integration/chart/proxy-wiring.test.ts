@@ -1,4 +1,4 @@
-// The chart's DaemonSet, as the real API server stored it, run for real: the image's /app/main.mjs
+// The chart's DaemonSet, as the real API server stored it, run for real: the image's /app/main.cjs
 // under the image's own /nodejs/bin/node (proxy/Dockerfile built by buildah, see image.ts) started
 // with exactly the container's env (downward-API fields filled in as a kubelet would, for a "node" on
 // loopback) and a token of the chart's own ServiceAccount. Proves that the env wiring starts the proxy, that the probes' paths and
@@ -121,7 +121,7 @@ describe('the proxy started from the chart\'s stored DaemonSet', () => {
     );
 
     const env = resolveEnv(container.env, { 'spec.nodeName': NODE, 'status.hostIP': NODE_IP, 'metadata.namespace': releaseNamespace });
-    // The image's ENTRYPOINT and CMD: /nodejs/bin/node /app/main.mjs.
+    // The image's ENTRYPOINT and CMD: /nodejs/bin/node /app/main.cjs.
     proxy = spawn(image.node, [image.main], {
       cwd: path.dirname(image.main),
       // Only what the pod would have, plus the in-cluster credentials the kubelet would mount.

@@ -36,7 +36,7 @@ function proxyPids(): number[] {
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (argv[0] === '/nodejs/bin/node' && argv.includes('/app/main.mjs')) pids.push(Number(pid));
+      if (argv[0] === '/nodejs/bin/node' && argv.includes('/app/main.cjs')) pids.push(Number(pid));
     } catch {
       // Gone meanwhile.
     }

@@ -1,5 +1,5 @@
 // The shipped form: proxy/src/main.ts bundled by esbuild with the options of scripts/build.mjs,
-// run as a plain `node main.mjs` process under the shipped Node (24, as in the image) against the
+// run as a plain `node main.cjs` process under the shipped Node (24, as in the image) against the
 // real peers. It must refuse a bad setting with exit code 2 naming the setting, serve pods, become
 // ready, and exit 0 on SIGTERM.
 import { after, before, describe, it } from 'node:test';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { nodeBundleOptions } from '../../../scripts/esbuild-options.mjs';
+import { proxyBundleOptions } from '../../../scripts/esbuild-options.mjs';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { freePort, startPeers, type Peers } from '../../peers/index.ts';
 import { shippedNode } from '../../peers/shipped-node.ts';
@@ -21,7 +21,7 @@ const repo = process.env.PODIAM_REPO_ROOT ?? process.cwd();
 
 describe('the bundled proxy as a process', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'podiam-bundle-'));
-  const bundle = path.join(dir, 'main.mjs');
+  const bundle = path.join(dir, 'main.cjs');
   let peers: Peers;
   let proc: ChildProcess | undefined;
 
@@ -35,7 +35,7 @@ describe('the bundled proxy as a process', () => {
     await build({
       entryPoints: [path.join(repo, 'proxy/src/main.ts')],
       outfile: bundle,
-      ...nodeBundleOptions,
+      ...proxyBundleOptions,
     });
     peers = await startPeers({ moto: true, imds: { role: { name: 'node-role' } }, kube: true });
     await peers.moto!.createRoles(TEST_ROLE_ARNS);

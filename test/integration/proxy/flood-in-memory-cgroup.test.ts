@@ -16,7 +16,7 @@ import path from 'node:path';
 import { build } from 'esbuild';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { fromInstanceMetadata } from '@smithy/credential-provider-imds';
-import { nodeBundleOptions } from '../../../scripts/esbuild-options.mjs';
+import { proxyBundleOptions } from '../../../scripts/esbuild-options.mjs';
 import { freePort, startPeers, type Peers } from '../../peers/index.ts';
 import { shippedNode } from '../../peers/shipped-node.ts';
 import { find, render } from '../../unit/chart/chart.ts';
@@ -50,7 +50,7 @@ function cgroupValue(dir: string, file: string): string {
 
 describe('the shipped proxy in a memory cgroup of the chart\'s size, flooded with pipelined requests', { skip: canUseMemoryCgroup ? false : 'needs root and the cgroup v1 memory controller at /sys/fs/cgroup/memory' }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'podiam-flood-'));
-  const bundle = path.join(dir, 'main.mjs');
+  const bundle = path.join(dir, 'main.cjs');
   const cgroup = path.join(MEMORY_CGROUPS, `podiam-flood-${process.pid}`);
   let peers: Peers;
   let proc: ChildProcess | undefined;
@@ -63,7 +63,7 @@ describe('the shipped proxy in a memory cgroup of the chart\'s size, flooded wit
 
   before(async () => {
     chart = await chartDefaults();
-    await build({ entryPoints: [path.join(repo, 'proxy/src/main.ts')], outfile: bundle, ...nodeBundleOptions });
+    await build({ entryPoints: [path.join(repo, 'proxy/src/main.ts')], outfile: bundle, ...proxyBundleOptions });
     peers = await startPeers({ moto: true, imds: { role: { name: 'node-role', credentials: { AccessKeyId: NODE_KEY } } }, kube: true });
     await peers.moto!.createRoles(TEST_ROLE_ARNS);
     const api = peers.kube!.kubeConfig().makeApiClient(CoreV1Api);

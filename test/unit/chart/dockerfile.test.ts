@@ -52,14 +52,14 @@ describe('proxy/Dockerfile', () => {
     }
   });
 
-  it('starts the bundle that scripts/build.mjs writes (dist/proxy/main.mjs) with node', () => {
+  it('starts the bundle that scripts/build.mjs writes (dist/proxy/main.cjs) with node', () => {
     const build = readFileSync(path.join(repoRoot, 'scripts/build.mjs'), 'utf8');
     assert.match(build, /out: 'proxy\/main'/);
     assert.match(build, /outExtension: \{ '\.js': '\.mjs' \}/);
     const entrypoint = JSON.parse(finalOf('ENTRYPOINT')[0]!.args) as string[];
     const cmd = JSON.parse(finalOf('CMD')[0]!.args) as string[];
     assert.deepEqual(entrypoint, ['/nodejs/bin/node'], 'the helm test pod overrides args and relies on this');
-    assert.deepEqual(cmd, ['/app/main.mjs']);
+    assert.deepEqual(cmd, ['/app/main.cjs']);
     const copyBundle = finalOf('COPY').find((c) => c.args.includes('dist/proxy'));
     assert.match(copyBundle!.args, /\s\/app\/?$/);
   });
