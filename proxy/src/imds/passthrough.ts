@@ -7,8 +7,6 @@ import { isPassthroughAllowed } from './paths.ts';
 import type { Reply } from './reply.ts';
 import type { ImdsUpstream } from './upstream.ts';
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
-
 export async function passthroughReply(path: string, allowlist: readonly string[], upstream: ImdsUpstream): Promise<Reply> {
   if (!isPassthroughAllowed(path, allowlist)) throw new ProxyError('PODIAM_PATH_NOT_ALLOWED', `${path} is not passed through`);
   try {
@@ -16,9 +14,8 @@ export async function passthroughReply(path: string, allowlist: readonly string[
     // Only the status, type and body come back: no upstream header reaches the pod.
     return { status: a.status, contentType: a.contentType ?? 'text/plain', body: a.body };
   } catch (err) {
+    // ImdsUpstream fails with PODIAM_UPSTREAM_TIMEOUT or _UNAVAILABLE; anything else is unexpected.
     if (err instanceof ProxyError) throw err;
-    const code = (err as { code?: string }).code ?? '';
-    if (TIMEOUT_CODES.has(code)) throw new ProxyError('PODIAM_UPSTREAM_TIMEOUT', undefined, { cause: err });
     throw new ProxyError('PODIAM_UPSTREAM_UNAVAILABLE', undefined, { cause: err });
   }
 }

@@ -1,8 +1,10 @@
 /**
- * The node's real IMDS, reached with undici and the proxy's own IMDSv2 token. Used for the
- * proxy's own credentials, the instance identity document, and allowlisted passthrough.
+ * The node's real IMDS, reached with node:http (a keep-alive Agent of its own) and the proxy's own
+ * IMDSv2 token. Used for the proxy's own credentials, the instance identity document, and
+ * allowlisted passthrough. node:http rather than undici: undici added about 0.5 MB to the bundle
+ * and several MB resident on every node for a handful of requests (issue 16; docs/benchmarks.md).
  */
-import { Pool } from 'undici';
+import { Agent, request, type OutgoingHttpHeaders } from 'node:http';
 import { ProxyError } from '../errors.ts';
 
 export interface UpstreamAnswer {
@@ -19,35 +21,81 @@ export interface NodeCredentials {
 }
 
 export interface UpstreamOptions {
+  /** Until the TCP connection is up. */
   connectTimeoutMs?: number;
-  /** Headers and body each; a dead or slow upstream fails within this. */
+  /** Once connected, until the whole answer is in; a dead or slow upstream fails within this. */
   timeoutMs?: number;
 }
 
 const TOKEN_TTL_SECONDS = 21600;
+/** The most an answer may weigh: IMDS answers are small (the user-data limit is 16 KiB). */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 
 export class ImdsUpstream {
-  private readonly pool: Pool;
+  private readonly agent: Agent;
+  private readonly target: URL;
+  private readonly connectTimeoutMs: number;
+  private readonly timeoutMs: number;
   private token: { value: string; expiresAt: number } | undefined;
   private tokenInflight: Promise<string> | undefined;
   private creds: NodeCredentials | undefined;
   private credsInflight: Promise<NodeCredentials> | undefined;
 
   constructor(readonly origin: string, options: UpstreamOptions = {}) {
-    const timeout = options.timeoutMs ?? 1000;
-    this.pool = new Pool(origin, {
-      connections: 8,
-      connectTimeout: options.connectTimeoutMs ?? 500,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      keepAliveTimeout: 4000,
+    this.target = new URL(origin);
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 500;
+    this.timeoutMs = options.timeoutMs ?? 1000;
+    this.agent = new Agent({ keepAlive: true, maxSockets: 8, maxFreeSockets: 8, timeout: 4000 });
+  }
+
+  /** One exchange with the upstream, bounded by the connect and answer timeouts. */
+  private exchange(method: string, path: string, headers: OutgoingHttpHeaders): Promise<UpstreamAnswer> {
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const fail = (why: string, code: 'PODIAM_UPSTREAM_TIMEOUT' | 'PODIAM_UPSTREAM_UNAVAILABLE' = 'PODIAM_UPSTREAM_TIMEOUT'): void => {
+        req.destroy(new ProxyError(code, `the node's IMDS at ${this.origin} ${why}`));
+      };
+      const arm = (ms: number, why: string): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => fail(why), ms);
+      };
+      const req = request({ protocol: this.target.protocol, hostname: this.target.hostname, port: this.target.port, method, path, headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER_BYTES) fail(`answered more than ${MAX_ANSWER_BYTES} bytes for ${path}`, 'PODIAM_UPSTREAM_UNAVAILABLE');
+          else chunks.push(chunk);
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          const ct = res.headers['content-type'];
+          resolve({ status: res.statusCode ?? 0, contentType: ct, body: Buffer.concat(chunks) });
+        });
+        res.on('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+      });
+      req.on('socket', (socket) => {
+        // A reused keep-alive socket is already connected: only the answer's timeout applies.
+        if (socket.connecting) {
+          arm(this.connectTimeoutMs, `did not accept a connection within ${this.connectTimeoutMs} ms`);
+          socket.once('connect', () => arm(this.timeoutMs, `did not answer within ${this.timeoutMs} ms`));
+        } else arm(this.timeoutMs, `did not answer within ${this.timeoutMs} ms`);
+      });
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err instanceof ProxyError ? err : new ProxyError('PODIAM_UPSTREAM_UNAVAILABLE', `the node's IMDS at ${this.origin} could not be reached: ${err.message}`, { cause: err }));
+      });
+      req.end();
     });
   }
 
   private async fetchToken(): Promise<string> {
-    const res = await this.pool.request({ path: '/latest/api/token', method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': String(TOKEN_TTL_SECONDS) } });
-    const body = await res.body.text();
-    if (res.statusCode !== 200 || !body) throw new ProxyError('PODIAM_UPSTREAM_UNAVAILABLE', `the node's IMDS refused a session token (HTTP ${res.statusCode})`);
+    const res = await this.exchange('PUT', '/latest/api/token', { 'x-aws-ec2-metadata-token-ttl-seconds': String(TOKEN_TTL_SECONDS) });
+    const body = res.body.toString('utf8');
+    if (res.status !== 200 || !body) throw new ProxyError('PODIAM_UPSTREAM_UNAVAILABLE', `the node's IMDS refused a session token (HTTP ${res.status})`);
     this.token = { value: body.trim(), expiresAt: Date.now() + (TOKEN_TTL_SECONDS - 300) * 1000 };
     return this.token.value;
   }
@@ -68,14 +116,12 @@ export class ImdsUpstream {
   async get(path: string): Promise<UpstreamAnswer> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const token = await this.sessionToken();
-      const res = await this.pool.request({ path, method: 'GET', headers: { 'x-aws-ec2-metadata-token': token } });
-      const body = Buffer.from(await res.body.arrayBuffer());
-      if (res.statusCode === 401 && attempt === 0) {
+      const res = await this.exchange('GET', path, { 'x-aws-ec2-metadata-token': token });
+      if (res.status === 401 && attempt === 0) {
         this.token = undefined; // expired or the upstream restarted: get a new token once
         continue;
       }
-      const ct = res.headers['content-type'];
-      return { status: res.statusCode, contentType: Array.isArray(ct) ? ct[0] : ct, body };
+      return res;
     }
     throw new ProxyError('PODIAM_UPSTREAM_UNAVAILABLE', "the node's IMDS keeps refusing the proxy's token");
   }
@@ -114,6 +160,7 @@ export class ImdsUpstream {
   }
 
   async close(): Promise<void> {
-    await this.pool.close();
+    this.agent.destroy();
+    return Promise.resolve();
   }
 }
