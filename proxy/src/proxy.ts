@@ -6,7 +6,6 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { describeError } from '../../core/src/errors.ts';
 import type { ClusterSettings } from '../../core/src/role-decision.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -16,6 +15,7 @@ import { CallerRoles } from './imds/caller.ts';
 import { TokenIssuer } from './imds/token.ts';
 import { ImdsUpstream } from './imds/upstream.ts';
 import { IptablesRule, execIptables, type IptablesRunner } from './iptables.ts';
+import { KubeClient } from './k8s/api-client.ts';
 import { KubeDenialEvents, type DenialEvents } from './k8s/events.ts';
 import { NamespaceIndex, type NamespaceObject } from './k8s/namespace-index.ts';
 import { PodIndex, type PodObject, type PodRecord } from './k8s/pod-index.ts';
@@ -34,7 +34,8 @@ import type { CredentialSource } from './sts/types.ts';
 
 export interface ProxyDeps {
   logger?: Logger;
-  kubeConfig?: KubeConfig;
+  /** The API server client; default: PODIAM_KUBECONFIG's current context, else the pod's service account. */
+  kube?: KubeClient;
   /** Tests without an API server: an index the caller feeds (pods and namespaces), no reflectors. */
   indexes?: { pods: PodIndex; namespaces: NamespaceIndex };
   denials?: DenialEvents;
@@ -148,33 +149,27 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
   let kubeSync: Promise<void> = Promise.resolve();
   let ownerState: () => Promise<OwnerState> = deps.ownerState ?? (() => Promise.resolve(config.daemonSet ? 'unknown' : 'not-configured'));
   let stopOwnerWatch: () => void = () => undefined;
-  const loadKubeConfig = (): KubeConfig => {
-    const kc = deps.kubeConfig ?? new KubeConfig();
-    if (!deps.kubeConfig) {
-      if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-      else kc.loadFromCluster();
-    }
-    return kc;
-  };
+  // One client (one keep-alive Agent) for the indexes, the owner watch, Events and the issuer's keys.
+  let kubeClient: Promise<KubeClient> | undefined;
+  const kube = (): Promise<KubeClient> =>
+    (kubeClient ??= deps.kube ? Promise.resolve(deps.kube) : config.kubeconfig ? KubeClient.fromKubeconfigFile(config.kubeconfig) : Promise.resolve(KubeClient.inCluster()));
   if (!deps.indexes) {
-    const kc = loadKubeConfig();
-    const api = kc.makeApiClient(CoreV1Api);
+    const client = await kube();
     if (!deps.ownerState && config.daemonSet) {
-      const ownerWatch = watchDaemonSet(kc, config.daemonSet);
+      const ownerWatch = watchDaemonSet(client, config.daemonSet);
       ownerWatch.start();
       stopOwnerWatch = () => ownerWatch.stop();
       ownerState = () => ownerWatch.state();
     }
-    if (config.events) denials ??= new KubeDenialEvents(api, { nodeName: config.nodeName });
+    if (config.events) denials ??= new KubeDenialEvents(client, { nodeName: config.nodeName });
     const nsReflector = new Reflector<NamespaceObject>({
-      source: kubeListWatch({ kubeConfig: kc, path: '/api/v1/namespaces', list: (page) => api.listNamespace(page) as never }),
+      source: kubeListWatch({ client, path: '/api/v1/namespaces' }),
       sink: namespaces,
       clock,
       events: { relist: () => metrics.relists.inc({ resource: 'namespaces' }), watchError: (err) => logger.warn({ err: describeError(err) }, 'namespace watch failed; listing again') },
     });
-    const fieldSelector = `spec.nodeName=${config.nodeName}`;
     const podReflector = new Reflector<PodObject>({
-      source: kubeListWatch({ kubeConfig: kc, path: '/api/v1/pods', fieldSelector, list: (page) => api.listPodForAllNamespaces({ ...page, fieldSelector }) as never }),
+      source: kubeListWatch({ client, path: '/api/v1/pods', fieldSelector: `spec.nodeName=${config.nodeName}` }),
       sink: pods,
       clock,
       events: {
@@ -295,7 +290,7 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
   let tokenServer: Server | undefined;
   if (tokenIdentity) {
     const keys = new IssuerKeys({
-      source: deps.issuerSource ?? apiServerIssuer(loadKubeConfig()),
+      source: deps.issuerSource ?? apiServerIssuer(await kube()),
       clock,
       issuer: tokenIdentity.issuer,
       events: {
@@ -377,6 +372,8 @@ export async function startProxy(config: ProxyConfig, deps: ProxyDeps = {}): Pro
       stopOwnerWatch();
       cache.clear();
       gateway?.destroy();
+      // Its idle keep-alive connections; a client the caller passed is the caller's to close.
+      if (!deps.kube) void kubeClient?.then((c) => c.close(), () => undefined);
       await upstream.close();
     })());
 

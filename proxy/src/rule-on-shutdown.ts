@@ -15,7 +15,7 @@
  * the rights were there, has already delivered the deletion (seen on a real node: the rule stayed
  * after every uninstall until this watch was added; test/integration/node/chart-on-node.test.ts).
  */
-import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from './k8s/api-client.ts';
 import { kubeListWatch, Reflector } from './k8s/reflector.ts';
 import type { EventType, ReflectorSink } from './k8s/store.ts';
 
@@ -47,13 +47,13 @@ export interface OwnerRef {
 }
 
 /** Asks the API server about the DaemonSet (RBAC: get on that one DaemonSet). */
-export function daemonSetState(kubeConfig: KubeConfig, owner: OwnerRef, timeoutMs = 2000): () => Promise<OwnerState> {
-  const apps = kubeConfig.makeApiClient(AppsV1Api);
+export function daemonSetState(client: KubeClient, owner: OwnerRef, timeoutMs = 2000): () => Promise<OwnerState> {
+  const path = `/apis/apps/v1/namespaces/${encodeURIComponent(owner.namespace)}/daemonsets/${encodeURIComponent(owner.name)}`;
   return async () => {
     const timeout = new Promise<OwnerState>((resolve) => setTimeout(() => resolve('unknown'), timeoutMs).unref());
-    const lookup = apps.readNamespacedDaemonSet({ name: owner.name, namespace: owner.namespace }).then(
+    const lookup = client.getJson<DaemonSetObject>(path, { timeoutMs }).then(
       (ds): OwnerState => (ds.metadata?.deletionTimestamp ? 'deleting' : 'present'),
-      (err: unknown): OwnerState => ((err as { code?: number }).code === 404 ? 'gone' : 'unknown'),
+      (err: unknown): OwnerState => ((err as { statusCode?: number }).statusCode === 404 ? 'gone' : 'unknown'),
     );
     return Promise.race([lookup, timeout]);
   };
@@ -122,20 +122,14 @@ export interface OwnerWatch {
 }
 
 /** Watches the DaemonSet (RBAC: get, list, watch on that one DaemonSet) and answers at shutdown. */
-export function watchDaemonSet(kubeConfig: KubeConfig, owner: OwnerRef, timeoutMs = 2000): OwnerWatch {
-  const apps = kubeConfig.makeApiClient(AppsV1Api);
+export function watchDaemonSet(client: KubeClient, owner: OwnerRef, timeoutMs = 2000): OwnerWatch {
   const sighting = new DaemonSetSighting(owner.name);
   const fieldSelector = `metadata.name=${owner.name}`;
   const reflector = new Reflector<DaemonSetObject>({
-    source: kubeListWatch({
-      kubeConfig,
-      path: `/apis/apps/v1/namespaces/${owner.namespace}/daemonsets`,
-      fieldSelector,
-      list: (page) => apps.listNamespacedDaemonSet({ namespace: owner.namespace, fieldSelector, ...page }) as never,
-    }),
+    source: kubeListWatch({ client, path: `/apis/apps/v1/namespaces/${encodeURIComponent(owner.namespace)}/daemonsets`, fieldSelector }),
     sink: sighting,
   });
-  const ask = daemonSetState(kubeConfig, owner, timeoutMs);
+  const ask = daemonSetState(client, owner, timeoutMs);
   return {
     start: () => void reflector.start(),
     stop: () => reflector.stop(),

@@ -7,25 +7,15 @@
  *
  * The API server is reached only through a ListWatchSource: kubeListWatch() is the real one.
  */
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../clock.ts';
+import type { KubeClient, ListPage, WatchDoneFn, WatchEventFn } from './api-client.ts';
 import type { ReflectorSink } from './store.ts';
 
 export type { ReflectorSink } from './store.ts';
+export type { ListPage, WatchDoneFn, WatchEventFn } from './api-client.ts';
 
-export interface ListPage<T> {
-  items?: T[];
-  metadata?: { resourceVersion?: string; _continue?: string };
-}
-
-/** One page of the collection (CoreV1Api's list call with the same field selector). */
-export type ListPageFn<T> = (page: { limit: number; _continue?: string }) => Promise<ListPage<T>>;
-
-/** Called for each watch event: ADDED, MODIFIED, DELETED, BOOKMARK or ERROR (obj is then a Status). */
-export type WatchEventFn = (type: string, obj: unknown) => void;
-
-/** Called once when a watch ends: err is null/undefined when the server closed a healthy watch. */
-export type WatchDoneFn = (err: unknown) => void;
+/** One page of the collection (a list call with the same field selector), in the API server's shape. */
+export type ListPageFn<T> = (page: { limit: number; continue?: string }) => Promise<ListPage<T>>;
 
 /** A collection that can be listed in pages and watched from a resourceVersion. */
 export interface ListWatchSource<T> {
@@ -34,15 +24,15 @@ export interface ListWatchSource<T> {
   watch(resourceVersion: string, onEvent: WatchEventFn, onDone: WatchDoneFn): Promise<{ abort(): void }>;
 }
 
-/** The real source: a paged list call and client-node's Watch on the same collection and selector. */
-export function kubeListWatch<T>(options: { kubeConfig: KubeConfig; path: string; list: ListPageFn<T>; fieldSelector?: string }): ListWatchSource<T> {
-  const { kubeConfig, path, list, fieldSelector } = options;
+/** The real source: paged list calls and a watch of the same collection (path) and selector. */
+export function kubeListWatch<T>(options: { client: KubeClient; path: string; fieldSelector?: string }): ListWatchSource<T> {
+  const { client, path, fieldSelector } = options;
   return {
-    list,
+    list: (page) => client.list<T>(path, { ...page, fieldSelector }),
     watch(resourceVersion, onEvent, onDone) {
       const query: Record<string, string> = { resourceVersion, allowWatchBookmarks: 'true' };
       if (fieldSelector) query.fieldSelector = fieldSelector;
-      return new Watch(kubeConfig).watch(path, query, onEvent, onDone);
+      return client.watch(path, query, onEvent, onDone);
     },
   };
 }
@@ -127,14 +117,14 @@ export class Reflector<T> {
     // Bounded: the API server ends the chain; 10,000 pages is far past any node. Each page is
     // applied as it arrives, so memory holds one page, not the whole list.
     for (let page = 0; page < 10_000; page++) {
-      const body = await source.list({ limit: this.options.pageSize ?? 500, ...(cont ? { _continue: cont } : {}) });
+      const body = await source.list({ limit: this.options.pageSize ?? 500, ...(cont ? { continue: cont } : {}) });
       if (this.stopped) return;
       this.contactMs = this.clock.now();
       const items = body.items ?? [];
       sink.addListed(items);
       count += items.length;
       rv = body.metadata?.resourceVersion ?? rv;
-      cont = body.metadata?._continue || undefined;
+      cont = body.metadata?.continue || undefined;
       if (!cont) break;
     }
     sink.endRelist();

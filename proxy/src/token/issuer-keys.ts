@@ -10,9 +10,8 @@
  * verifying until they expire: that is how the API server rotates (old and new keys both listed).
  */
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { request, type RequestOptions } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Clock } from '../clock.ts';
+import type { KubeClient } from '../k8s/api-client.ts';
 
 export interface IssuerDocument {
   issuer: string;
@@ -126,44 +125,15 @@ export class IssuerKeys {
 
 const MAX_DOCUMENT_BYTES = 1024 * 1024;
 
-/** GET path from the API server named by kc, as JSON (bounded in size and time). */
-async function getJson(kc: KubeConfig, path: string, timeoutMs: number): Promise<unknown> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig names no cluster');
-  const url = new URL(path, cluster.server);
-  // The API server negotiates: /openid/v1/jwks answers only application/jwk-set+json (406 to
-  // application/json alone), the discovery document only application/json.
-  const options: RequestOptions = { method: 'GET', headers: { accept: 'application/jwk-set+json, application/json' } };
-  await kc.applyToHTTPSOptions(options);
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ...options, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_DOCUMENT_BYTES) req.destroy(new Error(`${path} is larger than ${MAX_DOCUMENT_BYTES} bytes`));
-        else chunks.push(c);
-      });
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`GET ${path}: HTTP ${res.statusCode}`));
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path}: no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
+// The API server negotiates: /openid/v1/jwks answers only application/jwk-set+json (406 to
+// application/json alone), the discovery document only application/json.
+const ACCEPT = 'application/jwk-set+json, application/json';
 
-/** The API server's own discovery documents, read with the proxy's kubeconfig. */
-export function apiServerIssuer(kc: KubeConfig, timeoutMs = 5000): IssuerSource {
+/** The API server's own discovery documents, read with the proxy's credentials (bounded in size and time). */
+export function apiServerIssuer(client: KubeClient, timeoutMs = 5000): IssuerSource {
+  const get = (path: string): Promise<unknown> => client.getJson(path, { timeoutMs, accept: ACCEPT, maxBytes: MAX_DOCUMENT_BYTES });
   return async () => {
-    const [discovery, jwks] = await Promise.all([getJson(kc, '/.well-known/openid-configuration', timeoutMs), getJson(kc, '/openid/v1/jwks', timeoutMs)]);
+    const [discovery, jwks] = await Promise.all([get('/.well-known/openid-configuration'), get('/openid/v1/jwks')]);
     const issuer = (discovery as { issuer?: unknown } | null)?.issuer;
     const keys = (jwks as { keys?: unknown } | null)?.keys;
     if (typeof issuer !== 'string' || issuer === '') throw new Error('the discovery document names no issuer');

@@ -9,6 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api } from '@kubernetes/client-node';
+import { KubeClient } from '../../../proxy/src/k8s/api-client.ts';
 import { startPeers, type Peers } from '../../peers/index.ts';
 import { startProxy, type RunningProxy } from '../../../proxy/src/proxy.ts';
 import { call, testConfig, type HttpAnswer } from './helpers.ts';
@@ -72,7 +73,7 @@ describe('hostile namespace annotations against the real proxy', () => {
     }
     proxy = await startProxy(
       testConfig({ PODIAM_IMDS_UPSTREAM: peers.imds!.endpoint, PODIAM_STS_ENDPOINT: peers.moto!.endpoint, PODIAM_AWS_REGION: 'us-east-1', PODIAM_ACCOUNT_ID: ACCOUNT, PODIAM_NODE_NAME: 'node-a' }),
-      { kubeConfig: peers.kube!.kubeConfig() },
+      { kube: await KubeClient.fromKubeconfigFile(peers.kube!.kubeconfigPath) },
     );
     await proxy.ready;
   });

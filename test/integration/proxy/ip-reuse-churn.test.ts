@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api } from '@kubernetes/client-node';
+import { KubeClient } from '../../../proxy/src/k8s/api-client.ts';
 import { startPeers, type Peers } from '../../peers/index.ts';
 import { startProxy, type RunningProxy } from '../../../proxy/src/proxy.ts';
 import { call, TEST_ROLE_ARNS, testConfig } from './helpers.ts';
@@ -26,7 +27,7 @@ describe('an IP reused by pods of different roles, again and again', () => {
     await api.createNamespace({ body: { metadata: { name: 'orders' } } });
     proxy = await startProxy(
       testConfig({ PODIAM_IMDS_UPSTREAM: peers.imds!.endpoint, PODIAM_STS_ENDPOINT: peers.moto!.endpoint, PODIAM_AWS_REGION: 'us-east-1', PODIAM_ACCOUNT_ID: '123456789012', PODIAM_NODE_NAME: 'node-churn' }),
-      { kubeConfig: peers.kube!.kubeConfig() },
+      { kube: await KubeClient.fromKubeconfigFile(peers.kube!.kubeconfigPath) },
     );
     await proxy.ready;
   });

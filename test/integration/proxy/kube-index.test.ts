@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { KubeClient } from '../../../proxy/src/k8s/api-client.ts';
 import { freePort, startPeers, type Peers } from '../../peers/index.ts';
 import { startProxy, type RunningProxy } from '../../../proxy/src/proxy.ts';
 import { EVENT_REASON } from '../../../proxy/src/k8s/events.ts';
@@ -87,7 +88,7 @@ describe('pods and namespaces from the Kubernetes API server', () => {
     }
     proxy = await startProxy(
       testConfig({ PODIAM_IMDS_UPSTREAM: peers.imds!.endpoint, PODIAM_STS_ENDPOINT: peers.moto!.endpoint, PODIAM_AWS_REGION: 'us-east-1', PODIAM_ACCOUNT_ID: '123456789012', PODIAM_NODE_NAME: 'node-a' }),
-      { kubeConfig: peers.kube!.kubeConfig() },
+      { kube: await KubeClient.fromKubeconfigFile(peers.kube!.kubeconfigPath) },
     );
     await proxy.ready;
   });
@@ -188,12 +189,10 @@ describe('pods and namespaces from the Kubernetes API server', () => {
         sockets.clear();
       });
     const relayPort = await serve(0);
-    const base = peers.kube!.kubeConfig();
-    const kc = new KubeConfig();
-    kc.loadFromOptions({ clusters: base.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${relayPort}` })), users: base.users, contexts: base.contexts, currentContext: base.currentContext });
+    const kube = await KubeClient.fromKubeconfigFile(peers.kube!.kubeconfigPath, { server: `https://127.0.0.1:${relayPort}` });
     const second = await startProxy(
       testConfig({ PODIAM_IMDS_UPSTREAM: peers.imds!.endpoint, PODIAM_STS_ENDPOINT: peers.moto!.endpoint, PODIAM_AWS_REGION: 'us-east-1', PODIAM_ACCOUNT_ID: '123456789012', PODIAM_NODE_NAME: 'node-r', PODIAM_EVENTS: 'false', PODIAM_STALE_INDEX_WINDOW_MS: '0' }),
-      { kubeConfig: kc },
+      { kube },
     );
     try {
       await second.ready;
@@ -223,12 +222,10 @@ describe('pods and namespaces from the Kubernetes API server', () => {
   /** A second proxy for node `nodeName` whose API-server connection goes through a relay the test can cut. */
   async function proxyBehindRelay(nodeName: string, env: Record<string, string> = {}) {
     const relay = await cuttableRelay(peers.kube!.port);
-    const base = peers.kube!.kubeConfig();
-    const kc = new KubeConfig();
-    kc.loadFromOptions({ clusters: base.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${relay.port}` })), users: base.users, contexts: base.contexts, currentContext: base.currentContext });
+    const kube = await KubeClient.fromKubeconfigFile(peers.kube!.kubeconfigPath, { server: `https://127.0.0.1:${relay.port}` });
     const p = await startProxy(
       testConfig({ PODIAM_IMDS_UPSTREAM: peers.imds!.endpoint, PODIAM_STS_ENDPOINT: peers.moto!.endpoint, PODIAM_AWS_REGION: 'us-east-1', PODIAM_ACCOUNT_ID: '123456789012', PODIAM_NODE_NAME: nodeName, PODIAM_EVENTS: 'false', ...env }),
-      { kubeConfig: kc },
+      { kube },
     );
     return { relay, proxy: p };
   }
@@ -329,12 +326,10 @@ describe('pods and namespaces from the Kubernetes API server', () => {
   it('reports a namespace deleted while its watch was down as deleted once it lists again, and re-decides its pods', async () => {
     await api.createNamespace({ body: { metadata: { name: 'vanishing', annotations: { 'iam.amazonaws.com/allowed-roles': '["legacy-*"]' } } } });
     const relay = await cuttableRelay(peers.kube!.port);
-    const base = peers.kube!.kubeConfig();
-    const kc = new KubeConfig();
-    kc.loadFromOptions({ clusters: base.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${relay.port}` })), users: base.users, contexts: base.contexts, currentContext: base.currentContext });
+    const kube = await KubeClient.fromKubeconfigFile(peers.kube!.kubeconfigPath, { server: `https://127.0.0.1:${relay.port}` });
     const third = await startProxy(
       testConfig({ PODIAM_IMDS_UPSTREAM: peers.imds!.endpoint, PODIAM_STS_ENDPOINT: peers.moto!.endpoint, PODIAM_AWS_REGION: 'us-east-1', PODIAM_ACCOUNT_ID: '123456789012', PODIAM_NODE_NAME: 'node-v', PODIAM_EVENTS: 'false' }),
-      { kubeConfig: kc },
+      { kube },
     );
     const changes: NamespaceChange[] = [];
     try {
@@ -374,12 +369,10 @@ describe('pods and namespaces from the Kubernetes API server', () => {
   it('keeps trying an API server that is not reachable at start, and becomes ready when it is', async () => {
     const kubePort = peers.kube!.port;
     const port = await freePort();
-    const base = peers.kube!.kubeConfig();
-    const kc = new KubeConfig();
-    kc.loadFromOptions({ clusters: base.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${port}` })), users: base.users, contexts: base.contexts, currentContext: base.currentContext });
+    const kube = await KubeClient.fromKubeconfigFile(peers.kube!.kubeconfigPath, { server: `https://127.0.0.1:${port}` });
     const late = await startProxy(
       testConfig({ PODIAM_IMDS_UPSTREAM: peers.imds!.endpoint, PODIAM_STS_ENDPOINT: peers.moto!.endpoint, PODIAM_AWS_REGION: 'us-east-1', PODIAM_ACCOUNT_ID: '123456789012', PODIAM_NODE_NAME: 'node-late', PODIAM_EVENTS: 'false' }),
-      { kubeConfig: kc },
+      { kube },
     );
     const open = new Set<Socket>();
     const relay = createServer((c) => {

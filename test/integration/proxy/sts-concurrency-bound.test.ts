@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api } from '@kubernetes/client-node';
+import { KubeClient } from '../../../proxy/src/k8s/api-client.ts';
 import { managedRoleName, podSessionName } from '../../../core/src/naming.ts';
 import { startPeers, type Peers } from '../../peers/index.ts';
 import { startIamFaultInjector, type IamFaultInjector } from '../../peers/iam-fault-injector.ts';
@@ -65,7 +66,7 @@ describe('AssumeRole calls in flight are bounded, asking pods first', () => {
         PODIAM_PREFETCH_CONCURRENCY: String(LIMIT),
         ...extra,
       }),
-      { kubeConfig: peers.kube!.kubeConfig() },
+      { kube: await KubeClient.fromKubeconfigFile(peers.kube!.kubeconfigPath) },
     );
     running.push(proxy);
     await proxy.ready;

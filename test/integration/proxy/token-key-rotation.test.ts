@@ -12,6 +12,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { KubeClient } from '../../../proxy/src/k8s/api-client.ts';
 import { startPeers, type Kube, type Peers } from '../../peers/index.ts';
 import { startProxy, type RunningProxy } from '../../../proxy/src/proxy.ts';
 import { systemClock, type Clock } from '../../../proxy/src/clock.ts';
@@ -72,6 +73,7 @@ function doorOutcome(a: HttpAnswer): string {
 describe('service-account issuer key rotation (real kube-apiserver; the proxy\'s verifier and its token door)', () => {
   let peers: Peers;
   let kube: Kube;
+  let kubeClient: KubeClient;
   let api: CoreV1Api;
   let pod: V1Pod;
   /** The proxy that runs through both restarts of the API server; its own clock. */
@@ -94,7 +96,7 @@ describe('service-account issuer key rotation (real kube-apiserver; the proxy\'s
 
   /** The proxy's verifier as main.ts builds it, reading the API server with the given clock. */
   function verifierWith(clock: Clock): TokenVerifier {
-    const keys = new IssuerKeys({ source: apiServerIssuer(kube.kubeConfig()), clock, minRefetchMs: MIN_REFETCH_MS, refreshMs: REFRESH_MS });
+    const keys = new IssuerKeys({ source: apiServerIssuer(kubeClient), clock, minRefetchMs: MIN_REFETCH_MS, refreshMs: REFRESH_MS });
     return new TokenVerifier({ keys, audience: AUDIENCE, clock });
   }
 
@@ -111,7 +113,7 @@ describe('service-account issuer key rotation (real kube-apiserver; the proxy\'s
         PODIAM_IMDS_UPSTREAM: peers.imds!.endpoint, PODIAM_STS_ENDPOINT: peers.moto!.endpoint, PODIAM_AWS_REGION: 'us-east-1', PODIAM_ACCOUNT_ID: '123456789012',
         PODIAM_NODE_NAME: 'node-a', PODIAM_TOKEN_IDENTITY: 'true', PODIAM_TOKEN_PORT: '0',
       }),
-      { kubeConfig: kube.kubeConfig(), clock },
+      { kube: kubeClient, clock },
     ).then(async (p) => {
       started.push(p);
       await p.ready;
@@ -127,6 +129,7 @@ describe('service-account issuer key rotation (real kube-apiserver; the proxy\'s
   before(async () => {
     peers = await startPeers({ moto: true, imds: { role: { name: 'node-role' } }, kube: true });
     kube = peers.kube!;
+    kubeClient = await KubeClient.fromKubeconfigFile(kube.kubeconfigPath);
     await peers.moto!.createRoles([...TEST_ROLE_ARNS]);
     api = kube.kubeConfig().makeApiClient(CoreV1Api);
     await api.createNamespace({ body: { metadata: { name: NAMESPACE } } });

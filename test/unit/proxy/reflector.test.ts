@@ -33,16 +33,16 @@ class ScriptedSource<T extends { metadata?: { resourceVersion?: string } }> impl
   failWatchesWith: unknown = Object.assign(new Error('Forbidden'), { statusCode: 403 });
   readonly watches: OpenWatch[] = [];
 
-  async list(page: { limit: number; _continue?: string }): Promise<ListPage<T>> {
+  async list(page: { limit: number; continue?: string }): Promise<ListPage<T>> {
     if (this.failLists > 0) {
       this.failLists--;
       throw new Error('connect ECONNREFUSED 127.0.0.1:6443');
     }
-    if (!page._continue) this.lists++;
-    const start = Number(page._continue ?? 0);
+    if (!page.continue) this.lists++;
+    const start = Number(page.continue ?? 0);
     const end = start + page.limit;
     const more = end < this.items.length;
-    return { items: this.items.slice(start, end), metadata: { resourceVersion: String(this.rv), ...(more ? { _continue: String(end) } : {}) } };
+    return { items: this.items.slice(start, end), metadata: { resourceVersion: String(this.rv), ...(more ? { continue: String(end) } : {}) } };
   }
 
   async watch(resourceVersion: string, onEvent: WatchEventFn, onDone: WatchDoneFn): Promise<{ abort(): void }> {

@@ -1,0 +1,504 @@
+/**
+ * The proxy's Kubernetes API client: node:https, one keep-alive Agent, and only what the proxy
+ * calls (GET JSON, list pages, watch, POST JSON). It replaces @kubernetes/client-node in the
+ * proxy (issue 16): that library brought ~1.1 MB of bundle and its transport stack (node-fetch,
+ * ws, socks, js-yaml, jsonpath-plus, oauth4webapi, …) into every node's resident memory for four
+ * kinds of request.
+ *
+ * Where the API server is and how to authenticate comes from a KubeTarget: in the cluster, the
+ * service account's mounted files (inClusterTarget); outside it, a kubeconfig file's current
+ * context (kubeconfigTarget). Pure parts (target from a kubeconfig, URLs, the watch stream's line
+ * splitter) are exported for unit tests; KubeClient does the I/O.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { ProxyError } from '../errors.ts';
+
+/** Bytes given inline (kubeconfig *-data, base64-decoded) or a file read when the client is made. */
+export type KubeSecretSource = { data: Buffer } | { file: string };
+
+/** Where the API server is and how the proxy proves who it is. */
+export interface KubeTarget {
+  /** https://host:port, perhaps with a path prefix (kept: paths are appended to it). */
+  server: string;
+  ca?: KubeSecretSource;
+  cert?: KubeSecretSource;
+  key?: KubeSecretSource;
+  /** SNI and the name the server's certificate must carry, when not the server URL's host. */
+  tlsServerName?: string;
+  insecureSkipTlsVerify?: boolean;
+  token?: string;
+  /** A bearer token file read again every tokenRefreshMs: bound service-account tokens rotate. */
+  tokenFile?: string;
+  username?: string;
+  password?: string;
+}
+
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/** The in-cluster target: the API server's service from the environment, the mounted token and CA. */
+export function inClusterTarget(env: NodeJS.ProcessEnv = process.env, dir = SERVICE_ACCOUNT_DIR): KubeTarget {
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = env.KUBERNETES_SERVICE_PORT;
+  if (!host || !port) {
+    throw new ProxyError('PODIAM_CONFIG_INVALID', 'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set, so this is not a pod: set PODIAM_KUBECONFIG to a kubeconfig file');
+  }
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return { server: `https://${h}:${port}`, ca: { file: path.join(dir, 'ca.crt') }, tokenFile: path.join(dir, 'token') };
+}
+
+type Doc = Record<string, unknown>;
+
+function isDoc(v: unknown): v is Doc {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function named(doc: Doc, list: string, item: string, name: string, where: string): Doc {
+  const entries = Array.isArray(doc[list]) ? (doc[list] as unknown[]) : [];
+  const found = entries.find((e) => isDoc(e) && e.name === name);
+  const inner = isDoc(found) ? found[item] : undefined;
+  if (!isDoc(inner)) throw new ProxyError('PODIAM_CONFIG_INVALID', `${where}: the kubeconfig has no ${item} named '${name}'`);
+  return inner;
+}
+
+function optionalString(doc: Doc, key: string, where: string): string | undefined {
+  const v = doc[key];
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw new ProxyError('PODIAM_CONFIG_INVALID', `${where}: '${key}' must be a string`);
+  return v;
+}
+
+/** *-data (base64) wins over the file, as kubectl does; a relative file is relative to the kubeconfig. */
+function secret(doc: Doc, dataKey: string, fileKey: string, baseDir: string, where: string): KubeSecretSource | undefined {
+  const data = optionalString(doc, dataKey, where);
+  if (data !== undefined) return { data: Buffer.from(data, 'base64') };
+  const file = optionalString(doc, fileKey, where);
+  return file === undefined ? undefined : { file: path.resolve(baseDir, file) };
+}
+
+/**
+ * The target of a parsed kubeconfig: its current context (or `context`), that context's cluster
+ * and user. Authentication by exec plugin, auth-provider or a proxy-url is refused by name rather
+ * than ignored: the proxy would otherwise call the API server as nobody (or not through the proxy).
+ */
+export function kubeconfigTarget(parsed: unknown, baseDir: string, where: string, context?: string): KubeTarget {
+  if (!isDoc(parsed)) throw new ProxyError('PODIAM_CONFIG_INVALID', `${where}: not a kubeconfig (a YAML mapping)`);
+  const contextName = context ?? optionalString(parsed, 'current-context', where);
+  if (!contextName) throw new ProxyError('PODIAM_CONFIG_INVALID', `${where}: the kubeconfig has no current-context`);
+  const ctx = named(parsed, 'contexts', 'context', contextName, where);
+  const clusterName = optionalString(ctx, 'cluster', where);
+  if (!clusterName) throw new ProxyError('PODIAM_CONFIG_INVALID', `${where}: context '${contextName}' names no cluster`);
+  const cluster = named(parsed, 'clusters', 'cluster', clusterName, where);
+  const userName = optionalString(ctx, 'user', where);
+  const user = userName ? named(parsed, 'users', 'user', userName, where) : {};
+
+  const server = optionalString(cluster, 'server', where);
+  if (!server) throw new ProxyError('PODIAM_CONFIG_INVALID', `${where}: cluster '${clusterName}' has no server`);
+  for (const unsupported of ['proxy-url']) {
+    if (cluster[unsupported] !== undefined) throw new ProxyError('PODIAM_CONFIG_INVALID', `${where}: cluster '${clusterName}' uses ${unsupported}, which the proxy does not support`);
+  }
+  for (const unsupported of ['exec', 'auth-provider']) {
+    if (user[unsupported] !== undefined) {
+      throw new ProxyError('PODIAM_CONFIG_INVALID', `${where}: user '${userName}' authenticates with ${unsupported}, which the proxy does not support; use a token, tokenFile or client certificate`);
+    }
+  }
+  const target: KubeTarget = { server };
+  const ca = secret(cluster, 'certificate-authority-data', 'certificate-authority', baseDir, where);
+  if (ca) target.ca = ca;
+  const tlsServerName = optionalString(cluster, 'tls-server-name', where);
+  if (tlsServerName) target.tlsServerName = tlsServerName;
+  if (cluster['insecure-skip-tls-verify'] === true) target.insecureSkipTlsVerify = true;
+  const cert = secret(user, 'client-certificate-data', 'client-certificate', baseDir, where);
+  if (cert) target.cert = cert;
+  const key = secret(user, 'client-key-data', 'client-key', baseDir, where);
+  if (key) target.key = key;
+  const token = optionalString(user, 'token', where);
+  const tokenFile = optionalString(user, 'tokenFile', where);
+  if (token) target.token = token;
+  else if (tokenFile) target.tokenFile = path.resolve(baseDir, tokenFile);
+  const username = optionalString(user, 'username', where);
+  const password = optionalString(user, 'password', where);
+  if (username !== undefined && password !== undefined) Object.assign(target, { username, password });
+  return target;
+}
+
+/** Reads and parses a kubeconfig file (YAML, of which JSON is a subset). */
+export async function kubeconfigFileTarget(file: string, context?: string): Promise<KubeTarget> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ProxyError('PODIAM_CONFIG_INVALID', `PODIAM_KUBECONFIG: cannot read ${file}`, { cause: err });
+  }
+  // Loaded only here: in a pod (inClusterTarget) the YAML parser is never needed in memory.
+  const { parse } = await import('yaml');
+  let parsed: unknown;
+  try {
+    parsed = parse(text);
+  } catch (err) {
+    throw new ProxyError('PODIAM_CONFIG_INVALID', `PODIAM_KUBECONFIG: ${file} is not valid YAML`, { cause: err });
+  }
+  return kubeconfigTarget(parsed, path.dirname(file), `PODIAM_KUBECONFIG ${file}`, context);
+}
+
+/** server + path (a server's path prefix is kept, as kubectl does) + query; undefined values left out. */
+export function kubeUrl(server: string, apiPath: string, query: Record<string, string | number | boolean | undefined> = {}): URL {
+  const url = new URL(server.replace(/\/+$/, '') + apiPath);
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+  return url;
+}
+
+/**
+ * Splits a watch stream into lines. Chunks end anywhere: inside a line, or inside a multi-byte
+ * UTF-8 character (the decoder keeps the partial bytes). A line longer than maxLineBytes throws:
+ * a stream that never sends a newline must not grow the buffer without bound.
+ */
+export class LineSplitter {
+  private readonly decoder = new StringDecoder('utf8');
+  private partial = '';
+
+  constructor(private readonly maxLineChars = 16 * 1024 * 1024) {}
+
+  push(chunk: Buffer): string[] {
+    const text = this.partial + this.decoder.write(chunk);
+    const lines = text.split('\n');
+    this.partial = lines.pop() ?? '';
+    if (this.partial.length > this.maxLineChars) throw new KubeApiError('KUBE_WATCH_LINE_TOO_LONG', `a watch event is longer than ${this.maxLineChars} characters`);
+    return lines.filter((l) => l.trim() !== '');
+  }
+
+  /** What is left when the stream ends (a last line without its newline). */
+  end(): string[] {
+    const rest = (this.partial + this.decoder.end()).trim();
+    this.partial = '';
+    return rest === '' ? [] : [rest];
+  }
+}
+
+export type KubeApiErrorCode =
+  /** The API server answered with a status other than the one expected (statusCode says which). */
+  | 'KUBE_API_STATUS'
+  /** No answer within the request's time. */
+  | 'KUBE_API_TIMEOUT'
+  /** The answer was larger than the request allows. */
+  | 'KUBE_API_TOO_LARGE'
+  /** The answer (or a watch event) was not JSON. */
+  | 'KUBE_API_BAD_JSON'
+  /** The connection failed or closed before the answer was complete (cause says why). */
+  | 'KUBE_API_CONNECTION'
+  | 'KUBE_WATCH_LINE_TOO_LONG';
+
+/** A failed API call; only logged (describeError), never sent to a pod. */
+export class KubeApiError extends Error {
+  override readonly name = 'KubeApiError';
+  constructor(
+    readonly code: KubeApiErrorCode,
+    message: string,
+    readonly statusCode?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** One page of a list: the API server's own shape (metadata.continue, not client-node's _continue). */
+export interface ListPage<T> {
+  items?: T[];
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
+export interface ListQuery {
+  limit?: number;
+  continue?: string;
+  fieldSelector?: string;
+  labelSelector?: string;
+}
+
+/** Called for each watch event: ADDED, MODIFIED, DELETED, BOOKMARK or ERROR (obj is then a Status). */
+export type WatchEventFn = (type: string, obj: unknown) => void;
+
+/** Called once when a watch ends: err is null when the server closed a healthy watch or it was aborted. */
+export type WatchDoneFn = (err: unknown) => void;
+
+export interface KubeClientOptions {
+  /** How long a token file's contents are used before it is read again (client-node: 60 s). */
+  tokenRefreshMs?: number;
+  now?: () => number;
+}
+
+interface RequestSpec {
+  method: 'GET' | 'POST';
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  accept?: string;
+  timeoutMs: number;
+  maxBytes: number;
+  /** Statuses that count as success (default: 200). */
+  ok?: number[];
+}
+
+const STATUS_BODY_BYTES = 64 * 1024;
+
+function statusMessage(status: number, body: Buffer): string {
+  try {
+    const s = JSON.parse(body.toString('utf8')) as { message?: unknown };
+    if (typeof s.message === 'string') return s.message.slice(0, 500);
+  } catch {
+    // Not a Status: the status code alone says enough.
+  }
+  return `HTTP ${status}`;
+}
+
+export class KubeClient {
+  private readonly agent: HttpsAgent | HttpAgent;
+  private readonly request: typeof httpsRequest;
+  private readonly tokenRefreshMs: number;
+  private readonly now: () => number;
+  private token: { value: string; readAtMs: number } | undefined;
+  private tokenRead: Promise<string> | undefined;
+
+  /** Reads the kubeconfig file's current context; `server` overrides its cluster's address (tests). */
+  static async fromKubeconfigFile(file: string, overrides: { server?: string; context?: string } = {}): Promise<KubeClient> {
+    const target = await kubeconfigFileTarget(file, overrides.context);
+    return new KubeClient(overrides.server ? { ...target, server: overrides.server } : target);
+  }
+
+  static inCluster(env: NodeJS.ProcessEnv = process.env): KubeClient {
+    return new KubeClient(inClusterTarget(env));
+  }
+
+  constructor(
+    readonly target: KubeTarget,
+    options: KubeClientOptions = {},
+  ) {
+    this.tokenRefreshMs = options.tokenRefreshMs ?? 60_000;
+    this.now = options.now ?? Date.now;
+    const url = new URL(target.server);
+    const read = (s: KubeSecretSource | undefined, what: string): Buffer | undefined => {
+      if (!s) return undefined;
+      if ('data' in s) return s.data;
+      try {
+        return readFileSync(s.file);
+      } catch (err) {
+        throw new ProxyError('PODIAM_CONFIG_INVALID', `the Kubernetes ${what} file ${s.file} cannot be read`, { cause: err });
+      }
+    };
+    if (url.protocol === 'https:') {
+      const ca = read(target.ca, 'CA');
+      const cert = read(target.cert, 'client certificate');
+      const key = read(target.key, 'client key');
+      this.agent = new HttpsAgent({
+        keepAlive: true,
+        ...(ca ? { ca } : {}),
+        ...(cert ? { cert } : {}),
+        ...(key ? { key } : {}),
+        ...(target.tlsServerName ? { servername: target.tlsServerName } : {}),
+        // Security: only when the kubeconfig says insecure-skip-tls-verify: true (a test
+        // cluster); the in-cluster target always verifies against the mounted CA.
+        rejectUnauthorized: target.insecureSkipTlsVerify !== true,
+      });
+      this.request = httpsRequest;
+    } else if (url.protocol === 'http:') {
+      this.agent = new HttpAgent({ keepAlive: true });
+      this.request = httpRequest as typeof httpsRequest;
+    } else {
+      throw new ProxyError('PODIAM_CONFIG_INVALID', `the Kubernetes API server ${target.server} is not an http(s) URL`);
+    }
+  }
+
+  get server(): string {
+    return this.target.server;
+  }
+
+  /** GET path as JSON (bounded in size and time). */
+  getJson<T = unknown>(apiPath: string, options: { query?: RequestSpec['query']; timeoutMs?: number; accept?: string; maxBytes?: number } = {}): Promise<T> {
+    return this.json<T>({ method: 'GET', path: apiPath, query: options.query, timeoutMs: options.timeoutMs ?? 30_000, maxBytes: options.maxBytes ?? 64 * 1024 * 1024, accept: options.accept });
+  }
+
+  /** One page of a collection. */
+  list<T>(apiPath: string, query: ListQuery, timeoutMs = 60_000): Promise<ListPage<T>> {
+    return this.getJson<ListPage<T>>(apiPath, { query: { ...query }, timeoutMs });
+  }
+
+  /** POST body as JSON; resolves with the created object. */
+  postJson<T = unknown>(apiPath: string, body: unknown, timeoutMs = 30_000): Promise<T> {
+    return this.json<T>({ method: 'POST', path: apiPath, body, timeoutMs, maxBytes: 4 * 1024 * 1024, ok: [200, 201, 202] });
+  }
+
+  /**
+   * Watches a collection: `watch=true` is added to query. Resolves once the server has answered
+   * (a handle whose abort() ends the watch); onDone is called exactly once, with a KubeApiError
+   * carrying statusCode when the server refuses the watch (e.g. 410 Gone, 403), with an error when
+   * the connection breaks, and with null when the server ends the watch or abort() is called.
+   */
+  async watch(apiPath: string, query: Record<string, string | undefined>, onEvent: WatchEventFn, onDone: WatchDoneFn): Promise<{ abort(): void }> {
+    let done = false;
+    let req: ClientRequest | undefined;
+    const finish = (err: unknown): void => {
+      if (done) return;
+      done = true;
+      req?.destroy();
+      onDone(err);
+    };
+    const handle = { abort: () => finish(null) };
+    let headers: Record<string, string>;
+    try {
+      headers = await this.headers('application/json');
+    } catch (err) {
+      finish(err);
+      return handle;
+    }
+    if (done) return handle;
+    const url = kubeUrl(this.target.server, apiPath, { ...query, watch: 'true' });
+    return new Promise((resolve) => {
+      const r = this.request(url, { method: 'GET', agent: this.agent, headers }, (res) => {
+        if (res.statusCode !== 200) {
+          const status = res.statusCode ?? 0;
+          void readBody(res, STATUS_BODY_BYTES, true).then(
+            (body) => finish(new KubeApiError('KUBE_API_STATUS', `watch ${apiPath}: ${statusMessage(status, body)}`, status)),
+            () => finish(new KubeApiError('KUBE_API_STATUS', `watch ${apiPath}: HTTP ${status}`, status)),
+          );
+          resolve(handle);
+          return;
+        }
+        // A watch may be quiet for minutes: TCP keepalive finds a peer that vanished (as client-node).
+        res.socket.setKeepAlive(true, 30_000);
+        const lines = new LineSplitter();
+        const deliver = (line: string): void => {
+          let event: { type?: unknown; object?: unknown };
+          try {
+            event = JSON.parse(line) as typeof event;
+          } catch (err) {
+            // A line lost is an event lost (a deletion the index never hears of): end the watch,
+            // so the reflector lists again, rather than skip it as client-node did.
+            throw new KubeApiError('KUBE_API_BAD_JSON', `watch ${apiPath}: an event is not JSON`, undefined, { cause: err });
+          }
+          if (typeof event.type === 'string') onEvent(event.type, event.object);
+        };
+        res.on('data', (chunk: Buffer) => {
+          if (done) return;
+          try {
+            for (const line of lines.push(chunk)) {
+              deliver(line);
+              if (done) return;
+            }
+          } catch (err) {
+            finish(err);
+          }
+        });
+        res.on('end', () => {
+          try {
+            for (const line of lines.end()) if (!done) deliver(line);
+            finish(null);
+          } catch (err) {
+            finish(err);
+          }
+        });
+        res.on('error', (err) => finish(new KubeApiError('KUBE_API_CONNECTION', `watch ${apiPath}: ${err.message}`, undefined, { cause: err })));
+        res.on('close', () => {
+          if (!res.complete) finish(new KubeApiError('KUBE_API_CONNECTION', `watch ${apiPath}: the connection closed mid-stream`));
+        });
+        resolve(handle);
+      });
+      req = r;
+      r.on('error', (err) => {
+        finish(new KubeApiError('KUBE_API_CONNECTION', `watch ${apiPath}: ${err.message}`, undefined, { cause: err }));
+        resolve(handle);
+      });
+      r.end();
+    });
+  }
+
+  /** Ends idle keep-alive connections (open watches are ended by their handles). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async json<T>(spec: RequestSpec): Promise<T> {
+    const body = spec.body === undefined ? undefined : Buffer.from(JSON.stringify(spec.body));
+    const headers = await this.headers(spec.accept ?? 'application/json');
+    if (body) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(body.length) });
+    const url = kubeUrl(this.target.server, spec.path, spec.query);
+    const what = `${spec.method} ${spec.path}`;
+    const { status, data } = await new Promise<{ status: number; data: Buffer }>((resolve, reject) => {
+      const req = this.request(url, { method: spec.method, agent: this.agent, headers }, (res) => {
+        const status = res.statusCode ?? 0;
+        const ok = (spec.ok ?? [200]).includes(status);
+        readBody(res, ok ? spec.maxBytes : STATUS_BODY_BYTES, !ok).then((data) => resolve({ status, data }), reject);
+      });
+      const timer = setTimeout(() => req.destroy(new KubeApiError('KUBE_API_TIMEOUT', `${what}: no answer within ${spec.timeoutMs} ms`)), spec.timeoutMs);
+      timer.unref();
+      req.on('close', () => clearTimeout(timer));
+      req.on('error', (err) => reject(err instanceof KubeApiError ? err : new KubeApiError('KUBE_API_CONNECTION', `${what}: ${err.message}`, undefined, { cause: err })));
+      req.end(body);
+    });
+    if (!(spec.ok ?? [200]).includes(status)) throw new KubeApiError('KUBE_API_STATUS', `${what}: ${statusMessage(status, data)}`, status);
+    try {
+      return JSON.parse(data.toString('utf8')) as T;
+    } catch (err) {
+      throw new KubeApiError('KUBE_API_BAD_JSON', `${what}: the answer is not JSON`, status, { cause: err });
+    }
+  }
+
+  private async headers(accept: string): Promise<Record<string, string>> {
+    const headers: Record<string, string> = { accept, 'user-agent': 'podiam-proxy' };
+    const t = this.target;
+    const bearer = t.token ?? (t.tokenFile ? await this.fileToken(t.tokenFile) : undefined);
+    if (bearer) headers.authorization = `Bearer ${bearer}`;
+    else if (t.username !== undefined && t.password !== undefined) headers.authorization = `Basic ${Buffer.from(`${t.username}:${t.password}`).toString('base64')}`;
+    return headers;
+  }
+
+  /**
+   * The token file's contents, read again once tokenRefreshMs old: the kubelet rewrites a bound
+   * service-account token well before it expires, and an old copy stops working. A failed read
+   * keeps the copy it has (the kubelet swaps the file by symlink; a read may race it).
+   */
+  private fileToken(file: string): Promise<string> {
+    const cached = this.token;
+    if (cached && this.now() - cached.readAtMs < this.tokenRefreshMs) return Promise.resolve(cached.value);
+    this.tokenRead ??= readFile(file, 'utf8')
+      .then(
+        (text) => {
+          this.token = { value: text.trim(), readAtMs: this.now() };
+          return this.token.value;
+        },
+        (err: unknown) => {
+          if (cached) return cached.value;
+          throw new ProxyError('PODIAM_CONFIG_INVALID', `the Kubernetes token file ${file} cannot be read`, { cause: err });
+        },
+      )
+      .finally(() => {
+        this.tokenRead = undefined;
+      });
+    return this.tokenRead;
+  }
+}
+
+/** The response body, at most maxBytes (more is an error, or cut off when `truncate`). */
+function readBody(res: IncomingMessage, maxBytes: number, truncate: boolean): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (c: Buffer) => {
+      if (size >= maxBytes) return;
+      size += c.length;
+      if (size > maxBytes) {
+        if (truncate) return chunks.push(c.subarray(0, c.length - (size - maxBytes)));
+        res.destroy(new KubeApiError('KUBE_API_TOO_LARGE', `the answer is larger than ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    res.on('end', () => resolve(Buffer.concat(chunks)));
+    res.on('error', (err) => reject(err instanceof KubeApiError ? err : new KubeApiError('KUBE_API_CONNECTION', err.message, undefined, { cause: err })));
+    res.on('close', () => {
+      if (!res.complete) reject(new KubeApiError('KUBE_API_CONNECTION', 'the connection closed before the answer was complete'));
+    });
+  });
+}
