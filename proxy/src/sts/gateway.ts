@@ -1,53 +1,140 @@
 /**
- * AssumeRole through @aws-sdk/client-sts with the proxy's own credentials (from the node's IMDS),
- * against the regional endpoint (or PODIAM_STS_ENDPOINT, for moto in tests).
+ * AssumeRole with the proxy's own credentials (from the node's IMDS), against the regional STS
+ * endpoint (or PODIAM_STS_ENDPOINT, for moto in tests): one signed POST of the Query API over a
+ * keep-alive agent. Not @aws-sdk/client-sts: for this one call it kept about 21 MB more resident
+ * on every node (issue 16; docs/benchmarks.md). One attempt per call: the credential cache
+ * retries with its own backoff, jitter and deadline.
  */
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import type { STSClientConfig } from '@aws-sdk/client-sts';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { readAssumeRoleAnswer, readErrorAnswer } from './query-answer.ts';
+import { formEncode, signFormPost, type SigningCredentials } from './sigv4.ts';
 import type { AssumeRequest, CredentialSource, IssuedCredentials } from './types.ts';
+
+export type { SigningCredentials } from './sigv4.ts';
 
 export interface StsGatewayOptions {
   region: string;
   endpoint?: string | undefined;
-  credentials: NonNullable<STSClientConfig['credentials']>;
-  /** Per-attempt timeout for one AssumeRole HTTP call. */
+  /** Fixed credentials, or a provider asked before every call (it caches: ImdsUpstream.nodeCredentials). */
+  credentials: SigningCredentials | (() => Promise<SigningCredentials>);
+  /** Per-call timeout once connected, until the whole answer is in. */
   requestTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+/** STS answered, and not with credentials: its error code is the name, as the AWS SDKs do. */
+export class StsAnswerError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+/** STS did not answer in time (connect or answer timeout). */
+export class StsTimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+/** The most an STS answer may weigh (an AssumeRole answer is about 2–4 KB). */
+const MAX_ANSWER_BYTES = 256 * 1024;
+
+/** The regional endpoint: aws and aws-cn partitions; other partitions set PODIAM_STS_ENDPOINT. */
+export function regionalEndpoint(region: string): string {
+  return `https://sts.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
 }
 
 export class StsGateway implements CredentialSource {
-  readonly client: STSClient;
+  private readonly url: URL;
+  private readonly agent: HttpAgent | HttpsAgent;
+  private readonly send: (options: RequestOptions, onAnswer: (res: IncomingMessage) => void) => ClientRequest;
+  private readonly requestTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
 
-  constructor(options: StsGatewayOptions) {
-    this.client = new STSClient({
-      region: options.region,
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      credentials: options.credentials,
-      // The credential cache retries with its own backoff and deadline; one SDK attempt each.
-      maxAttempts: 1,
-      requestHandler: { requestTimeout: options.requestTimeoutMs ?? 5000, connectionTimeout: 2000 },
-    });
+  constructor(private readonly options: StsGatewayOptions) {
+    this.url = new URL(options.endpoint ?? regionalEndpoint(options.region));
+    const agentOptions = { keepAlive: true, maxSockets: 16, maxFreeSockets: 4, timeout: 30_000 };
+    const https = this.url.protocol === 'https:';
+    this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    this.send = https ? httpsRequest : httpRequest;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
   }
 
   async assume(request: AssumeRequest): Promise<IssuedCredentials> {
-    const out = await this.client.send(
-      new AssumeRoleCommand({
-        RoleArn: request.roleArn,
-        RoleSessionName: request.sessionName,
-        DurationSeconds: request.durationSeconds,
-        ...(request.externalId ? { ExternalId: request.externalId } : {}),
-        ...(request.tags.length ? { Tags: request.tags } : {}),
-      }),
-    );
-    const c = out.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
-      throw new Error('STS AssumeRole answered without complete credentials');
+    const fields: Array<[string, string]> = [
+      ['Action', 'AssumeRole'],
+      ['Version', '2011-06-15'],
+      ['RoleArn', request.roleArn],
+      ['RoleSessionName', request.sessionName],
+      ['DurationSeconds', String(request.durationSeconds)],
+    ];
+    if (request.externalId) fields.push(['ExternalId', request.externalId]);
+    request.tags.forEach((t, i) => fields.push([`Tags.member.${i + 1}.Key`, t.Key], [`Tags.member.${i + 1}.Value`, t.Value]));
+    const body = formEncode(fields);
+    const c = this.options.credentials;
+    const credentials = typeof c === 'function' ? await c() : c;
+    const path = this.url.pathname || '/';
+    const headers = signFormPost({ host: this.url.host, path, body }, credentials, this.options.region, 'sts', new Date());
+    const answer = await this.post(path, headers, body);
+    if (answer.status !== 200) {
+      const { code, message } = readErrorAnswer(answer.body);
+      throw new StsAnswerError(code ?? `Http${answer.status}`, answer.status, message ?? `STS answered HTTP ${answer.status}`);
     }
-    const expiration = c.Expiration instanceof Date ? c.Expiration : new Date(c.Expiration);
-    return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration, issuedAt: new Date() };
+    const issued = readAssumeRoleAnswer(answer.body);
+    if (!issued) throw new Error('STS AssumeRole answered without complete credentials');
+    return { ...issued, issuedAt: new Date() };
+  }
+
+  /** One POST, bounded by the connect timeout, the answer timeout and MAX_ANSWER_BYTES. */
+  private post(path: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const arm = (ms: number, what: string): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => req.destroy(new StsTimeoutError(`STS at ${this.url.host} did not ${what} within ${ms} ms`)), ms);
+      };
+      const req = this.send(
+        { protocol: this.url.protocol, hostname: this.url.hostname, port: this.url.port, path, method: 'POST', agent: this.agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_ANSWER_BYTES) req.destroy(new Error(`STS answered more than ${MAX_ANSWER_BYTES} bytes`));
+            else chunks.push(chunk);
+          });
+          res.on('end', () => {
+            clearTimeout(timer);
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+          });
+          res.on('error', (err) => {
+            clearTimeout(timer);
+            reject(err);
+          });
+        },
+      );
+      req.on('socket', (socket) => {
+        // A reused keep-alive socket is connected already: only the answer's timeout applies.
+        if (socket.connecting) {
+          arm(this.connectTimeoutMs, 'accept a connection');
+          socket.once('connect', () => arm(this.requestTimeoutMs, 'answer'));
+        } else arm(this.requestTimeoutMs, 'answer');
+      });
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      req.end(body);
+    });
   }
 
   destroy(): void {
-    this.client.destroy();
+    this.agent.destroy();
   }
 }
 
@@ -63,8 +150,7 @@ export function stsRefusalCode(err: unknown): string | undefined {
   if (!(err instanceof Error)) return undefined;
   const name = (err as { name?: string }).name ?? '';
   if (THROTTLING.has(name)) return undefined;
-  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) return name;
+  if (err instanceof StsAnswerError && err.status >= 400 && err.status < 500) return name;
   return REFUSALS.has(name) ? name : undefined;
 }
 
