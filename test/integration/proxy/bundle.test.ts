@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -39,6 +39,25 @@ describe('the bundled proxy as a process', () => {
     });
     peers = await startPeers({ moto: true, imds: { role: { name: 'node-role' } }, kube: true });
     await peers.moto!.createRoles(TEST_ROLE_ARNS);
+  });
+
+  it('carries none of @kubernetes/client-node: the proxy talks to the API server with its own client (issue 16)', () => {
+    const code = readFileSync(bundle, 'utf8');
+    // Strings client-node's generated API and KubeConfig keep through minification (its error
+    // messages name "CoreV1Api.<method>"; loadFromCluster is a method name); a bundle built with
+    // client-node holds hundreds of the first.
+    for (const marker of ['CoreV1Api', 'AppsV1Api', 'loadFromCluster', 'makeApiClient']) {
+      assert.equal(code.includes(marker), false, `the proxy bundle contains ${marker}`);
+    }
+  });
+
+  it('carries no prom-client: the proxy writes its metrics itself, 10 MB less resident (issue 16)', async () => {
+    // esbuild's own list of the files it bundled, rather than strings that minification may keep.
+    const { metafile } = await build({ entryPoints: [path.join(repo, 'proxy/src/main.ts')], ...proxyBundleOptions, write: false, outfile: bundle, metafile: true });
+    const inputs = Object.keys(metafile.inputs);
+    assert.ok(inputs.some((f) => f.endsWith('proxy/src/prometheus.ts')), 'the metafile lists the proxy sources');
+    const promClient = inputs.filter((f) => /node_modules\/(prom-client|tdigest|bintrees|@opentelemetry\/api)\//.test(f));
+    assert.deepEqual(promClient, [], 'prom-client and its dependencies are not in the proxy bundle');
   });
 
   it('exits 2 with the setting and the fix when the configuration is wrong', async () => {
