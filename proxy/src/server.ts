@@ -233,10 +233,14 @@ export function createMetricsServer(metrics: ProxyMetrics, ready: () => boolean)
     req.resume();
     const path = (req.url ?? '').split('?')[0];
     if (path === '/metrics') {
-      metrics.registry.metrics().then(
-        (body) => write(res, { status: 200, contentType: metrics.registry.contentType, body }),
-        () => write(res, text('metrics unavailable', 500)),
-      );
+      let body: string;
+      try {
+        body = metrics.registry.metrics();
+      } catch {
+        write(res, text('metrics unavailable', 500));
+        return;
+      }
+      write(res, { status: 200, contentType: metrics.registry.contentType, body });
     } else if (path === '/healthz') write(res, text('ok'));
     else if (path === '/readyz') write(res, ready() ? text('ok') : text('not ready', 503));
     else write(res, text('not found', 404));
