@@ -426,15 +426,22 @@ export class KubeClient {
     const url = kubeUrl(this.target.server, spec.path, spec.query);
     const what = `${spec.method} ${spec.path}`;
     const { status, data } = await new Promise<{ status: number; data: Buffer }>((resolve, reject) => {
+      const timeout = new KubeApiError('KUBE_API_TIMEOUT', `${what}: no complete answer within ${spec.timeoutMs} ms`);
+      let timedOut = false;
+      // Whichever side reports the destroyed request (the request, or a response already begun), it was the time.
+      const fail = (err: unknown): void => reject(timedOut ? timeout : err);
       const req = this.request(url, { method: spec.method, agent: this.agent, headers }, (res) => {
         const status = res.statusCode ?? 0;
         const ok = (spec.ok ?? [200]).includes(status);
-        readBody(res, ok ? spec.maxBytes : STATUS_BODY_BYTES, !ok).then((data) => resolve({ status, data }), reject);
+        readBody(res, ok ? spec.maxBytes : STATUS_BODY_BYTES, !ok).then((data) => resolve({ status, data }), fail);
       });
-      const timer = setTimeout(() => req.destroy(new KubeApiError('KUBE_API_TIMEOUT', `${what}: no answer within ${spec.timeoutMs} ms`)), spec.timeoutMs);
+      const timer = setTimeout(() => {
+        timedOut = true;
+        req.destroy(timeout);
+      }, spec.timeoutMs);
       timer.unref();
       req.on('close', () => clearTimeout(timer));
-      req.on('error', (err) => reject(err instanceof KubeApiError ? err : new KubeApiError('KUBE_API_CONNECTION', `${what}: ${err.message}`, undefined, { cause: err })));
+      req.on('error', (err) => fail(err instanceof KubeApiError ? err : new KubeApiError('KUBE_API_CONNECTION', `${what}: ${err.message}`, undefined, { cause: err })));
       req.end(body);
     });
     if (!(spec.ok ?? [200]).includes(status)) throw new KubeApiError('KUBE_API_STATUS', `${what}: ${statusMessage(status, data)}`, status);

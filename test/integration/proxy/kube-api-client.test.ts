@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { KubeApiError, KubeClient, type KubeTarget } from '../../../proxy/src/k8s/api-client.ts';
@@ -99,6 +100,22 @@ describe("the proxy's Kubernetes API client against a real API server", () => {
     assert.ok(err instanceof KubeApiError);
     assert.equal(err.code, 'KUBE_API_CONNECTION');
     unreachable.close();
+  });
+
+  it('gives up on a server that accepts the connection but never answers, with KUBE_API_TIMEOUT', async () => {
+    const held = new Set<Socket>();
+    const silent = createServer((c) => held.add(c));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const mute = new KubeClient({ server: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` });
+    try {
+      const started = Date.now();
+      await assert.rejects(mute.getJson('/api/v1/namespaces', { timeoutMs: 300 }), (err: unknown) => err instanceof KubeApiError && err.code === 'KUBE_API_TIMEOUT');
+      assert.ok(Date.now() - started < 5_000);
+    } finally {
+      mute.close();
+      for (const c of held) c.destroy();
+      await new Promise((r) => silent.close(r));
+    }
   });
 
   it('answers a wrong token with a typed 401, and reads a rotated token file again after a minute', async () => {
