@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
+import { createLogger } from '../../../proxy/src/log.ts';
 import { CallerRoles, type AllowDecision } from '../../../proxy/src/imds/caller.ts';
 import { PodIndex, type PodObject } from '../../../proxy/src/k8s/pod-index.ts';
 import { NamespaceIndex } from '../../../proxy/src/k8s/namespace-index.ts';
@@ -21,7 +21,7 @@ function setup(annotations: Record<string, string>, opts: { defaultRole?: string
     sessionDurationSeconds: 3600,
     defaultExternalId: opts.defaultExternalId,
     denials: { denied: async (_pod, d) => void denied.push(d.code) },
-    logger: pino({ level: 'silent' }),
+    logger: createLogger('silent'),
   });
   return { roles, pods, namespaces, denied };
 }

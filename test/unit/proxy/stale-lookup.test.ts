@@ -5,7 +5,7 @@
 // kube-apiserver through a cut relay: test/integration/proxy/kube-index.test.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
+import { createLogger } from '../../../proxy/src/log.ts';
 import { PodIndex, type PodObject, type PodLookupResult, type PodRecord } from '../../../proxy/src/k8s/pod-index.ts';
 import { NamespaceIndex } from '../../../proxy/src/k8s/namespace-index.ts';
 import { StaleTolerantLookup } from '../../../proxy/src/k8s/stale-lookup.ts';
@@ -49,7 +49,7 @@ function setup(windowMs = WINDOW_MS, objects: PodObject[] = [pod('a', '192.0.2.1
     settings: { cluster: 'prod', accountId: '123456789012' },
     indexWaitMs: 0,
     sessionDurationSeconds: 3600,
-    logger: pino({ level: 'silent' }),
+    logger: createLogger('silent'),
   });
   return { clock, pods, namespaces, lookup, breakWatch, roles, answered, changed };
 }
