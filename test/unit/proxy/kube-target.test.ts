@@ -74,7 +74,7 @@ describe('a kubeconfig as a target', () => {
     assert.throws(() => kubeconfigTarget('text', '/k', 'test'), /not a kubeconfig/);
   });
 
-  it('reads a kubeconfig file as YAML, files relative to its folder', async () => {
+  it('reads a kubeconfig file as YAML or JSON, files relative to its folder', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'podiam-kubeconfig-'));
     try {
       const file = path.join(dir, 'config');
@@ -82,6 +82,12 @@ describe('a kubeconfig as a target', () => {
       const t = await kubeconfigFileTarget(file);
       assert.deepEqual(t, { server: 'https://127.0.0.1:6443', ca: { file: path.join(dir, 'ca.pem') }, token: 't0' });
       await assert.rejects(kubeconfigFileTarget(path.join(dir, 'missing')), /cannot read/);
+      // The same kubeconfig written as JSON gives the same target.
+      const json = path.join(dir, 'config.json');
+      writeFileSync(json, JSON.stringify({ 'current-context': 'c', contexts: [{ name: 'c', context: { cluster: 'k', user: 'u' } }], clusters: [{ name: 'k', cluster: { server: 'https://127.0.0.1:6443', 'certificate-authority': 'ca.pem' } }], users: [{ name: 'u', user: { token: 't0' } }] }, null, 2));
+      assert.deepEqual(await kubeconfigFileTarget(json), t);
+      writeFileSync(json, '{"current-context": ');
+      await assert.rejects(kubeconfigFileTarget(json), /not valid YAML/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
