@@ -123,7 +123,8 @@ export function guardConnections(server: Server, limits: ConnectionLimits, event
     const socket = req.socket as CountedSocket;
     const depth = (socket[IN_FLIGHT] ?? 0) + 1;
     socket[IN_FLIGHT] = depth;
-    res.once('close', responseClosed);
+    // on(), not once(): a response closes once, and once() would allocate a wrapper per request.
+    res.on('close', responseClosed);
     if (depth > limits.maxPipelined) {
       (req as { podiamRefused?: boolean }).podiamRefused = true;
       // node:http goes on parsing what it has already read from a destroyed socket (up to 64 KiB,

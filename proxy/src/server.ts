@@ -49,6 +49,25 @@ function stripSlash(p: string): string {
   return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
 }
 
+/** rawHeader()'s answer when the header came more than once (a token must come once). */
+const MANY = Symbol('many');
+
+/**
+ * One request header by its lower-case name, read from rawHeaders: req.headers would build an
+ * object of every header on each request, about 1.5 % of a cached answer's CPU (issue 16).
+ */
+export function rawHeader(req: IncomingMessage, lowerName: string): string | typeof MANY | undefined {
+  const raw = req.rawHeaders;
+  let found: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== lowerName.length || name.toLowerCase() !== lowerName) continue;
+    if (found !== undefined) return MANY;
+    found = raw[i + 1]!;
+  }
+  return found;
+}
+
 interface Routed {
   route: string;
   reply: Reply;
@@ -77,9 +96,9 @@ function route(req: IncomingMessage, deps: ServerDeps): Routed | Promise<Routed>
   }
   if (method !== 'GET' && method !== 'HEAD') throw new ProxyError('PODIAM_METHOD_NOT_ALLOWED');
 
-  const token = req.headers[TOKEN_HEADER];
+  const token = rawHeader(req, TOKEN_HEADER);
   if (token !== undefined) {
-    if (typeof token !== 'string' || !deps.tokens.verify(token, ip)) throw new ProxyError('PODIAM_IMDS_TOKEN_INVALID');
+    if (token === MANY || !deps.tokens.verify(token, ip)) throw new ProxyError('PODIAM_IMDS_TOKEN_INVALID');
   } else if (deps.requireImdsV2) {
     throw new ProxyError('PODIAM_IMDS_TOKEN_REQUIRED');
   }
