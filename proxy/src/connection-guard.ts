@@ -10,7 +10,7 @@
  * The guard bounds each: a first-byte deadline, a cap on open sockets in total and per source IP,
  * and a cap on requests in flight per socket. Each refusal is counted by reason.
  */
-import type { Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface ConnectionLimits {
@@ -86,8 +86,16 @@ function responseClosed(this: ServerResponse): void {
   socket[IN_FLIGHT] = Math.max(0, (socket[IN_FLIGHT] ?? 1) - 1);
 }
 
-/** Wires the guard into a node:http server; call before listen. */
-export function guardConnections(server: Server, limits: ConnectionLimits, events: GuardEvents): void {
+/** A request's pipelining check: true when the request was refused and must not be routed. */
+export type RequestGuard = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/**
+ * Wires the guard into a node:http server (its connection caps and first-byte timeout; call
+ * before listen) and returns the per-request pipelining check, which the request listener calls
+ * first: one listener per request instead of two (node's emit copies the listener array when
+ * there are several).
+ */
+export function guardConnections(server: Server, limits: ConnectionLimits, events: GuardEvents): RequestGuard {
   const counts = new ConnectionCounts(limits);
   server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
 
@@ -117,27 +125,19 @@ export function guardConnections(server: Server, limits: ConnectionLimits, event
     });
   });
 
-  // Prepended, so it runs before the router (createServer's listener), which skips a request
-  // marked here (refusedByGuard).
-  server.prependListener('request', (req, res) => {
+  return (req, res) => {
     const socket = req.socket as CountedSocket;
     const depth = (socket[IN_FLIGHT] ?? 0) + 1;
     socket[IN_FLIGHT] = depth;
     // on(), not once(): a response closes once, and once() would allocate a wrapper per request.
     res.on('close', responseClosed);
-    if (depth > limits.maxPipelined) {
-      (req as { podiamRefused?: boolean }).podiamRefused = true;
-      // node:http goes on parsing what it has already read from a destroyed socket (up to 64 KiB,
-      // hundreds of requests): count the socket once, and spend nothing more on those.
-      if (socket.destroyed) return;
-      events.refused('pipelining', socketIp(socket));
-      // Answers already queued on this socket are dropped with it; the client reconnects.
-      socket.destroy();
-    }
-  });
-}
-
-/** True when the guard closed this request's socket for pipelining too deep: do not route it. */
-export function refusedByGuard(req: object): boolean {
-  return (req as { podiamRefused?: boolean }).podiamRefused === true;
+    if (depth <= limits.maxPipelined) return false;
+    // node:http goes on parsing what it has already read from a destroyed socket (up to 64 KiB,
+    // hundreds of requests): count the socket once, and spend nothing more on those.
+    if (socket.destroyed) return true;
+    events.refused('pipelining', socketIp(socket));
+    // Answers already queued on this socket are dropped with it; the client reconnects.
+    socket.destroy();
+    return true;
+  };
 }

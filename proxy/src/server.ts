@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { PodiamError, describeError } from '../../core/src/errors.ts';
-import { DEFAULT_CONNECTION_LIMITS, guardConnections, refusedByGuard, socketIp, type ConnectionLimits } from './connection-guard.ts';
+import { DEFAULT_CONNECTION_LIMITS, guardConnections, socketIp, type ConnectionLimits, type RequestGuard } from './connection-guard.ts';
 import { ProxyError } from './errors.ts';
 import type { CallerRoles } from './imds/caller.ts';
 import { cachedCredentialsReply, credentialsReply } from './imds/credentials.ts';
@@ -161,41 +161,54 @@ function logSuppressed(logger: Logger, summaries: readonly Suppressed[]): void {
 
 type RouteFn = (req: IncomingMessage, deps: ServerDeps) => Routed | Promise<Routed>;
 
-export function handler(deps: ServerDeps, logLimiter: RefusalLogLimiter, routeFn: RouteFn = route): (req: IncomingMessage, res: ServerResponse) => void {
+/** A routed request's answer, written and timed. */
+function answer(deps: ServerDeps, res: ServerResponse, { route: name, reply }: Routed, started: number): void {
+  write(res, reply);
+  deps.metrics.observeRequest(name, reply.status, (performance.now() - started) / 1000);
+}
+
+/** A refused request's answer: the code's status and JSON, counted always, logged within the limiter's budget. */
+function refuse(deps: ServerDeps, logLimiter: RefusalLogLimiter, req: IncomingMessage, res: ServerResponse, err: unknown, started: number): void {
+  const reply = errorReply(err);
+  write(res, reply);
+  const { code, message } = describeError(err);
+  deps.metrics.observeRequest('error', reply.status, (performance.now() - started) / 1000);
+  deps.metrics.denials.inc({ code: err instanceof PodiamError ? String(err.code) : 'PODIAM_INTERNAL' });
+  const ip = callerIp(req);
+  // Metrics above count every refusal; the log gets a few lines per source IP and window.
+  const verdict = logLimiter.admit(ip);
+  logSuppressed(deps.logger, verdict.summaries);
+  if (!verdict.log) return;
+  const fields = { ip, method: req.method, path: req.url?.slice(0, 200), status: reply.status, code };
+  // The cause, when there is one: a PodiamError without one has nothing more to say.
+  const cause = err instanceof PodiamError ? (err.cause === undefined ? undefined : describeError(err.cause)) : message;
+  if (reply.status >= 500) deps.logger.error(cause === undefined ? fields : { ...fields, err: cause }, message);
+  else deps.logger.info(fields, message);
+}
+
+/**
+ * The request listener. A request answered at once (a cached credential) allocates no closure
+ * and no promise here; only one that must wait gets its two callbacks.
+ */
+export function handler(deps: ServerDeps, logLimiter: RefusalLogLimiter, routeFn: RouteFn, guard: RequestGuard): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    if (refusedByGuard(req)) return;
+    // SECURITY: the pipelining cap; a request it refuses (its socket is destroyed) is never routed.
+    if (guard(req, res)) return;
     const started = performance.now();
     // No request here has a body worth reading; drain it so the socket can be reused.
     req.resume();
-    const answered = ({ route: name, reply }: Routed): void => {
-      write(res, reply);
-      deps.metrics.observeRequest(name, reply.status, (performance.now() - started) / 1000);
-    };
-    const refused = (err: unknown): void => {
-      const reply = errorReply(err);
-      write(res, reply);
-      const { code, message } = describeError(err);
-      deps.metrics.observeRequest('error', reply.status, (performance.now() - started) / 1000);
-      deps.metrics.denials.inc({ code: err instanceof PodiamError ? String(err.code) : 'PODIAM_INTERNAL' });
-      const ip = callerIp(req);
-      // Metrics above count every refusal; the log gets a few lines per source IP and window.
-      const verdict = logLimiter.admit(ip);
-      logSuppressed(deps.logger, verdict.summaries);
-      if (!verdict.log) return;
-      const fields = { ip, method: req.method, path: req.url?.slice(0, 200), status: reply.status, code };
-      // The cause, when there is one: a PodiamError without one has nothing more to say.
-      const cause = err instanceof PodiamError ? (err.cause === undefined ? undefined : describeError(err.cause)) : message;
-      if (reply.status >= 500) deps.logger.error(cause === undefined ? fields : { ...fields, err: cause }, message);
-      else deps.logger.info(fields, message);
-    };
     let result: Routed | Promise<Routed>;
     try {
       result = routeFn(req, deps);
     } catch (err) {
-      return refused(err);
+      return refuse(deps, logLimiter, req, res, err, started);
     }
-    if (result instanceof Promise) result.then(answered, refused);
-    else answered(result);
+    if (result instanceof Promise) {
+      result.then(
+        (routed) => answer(deps, res, routed, started),
+        (err: unknown) => refuse(deps, logLimiter, req, res, err, started),
+      );
+    } else answer(deps, res, result, started);
   };
 }
 
@@ -211,28 +224,27 @@ export interface ListenerLimits {
 export function createImdsServer(deps: ServerDeps, limits: ListenerLimits = {}, routeFn: RouteFn = route): Server {
   const logLimits = { ...DEFAULT_LOG_LIMITS, ...limits.logLimits };
   const logLimiter = new RefusalLogLimiter(logLimits);
-  const server = createServer(
-    {
-      maxHeaderSize: limits.maxHeaderSize ?? 8192,
-      // Slow clients: headers within 2 s, the whole request within 5 s, checked every 250 ms.
-      headersTimeout: limits.headersTimeoutMs ?? 2000,
-      requestTimeout: limits.requestTimeoutMs ?? 5000,
-      connectionsCheckingInterval: 250,
-      keepAliveTimeout: 5000,
-    },
-    handler(deps, logLimiter, routeFn),
-  );
+  const server = createServer({
+    maxHeaderSize: limits.maxHeaderSize ?? 8192,
+    // Slow clients: headers within 2 s, the whole request within 5 s, checked every 250 ms.
+    headersTimeout: limits.headersTimeoutMs ?? 2000,
+    requestTimeout: limits.requestTimeoutMs ?? 5000,
+    connectionsCheckingInterval: 250,
+    keepAliveTimeout: 5000,
+  });
   // Summaries for IPs that went quiet: their window rolls without another refusal to report it.
   const sweeper = setInterval(() => logSuppressed(deps.logger, logLimiter.sweep()), logLimits.windowMs);
   sweeper.unref();
   server.once('close', () => clearInterval(sweeper));
-  guardConnections(server, { ...DEFAULT_CONNECTION_LIMITS, ...limits.connections }, {
+  const guard = guardConnections(server, { ...DEFAULT_CONNECTION_LIMITS, ...limits.connections }, {
     refused: (reason, ip) => {
       deps.metrics.connectionsRefused.inc({ reason });
       deps.logger.debug({ ip, reason }, 'connection refused by the connection guard');
     },
     openChanged: (open) => deps.metrics.openConnections.set(open),
   });
+  // The only request listener: the guard's pipelining check, then the router.
+  server.on('request', handler(deps, logLimiter, routeFn, guard));
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
