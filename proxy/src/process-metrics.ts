@@ -9,19 +9,12 @@
  * of V8 detail per node that no dashboard or alert reads; the heap totals stay).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { PerformanceObserver, constants as perf, monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { BucketCounts, ComputedMetric, type MetricType, type Registry, type Sample } from './prometheus.ts';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { ComputedMetric, type MetricType, type Registry, type Sample } from './prometheus.ts';
 
 const START_SECONDS = Math.round(Date.now() / 1000 - process.uptime());
 const VERSION = process.version;
 const [MAJOR, MINOR, PATCH] = VERSION.slice(1).split('.').map(Number);
-const GC_BUCKETS = [0.001, 0.01, 0.1, 1, 2, 5];
-const GC_KINDS: ReadonlyArray<readonly [number, string]> = [
-  [perf.NODE_PERFORMANCE_GC_MAJOR, 'major'],
-  [perf.NODE_PERFORMANCE_GC_MINOR, 'minor'],
-  [perf.NODE_PERFORMANCE_GC_INCREMENTAL, 'incremental'],
-  [perf.NODE_PERFORMANCE_GC_WEAKCB, 'weakcb'],
-];
 
 /** VmRSS, VmSize and VmData of /proc/self/status, in bytes; undefined off Linux or when unreadable. */
 export function readProcStatus(): { rss: number; virtual: number; data: number } | undefined {
@@ -64,35 +57,28 @@ export function maxFds(): number | undefined {
 }
 
 /**
- * One event-loop delay monitor and one GC observer per process, however many registries read
- * them (tests run several proxies in one process); started with the first registry that asks.
+ * One event-loop delay monitor per process, however many registries read it (tests run several
+ * proxies in one process); started with the first registry that asks.
+ *
+ * No GC observer, so no nodejs_gc_duration_seconds (prom-client has one): node builds every GC
+ * entry with two deprecate() wrappers for its deprecated kind/flags accessors, and the observer
+ * took 1.9 % of the busy CPU of a proxy answering cached credentials at saturation (profile,
+ * issue 16; docs/benchmarks.md). Heap sizes and the event-loop lag stay.
  */
 interface Samplers {
   loop: IntervalHistogram;
-  gc: Map<string, BucketCounts>;
 }
 let samplers: Samplers | undefined;
 function processSamplers(): Samplers {
   if (samplers) return samplers;
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
-  const gc = new Map<string, BucketCounts>();
-  const kinds = new Map(GC_KINDS);
-  new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      const kind = kinds.get((entry as { detail?: { kind?: number } }).detail?.kind ?? -1);
-      if (!kind) continue;
-      let counts = gc.get(kind);
-      if (!counts) gc.set(kind, (counts = new BucketCounts(GC_BUCKETS)));
-      counts.observe(entry.duration / 1000);
-    }
-  }).observe({ entryTypes: ['gc'] });
-  return (samplers = { loop, gc });
+  return (samplers = { loop });
 }
 
 /** Registers the process metrics on `registry`, each name starting with `prefix`. */
 export function registerProcessMetrics(registry: Registry, prefix: string): void {
-  const { loop, gc } = processSamplers();
+  const { loop } = processSamplers();
   const one = (value: number | undefined): Sample[] => (value === undefined || Number.isNaN(value) ? [] : [{ value, labels: {} }]);
   const add = (name: string, help: string, type: MetricType, compute: () => Sample[]): void => {
     registry.register(new ComputedMetric(prefix + name, help, type, compute));
@@ -165,9 +151,5 @@ export function registerProcessMetrics(registry: Registry, prefix: string): void
   add('nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.', 'gauge', () => one(memory.heapUsed));
   add('nodejs_external_memory_bytes', 'Node.js external memory size in bytes.', 'gauge', () => one(memory.external));
   add('nodejs_version_info', 'Node.js version info.', 'gauge', () => [{ value: 1, labels: { version: VERSION, major: MAJOR!, minor: MINOR!, patch: PATCH! } }]);
-  add('nodejs_gc_duration_seconds', 'Garbage collection duration by kind, one of major, minor, incremental or weakcb.', 'histogram', () => {
-    const values: Sample[] = [];
-    for (const [kind, counts] of gc) counts.samples(`${prefix}nodejs_gc_duration_seconds`, { kind }, values);
-    return values;
-  });
+
 }
