@@ -1,0 +1,88 @@
+// `npm run bench:proxy-memory [-- --namespaces N] [-- --flags "--max-opt=2"]`: where the shipped
+// proxy's resident memory goes with N namespaces in the cluster (default 10,000). A real
+// kube-apiserver, moto and the metadata mock (test/peers); dist/proxy/main.cjs (`npm run build`)
+// run by the shipped Node with the chart's NODE_OPTIONS and a JSON kubeconfig (no YAML parser, as
+// in a pod); then RSS, V8's heap figures from its own /metrics, and /proc/<pid>/smaps grouped by
+// mapping (the node binary's pages, anonymous memory, the C heap) at 3 s and 30 s after start.
+// Bounded: every step has a deadline; the proxy and the peers are stopped at the end, also on failure.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { freePort, startPeers, type Peers } from '../../test/peers/index.ts';
+import { KubeApi, inParallel } from './kube-api.ts';
+
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const NAMESPACES = Number(arg('--namespaces') ?? 10_000);
+const FLAGS = (arg('--flags') ?? '').split(' ').filter(Boolean);
+const NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=153'; // the chart's defaults
+const node24 = path.join(process.env.PODIAM_CACHE_DIR ?? path.join(process.env.HOME ?? '/root', '.cache', 'podiam'), 'bin', 'node24');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function smapsByMapping(pid: number): Array<[string, number]> {
+  const by = new Map<string, number>();
+  let mapping = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) mapping = line.split(/\s+/).slice(5).join(' ') || '[anon]';
+    const m = /^Rss:\s+(\d+)/.exec(line);
+    if (m) by.set(mapping, (by.get(mapping) ?? 0) + Number(m[1]) / 1024);
+  }
+  return [...by].sort((a, b) => b[1] - a[1]);
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(path.join(tmpdir(), 'podiam-memory-probe-'));
+  let peers: Peers | undefined;
+  let proc: ChildProcess | undefined;
+  try {
+    peers = await startPeers({ kube: true, moto: true, imds: { role: { name: 'node-role' } } });
+    const kube = new KubeApi(peers.kube!);
+    const started = performance.now();
+    await inParallel(Array.from({ length: NAMESPACES }, (_, i) => `ns-${i}`), 32, (ns) => kube.createNamespace(ns));
+    console.error(`[probe] ${NAMESPACES} namespaces created in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const kubeconfig = path.join(work, 'kubeconfig.json');
+    writeFileSync(kubeconfig, JSON.stringify(parseAllDocuments(readFileSync(peers.kube!.kubeconfigPath, 'utf8'))[0]!.toJS()), { mode: 0o600 });
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      PODIAM_CLUSTER_NAME: 'probe',
+      PODIAM_NODE_NAME: 'probe-node',
+      PODIAM_LISTEN_ADDRESS: '127.0.0.1',
+      PODIAM_PORT: String(port),
+      PODIAM_METRICS_PORT: String(metricsPort),
+      PODIAM_IPTABLES: 'false',
+      PODIAM_IMDS_UPSTREAM: peers.imds!.endpoint,
+      PODIAM_STS_ENDPOINT: peers.moto!.endpoint,
+      PODIAM_AWS_REGION: 'us-east-1',
+      PODIAM_ACCOUNT_ID: '123456789012',
+      PODIAM_KUBECONFIG: kubeconfig,
+      NODE_OPTIONS,
+    };
+    proc = spawn(node24, [...FLAGS, 'dist/proxy/main.cjs'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const pid = proc.pid!;
+    const metric = async (name: string): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+      return Number(new RegExp(`^podiam_proxy_${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1024 / 1024;
+    };
+    console.log(`## Proxy memory with ${NAMESPACES} namespaces (flags: ${FLAGS.join(' ') || 'none'}; NODE_OPTIONS ${NODE_OPTIONS})\n`);
+    let elapsed = 0;
+    for (const at of [3, 30]) {
+      await sleep((at - elapsed) * 1000);
+      elapsed = at;
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+      console.log(`- t=${at} s: RSS ${rss.toFixed(1)} MiB; V8 heap total ${(await metric('nodejs_heap_size_total_bytes')).toFixed(1)}, used ${(await metric('nodejs_heap_size_used_bytes')).toFixed(1)}, external ${(await metric('nodejs_external_memory_bytes')).toFixed(1)} MiB`);
+    }
+    console.log('\n| mapping | RSS MiB |\n| --- | --- |');
+    for (const [mapping, mib] of smapsByMapping(pid).slice(0, 6)) console.log(`| ${mapping} | ${mib.toFixed(1)} |`);
+  } finally {
+    proc?.kill('SIGKILL');
+    await peers?.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
