@@ -4,7 +4,8 @@
  * allowlisted passthrough. node:http rather than undici: undici added about 0.5 MB to the bundle
  * and several MB resident on every node for a handful of requests (issue 16; docs/benchmarks.md).
  */
-import { Agent, request, type OutgoingHttpHeaders } from 'node:http';
+import { Agent, type OutgoingHttpHeaders } from 'node:http';
+import { boundedExchange } from '../http-exchange.ts';
 import { ProxyError } from '../errors.ts';
 
 export interface UpstreamAnswer {
@@ -48,48 +49,19 @@ export class ImdsUpstream {
     this.agent = new Agent({ keepAlive: true, maxSockets: 8, maxFreeSockets: 8, timeout: 4000 });
   }
 
-  /** One exchange with the upstream, bounded by the connect and answer timeouts. */
-  private exchange(method: string, path: string, headers: OutgoingHttpHeaders): Promise<UpstreamAnswer> {
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const fail = (why: string, code: 'PODIAM_UPSTREAM_TIMEOUT' | 'PODIAM_UPSTREAM_UNAVAILABLE' = 'PODIAM_UPSTREAM_TIMEOUT'): void => {
-        req.destroy(new ProxyError(code, `the node's IMDS at ${this.origin} ${why}`));
-      };
-      const arm = (ms: number, why: string): void => {
-        clearTimeout(timer);
-        timer = setTimeout(() => fail(why), ms);
-      };
-      const req = request({ protocol: this.target.protocol, hostname: this.target.hostname, port: this.target.port, method, path, headers, agent: this.agent }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_ANSWER_BYTES) fail(`answered more than ${MAX_ANSWER_BYTES} bytes for ${path}`, 'PODIAM_UPSTREAM_UNAVAILABLE');
-          else chunks.push(chunk);
-        });
-        res.on('end', () => {
-          clearTimeout(timer);
-          const ct = res.headers['content-type'];
-          resolve({ status: res.statusCode ?? 0, contentType: ct, body: Buffer.concat(chunks) });
-        });
-        res.on('error', (err) => {
-          clearTimeout(timer);
-          reject(err);
-        });
+  /** One exchange with the upstream, bounded by the connect and answer timeouts and MAX_ANSWER_BYTES. */
+  private async exchange(method: string, path: string, headers: OutgoingHttpHeaders): Promise<UpstreamAnswer> {
+    const where = `the node's IMDS at ${this.origin}`;
+    try {
+      const answer = await boundedExchange(this.target, this.agent, { method, path, headers }, { connectTimeoutMs: this.connectTimeoutMs, answerTimeoutMs: this.timeoutMs, maxBytes: MAX_ANSWER_BYTES }, {
+        timeout: (phase, ms) => new ProxyError('PODIAM_UPSTREAM_TIMEOUT', phase === 'connect' ? `${where} did not accept a connection within ${ms} ms` : `${where} did not answer within ${ms} ms`),
+        tooLarge: (max) => new ProxyError('PODIAM_UPSTREAM_UNAVAILABLE', `${where} answered more than ${max} bytes for ${path}`),
       });
-      req.on('socket', (socket) => {
-        // A reused keep-alive socket is already connected: only the answer's timeout applies.
-        if (socket.connecting) {
-          arm(this.connectTimeoutMs, `did not accept a connection within ${this.connectTimeoutMs} ms`);
-          socket.once('connect', () => arm(this.timeoutMs, `did not answer within ${this.timeoutMs} ms`));
-        } else arm(this.timeoutMs, `did not answer within ${this.timeoutMs} ms`);
-      });
-      req.on('error', (err) => {
-        clearTimeout(timer);
-        reject(err instanceof ProxyError ? err : new ProxyError('PODIAM_UPSTREAM_UNAVAILABLE', `the node's IMDS at ${this.origin} could not be reached: ${err.message}`, { cause: err }));
-      });
-      req.end();
-    });
+      return { status: answer.status, contentType: answer.headers['content-type'], body: answer.body };
+    } catch (err) {
+      if (err instanceof ProxyError) throw err;
+      throw new ProxyError('PODIAM_UPSTREAM_UNAVAILABLE', `${where} could not be reached: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   private async fetchToken(): Promise<string> {

@@ -5,8 +5,9 @@
  * on every node (issue 16; docs/benchmarks.md). One attempt per call: the credential cache
  * retries with its own backoff, jitter and deadline.
  */
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { boundedExchange } from '../http-exchange.ts';
 import { readAssumeRoleAnswer, readErrorAnswer } from './query-answer.ts';
 import { formEncode, signFormPost, type SigningCredentials } from './sigv4.ts';
 import type { AssumeRequest, CredentialSource, IssuedCredentials } from './types.ts';
@@ -51,7 +52,6 @@ export function regionalEndpoint(region: string): string {
 export class StsGateway implements CredentialSource {
   private readonly url: URL;
   private readonly agent: HttpAgent | HttpsAgent;
-  private readonly send: (options: RequestOptions, onAnswer: (res: IncomingMessage) => void) => ClientRequest;
   private readonly requestTimeoutMs: number;
   private readonly connectTimeoutMs: number;
 
@@ -60,7 +60,6 @@ export class StsGateway implements CredentialSource {
     const agentOptions = { keepAlive: true, maxSockets: 16, maxFreeSockets: 4, timeout: 30_000 };
     const https = this.url.protocol === 'https:';
     this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
-    this.send = https ? httpsRequest : httpRequest;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
   }
@@ -91,46 +90,18 @@ export class StsGateway implements CredentialSource {
   }
 
   /** One POST, bounded by the connect timeout, the answer timeout and MAX_ANSWER_BYTES. */
-  private post(path: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const arm = (ms: number, what: string): void => {
-        clearTimeout(timer);
-        timer = setTimeout(() => req.destroy(new StsTimeoutError(`STS at ${this.url.host} did not ${what} within ${ms} ms`)), ms);
-      };
-      const req = this.send(
-        { protocol: this.url.protocol, hostname: this.url.hostname, port: this.url.port, path, method: 'POST', agent: this.agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > MAX_ANSWER_BYTES) req.destroy(new Error(`STS answered more than ${MAX_ANSWER_BYTES} bytes`));
-            else chunks.push(chunk);
-          });
-          res.on('end', () => {
-            clearTimeout(timer);
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
-          });
-          res.on('error', (err) => {
-            clearTimeout(timer);
-            reject(err);
-          });
-        },
-      );
-      req.on('socket', (socket) => {
-        // A reused keep-alive socket is connected already: only the answer's timeout applies.
-        if (socket.connecting) {
-          arm(this.connectTimeoutMs, 'accept a connection');
-          socket.once('connect', () => arm(this.requestTimeoutMs, 'answer'));
-        } else arm(this.requestTimeoutMs, 'answer');
-      });
-      req.on('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      req.end(body);
-    });
+  private async post(path: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
+    const answer = await boundedExchange(
+      this.url,
+      this.agent,
+      { method: 'POST', path, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, body },
+      { connectTimeoutMs: this.connectTimeoutMs, answerTimeoutMs: this.requestTimeoutMs, maxBytes: MAX_ANSWER_BYTES },
+      {
+        timeout: (phase, ms) => new StsTimeoutError(`STS at ${this.url.host} did not ${phase === 'connect' ? 'accept a connection' : 'answer'} within ${ms} ms`),
+        tooLarge: (max) => new Error(`STS answered more than ${max} bytes`),
+      },
+    );
+    return { status: answer.status, body: answer.body.toString('utf8') };
   }
 
   destroy(): void {
