@@ -11,6 +11,7 @@ import { ConfigError } from '../../core/src/errors.ts';
 import { CLUSTER_NAME_RULE, clusterNameProblem, isClusterName, isDnsLabel, parseRoleArn } from '../../core/src/naming.ts';
 import { MAX_CHAINED_SESSION_SECONDS, MIN_SESSION_SECONDS } from '../../core/src/annotations.ts';
 import { DEFAULT_CONNECTION_LIMITS } from './connection-guard.ts';
+import { LOG_LEVELS } from './log.ts';
 
 export interface ProxyConfig {
   clusterName: string;
@@ -166,7 +167,8 @@ class Reader {
   }
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** log.ts's levels, most severe first, and 'silent'. */
+const LOG_LEVEL_NAMES = [...Object.keys(LOG_LEVELS).reverse(), 'silent'];
 /** As kube2iam: an interface name, a '+' wildcard suffix, or '!' to negate (`!eth0`, `cali+`, `eni+`). */
 const HOST_INTERFACE = /^!?[A-Za-z0-9_.@:-]{1,15}\+?$/;
 const ACCOUNT_ID = /^\d{12}$/;
@@ -261,7 +263,7 @@ export function parseConfig(envIn: Env = process.env, argv: readonly string[] = 
   }
 
   const logLevel = (r.string('PODIAM_LOG_LEVEL') ?? 'info').toLowerCase();
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('PODIAM_LOG_LEVEL', `'${logLevel}' is not a log level`, `Use one of ${LOG_LEVELS.join(', ')}.`);
+  if (!LOG_LEVEL_NAMES.includes(logLevel)) throw new ConfigError('PODIAM_LOG_LEVEL', `'${logLevel}' is not a log level`, `Use one of ${LOG_LEVEL_NAMES.join(', ')}.`);
 
   // Refused, not obeyed: every managed role's trust requires the kubernetes-namespace session tag
   // (there is no switch), so a proxy that sent no tags could assume no managed role at all.
