@@ -2,10 +2,23 @@
 // a pod's status, request pod-bound tokens), over one keep-alive HTTPS agent with the admin token: light enough that creating 10,000
 // namespaces does not make the load generator's core the limit. The time a status patch is
 // acknowledged is the start of the first-credential measurement, so `patchPodRunning` returns it.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import type { Kube } from '../../test/peers/kube.ts';
 
 export const ROLE_ANNOTATION = 'iam.amazonaws.com/role';
+
+/**
+ * The kube peer's kubeconfig as JSON, in `dir` (written once): the proxy then reads it without
+ * loading its YAML parser, as in a pod (in-cluster), so the memory measured is a pod's.
+ */
+export function jsonKubeconfig(kube: Kube, dir: string): string {
+  const file = path.join(dir, 'kubeconfig.json');
+  if (!existsSync(file)) writeFileSync(file, JSON.stringify(parseAllDocuments(readFileSync(kube.kubeconfigPath, 'utf8'))[0]!.toJS()), { mode: 0o600 });
+  return file;
+}
 
 export class KubeApi {
   private readonly agent: Agent;

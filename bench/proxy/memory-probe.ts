@@ -6,12 +6,11 @@
 // mapping (the node binary's pages, anonymous memory, the C heap) at 3 s and 30 s after start.
 // Bounded: every step has a deadline; the proxy and the peers are stopped at the end, also on failure.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { freePort, startPeers, type Peers } from '../../test/peers/index.ts';
-import { KubeApi, inParallel } from './kube-api.ts';
+import { KubeApi, inParallel, jsonKubeconfig } from './kube-api.ts';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -44,8 +43,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     await inParallel(Array.from({ length: NAMESPACES }, (_, i) => `ns-${i}`), 32, (ns) => kube.createNamespace(ns));
     console.error(`[probe] ${NAMESPACES} namespaces created in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    const kubeconfig = path.join(work, 'kubeconfig.json');
-    writeFileSync(kubeconfig, JSON.stringify(parseAllDocuments(readFileSync(peers.kube!.kubeconfigPath, 'utf8'))[0]!.toJS()), { mode: 0o600 });
+    const kubeconfig = jsonKubeconfig(peers.kube!, work);
     const [port, metricsPort] = [await freePort(), await freePort()];
     const env = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',

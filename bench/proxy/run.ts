@@ -10,7 +10,7 @@
 //  - rounds alternate proxy and bare; every figure is a median with its range.
 // Bounded: every wait has a deadline; every process started here is stopped at the end.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -18,7 +18,7 @@ import { parseAllDocuments } from 'yaml';
 import { proxyBundleOptions } from '../../scripts/esbuild-options.mjs';
 import { freePort, startPeers, tools, type Peers } from '../../test/peers/index.ts';
 import { managedRoleArn, managedRoleName } from '../../core/src/naming.ts';
-import { KubeApi, inParallel } from './kube-api.ts';
+import { KubeApi, inParallel, jsonKubeconfig } from './kube-api.ts';
 import { call, fixedRate, rawExchange, saturate, type FixedRateRound, type SaturationRound } from './load.ts';
 import { OTHER_CORE, SERVER_CORE, descendants, killAllPinned, loadavg, memoryOf, pin, priority, startPinned, type Pinned } from './procs.ts';
 import { median, quantile, spread } from './stats.ts';
@@ -102,16 +102,6 @@ let peers: Peers | undefined;
 let kubeApi: KubeApi | undefined;
 let stsCounter: StsCounter | undefined;
 
-/**
- * The kube peer's kubeconfig as JSON: the proxy then reads it without loading its YAML parser, as
- * in a pod (in-cluster), so the RSS measured is a pod's.
- */
-function jsonKubeconfig(): string {
-  const file = path.join(work, 'kubeconfig.json');
-  if (!existsSync(file)) writeFileSync(file, JSON.stringify(parseAllDocuments(readFileSync(peers!.kube!.kubeconfigPath, 'utf8'))[0]!.toJS()), { mode: 0o600 });
-  return file;
-}
-
 async function startProxy(nodeBin: string, stsEndpoint: string, label: string, withTokenDoor = false): Promise<Server> {
   const [port, metricsPort] = [await freePort(), await freePort()];
   const tokenPort = withTokenDoor ? await freePort() : undefined;
@@ -127,7 +117,7 @@ async function startProxy(nodeBin: string, stsEndpoint: string, label: string, w
     PODIAM_STS_ENDPOINT: stsEndpoint,
     PODIAM_AWS_REGION: 'us-east-1',
     PODIAM_ACCOUNT_ID: ACCOUNT,
-    PODIAM_KUBECONFIG: jsonKubeconfig(),
+    PODIAM_KUBECONFIG: jsonKubeconfig(peers!.kube!, work),
   };
   // The DaemonSet name makes the proxy read its DaemonSet on shutdown to decide on iptables rules: none here.
   delete env.PODIAM_DAEMONSET_NAME;
