@@ -62,11 +62,7 @@ describe('attacks from pods through the real DNAT rule', { skip: !netnsAvailable
   });
 
   after(async () => {
-    if (proxy && proxy.exitCode === null) {
-      const exited = new Promise((resolve) => proxy!.once('exit', resolve));
-      proxy.kill('SIGTERM');
-      await exited;
-    }
+    await node.stopProxy(proxy);
     await node.cleanup();
     await peers?.stop();
   });

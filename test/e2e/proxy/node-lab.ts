@@ -45,6 +45,14 @@ export class NodeLab {
     return child;
   }
 
+  /** Stops a proxy started by proxy() as its DaemonSet would (SIGTERM), and waits for it to exit. */
+  async stopProxy(child: ChildProcess | undefined): Promise<void> {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
   /** One `pod-client.ts` run inside a pod namespace; its last line, parsed. */
   async client<T>(ns: string, args: string[]): Promise<T> {
     const env = toolEnv({ AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' });

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { startPeers, toolEnv, tools, type Peers } from '../../peers/index.ts';
 import { netnsAvailable } from '../../peers/netns.ts';
+import { TOKEN_DOOR_URL } from '../../../core/src/annotations.ts';
 import { managedRoleArn } from '../../../core/src/naming.ts';
 import { NodeLab, repo } from './node-lab.ts';
 
@@ -22,7 +23,6 @@ const NODE_IP = '192.0.2.1';
 const NODE_NAME = 'node-token';
 const TOKEN_PORT = 8182;
 const METRICS_PORT = 9181;
-const DOOR = 'http://169.254.170.23/v1/credentials';
 const ACCOUNT = '123456789012';
 const ROLES = [['orders', 'reader'], ['billing', 'writer']] as const;
 
@@ -87,11 +87,7 @@ describe('token-bound identity: the AWS SDKs\' container provider at 169.254.170
   let proxyLog = '';
 
   after(async () => {
-    if (proxy && proxy.exitCode === null) {
-      const exited = new Promise((resolve) => proxy!.once('exit', resolve));
-      proxy.kill('SIGTERM');
-      await exited;
-    }
+    await node.stopProxy(proxy);
     await node.cleanup();
     await peers?.stop();
     rmSync(tokenDir, { recursive: true, force: true });
@@ -142,7 +138,7 @@ describe('token-bound identity: the AWS SDKs\' container provider at 169.254.170
       AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL_STS: `http://${NODE_IP}:${motoPort}`,
-      AWS_CONTAINER_CREDENTIALS_FULL_URI: DOOR,
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: TOKEN_DOOR_URL,
       AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: file,
       // The metadata path could answer these pods too (they are annotated): switched off in every
       // SDK, so a credential can only have come through the token door.
@@ -274,19 +270,19 @@ describe('token-bound identity: the AWS SDKs\' container provider at 169.254.170
   it("refuses pod alpha's token sent from pod beta: PODIAM_TOKEN_SOURCE_MISMATCH", async () => {
     const file = tokenFile('alpha-for-beta', await requestToken(ALPHA));
     // The same token from its own pod works: the refusal below is about the sender alone.
-    const own = await rawGet(netns.get(ALPHA.name)!, DOOR, file);
+    const own = await rawGet(netns.get(ALPHA.name)!, TOKEN_DOOR_URL, file);
     assert.ok('status' in own && own.status === 200, JSON.stringify(own));
-    assert.equal(refusal(await rawGet(netns.get(BETA.name)!, DOOR, file), 403), 'PODIAM_TOKEN_SOURCE_MISMATCH');
+    assert.equal(refusal(await rawGet(netns.get(BETA.name)!, TOKEN_DOOR_URL, file), 403), 'PODIAM_TOKEN_SOURCE_MISMATCH');
   });
 
   it('refuses a token for another audience: PODIAM_TOKEN_AUDIENCE_MISMATCH', async () => {
     const file = tokenFile('alpha-other-audience', await requestToken(ALPHA, { audience: 'other' }));
-    assert.equal(refusal(await rawGet(netns.get(ALPHA.name)!, DOOR, file), 401), 'PODIAM_TOKEN_AUDIENCE_MISMATCH');
+    assert.equal(refusal(await rawGet(netns.get(ALPHA.name)!, TOKEN_DOOR_URL, file), 401), 'PODIAM_TOKEN_AUDIENCE_MISMATCH');
   });
 
   it('refuses a token bound to no pod: PODIAM_TOKEN_NOT_POD_BOUND', async () => {
     const file = tokenFile('alpha-unbound', await requestToken(ALPHA, { boundTo: null }));
-    assert.equal(refusal(await rawGet(netns.get(ALPHA.name)!, DOOR, file), 403), 'PODIAM_TOKEN_NOT_POD_BOUND');
+    assert.equal(refusal(await rawGet(netns.get(ALPHA.name)!, TOKEN_DOOR_URL, file), 403), 'PODIAM_TOKEN_NOT_POD_BOUND');
   });
 
   it('refuses an expired token: PODIAM_TOKEN_EXPIRED', async () => {
@@ -301,16 +297,16 @@ describe('token-bound identity: the AWS SDKs\' container provider at 169.254.170
     const expired = signJwt({ kid: real.header.kid }, { ...real.claims, iat: now - 7800, nbf: now - 7800, exp: now - 7200 }, saKey);
     // A control: the same re-signing with exp in the future is accepted, so only the expiry differs.
     const fresh = signJwt({ kid: real.header.kid }, { ...real.claims, iat: now - 10, nbf: now - 10, exp: now + 600 }, saKey);
-    const control = await rawGet(netns.get(ALPHA.name)!, DOOR, tokenFile('alpha-resigned', fresh));
+    const control = await rawGet(netns.get(ALPHA.name)!, TOKEN_DOOR_URL, tokenFile('alpha-resigned', fresh));
     assert.ok('status' in control && control.status === 200, `the re-signed live token verifies: ${JSON.stringify(control)}`);
-    assert.equal(refusal(await rawGet(netns.get(ALPHA.name)!, DOOR, tokenFile('alpha-expired', expired)), 401), 'PODIAM_TOKEN_EXPIRED');
+    assert.equal(refusal(await rawGet(netns.get(ALPHA.name)!, TOKEN_DOOR_URL, tokenFile('alpha-expired', expired)), 401), 'PODIAM_TOKEN_EXPIRED');
   });
 
   it("refuses a token of another issuer, even signed with the cluster's own key: PODIAM_TOKEN_INVALID", async () => {
     const real = decodeJwt(await requestToken(ALPHA));
     const saKey = createPrivateKey(readFileSync(path.join(peers.kube!.pkiDir, 'sa.key')));
     const foreign = signJwt({ kid: real.header.kid }, { ...real.claims, iss: 'https://issuer.example.invalid' }, saKey);
-    assert.equal(refusal(await rawGet(netns.get(ALPHA.name)!, DOOR, tokenFile('alpha-foreign-issuer', foreign)), 401), 'PODIAM_TOKEN_INVALID');
+    assert.equal(refusal(await rawGet(netns.get(ALPHA.name)!, TOKEN_DOOR_URL, tokenFile('alpha-foreign-issuer', foreign)), 401), 'PODIAM_TOKEN_INVALID');
   });
 
   it('refuses a token with the same claims signed by another key: PODIAM_TOKEN_INVALID', async () => {
@@ -319,23 +315,23 @@ describe('token-bound identity: the AWS SDKs\' container provider at 169.254.170
     for (const key of keys) {
       for (const kid of [real.header.kid, 'attacker-key']) {
         const forged = signJwt({ kid }, real.claims, key);
-        assert.equal(refusal(await rawGet(netns.get(ALPHA.name)!, DOOR, tokenFile('alpha-forged', forged)), 401), 'PODIAM_TOKEN_INVALID', `${key.asymmetricKeyType} key, kid ${String(kid)}`);
+        assert.equal(refusal(await rawGet(netns.get(ALPHA.name)!, TOKEN_DOOR_URL, tokenFile('alpha-forged', forged)), 401), 'PODIAM_TOKEN_INVALID', `${key.asymmetricKeyType} key, kid ${String(kid)}`);
       }
     }
     // Unsigned ("alg": "none") and a token with its signature cut off.
     const none = `${b64url({ alg: 'none', kid: real.header.kid })}.${b64url(real.claims)}.`;
-    assert.equal(refusal(await rawGet(netns.get(ALPHA.name)!, DOOR, tokenFile('alpha-none', none)), 401), 'PODIAM_TOKEN_INVALID');
+    assert.equal(refusal(await rawGet(netns.get(ALPHA.name)!, TOKEN_DOOR_URL, tokenFile('alpha-none', none)), 401), 'PODIAM_TOKEN_INVALID');
   });
 
   it('refuses a request without a token, from an annotated pod the metadata path would serve: PODIAM_TOKEN_MISSING', async () => {
-    assert.equal(refusal(await rawGet(netns.get(ALPHA.name)!, DOOR), 401), 'PODIAM_TOKEN_MISSING');
+    assert.equal(refusal(await rawGet(netns.get(ALPHA.name)!, TOKEN_DOOR_URL), 401), 'PODIAM_TOKEN_MISSING');
   });
 
   it("refuses a deleted pod's token once a new pod (same name, new UID) holds its IP: PODIAM_TOKEN_POD_NOT_ON_NODE", async () => {
     const ns = netns.get(GAMMA.name)!;
     const old = tokenFile('gamma-old', await requestToken(GAMMA));
     const before = await eventually('gamma served', async () => {
-      const a = await rawGet(ns, DOOR, old);
+      const a = await rawGet(ns, TOKEN_DOOR_URL, old);
       return 'status' in a && a.status === 200 && a;
     });
     assert.equal(before.status, 200);
@@ -344,11 +340,11 @@ describe('token-bound identity: the AWS SDKs\' container provider at 169.254.170
     const current = tokenFile('gamma-new', await requestToken(GAMMA));
     // Once the proxy's index has the new pod, its own token works from the address...
     await eventually('the new gamma served', async () => {
-      const a = await rawGet(ns, DOOR, current);
+      const a = await rawGet(ns, TOKEN_DOOR_URL, current);
       return 'status' in a && a.status === 200 && a;
     });
     // ...and the old pod's token, still unexpired and correctly signed, from the same address does not.
-    assert.equal(refusal(await rawGet(ns, DOOR, old), 403), 'PODIAM_TOKEN_POD_NOT_ON_NODE');
+    assert.equal(refusal(await rawGet(ns, TOKEN_DOOR_URL, old), 403), 'PODIAM_TOKEN_POD_NOT_ON_NODE');
   });
 
   it("refuses a hostNetwork process holding a valid token of a pod on another node: PODIAM_TOKEN_POD_NOT_ON_NODE", async () => {
