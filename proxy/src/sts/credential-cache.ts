@@ -103,7 +103,11 @@ class Fifo<T> {
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head++];
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
+    // Emptied: let go of everything it held (after a burst of 1,000 prefetches, 1,000 waiters).
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
@@ -279,7 +283,14 @@ export class CredentialCache {
     // Hot path: the caller hands back the same (memoised) request object for an unchanged pod.
     if (existing && existing.request === request) return existing;
     const key = cacheKey(uid, request);
-    if (existing && existing.key === key) return existing;
+    if (existing && existing.key === key) {
+      // An equal request in a new object (the pod's record changed, e.g. Pending → Running): keep
+      // the newer one, so the hot path's identity check hits again and the older one is freed.
+      // The key holds the role, external ID, duration and session name; the session tags are the
+      // pod's name, namespace, UID and service account, none of which a pod UID can change.
+      existing.request = request;
+      return existing;
+    }
     // Same pod, different role (annotations are mutable): nothing of the old role carries over.
     if (existing) this.evict(uid);
     const entry: Entry = { key, uid, request };

@@ -32,6 +32,15 @@ export interface AssumedCredentials {
   expiration: Date;
 }
 
+/**
+ * A copy of text that holds only its own characters. V8 makes a substring of 13 or more characters
+ * (a regexp capture, slice, trim) a view into its parent, so each cached credential would keep the
+ * whole AssumeRole answer alive (1–3 KB per pod, for the session's lifetime) without this.
+ */
+function ownCopy(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
+}
+
 /** The Credentials of an AssumeRoleResponse, or undefined when one of the four is missing or the date is bad. */
 export function readAssumeRoleAnswer(xml: string): AssumedCredentials | undefined {
   const accessKeyId = leafText(xml, 'AccessKeyId', 'Credentials');
@@ -41,7 +50,7 @@ export function readAssumeRoleAnswer(xml: string): AssumedCredentials | undefine
   if (!accessKeyId || !secretAccessKey || !sessionToken || !expires) return undefined;
   const expiration = new Date(expires);
   if (Number.isNaN(expiration.getTime())) return undefined;
-  return { accessKeyId, secretAccessKey, sessionToken, expiration };
+  return { accessKeyId: ownCopy(accessKeyId), secretAccessKey: ownCopy(secretAccessKey), sessionToken: ownCopy(sessionToken), expiration };
 }
 
 /** Code and Message of an ErrorResponse (or the bare <Error> some endpoints send). */

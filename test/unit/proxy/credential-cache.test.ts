@@ -205,6 +205,20 @@ describe('credential cache', () => {
     assert.equal(source.calls.at(-1)!.roleArn, 'arn:aws:iam::123456789012:role/b');
   });
 
+  it('keeps the newest of equal requests for a pod (its record changed), so the older one is let go and refreshes use the newer', async () => {
+    const clock = new ManualClock();
+    const source = new CountingSource(clock);
+    const cache = new CredentialCache({ source, clock });
+    const pending = request();
+    const running = request();
+    await cache.get('uid-1', pending, 1000);
+    assert.ok(cache.cached('uid-1', running), 'an equal request in a new object is the same cached session');
+    await clock.advance(40 * MIN);
+    await settle();
+    assert.equal(source.calls.length, 2);
+    assert.equal(source.calls[1], running);
+  });
+
   it('scales its margins down for short sessions', () => {
     const issuedAt = new Date(0);
     const w = windowFor({ accessKeyId: '', secretAccessKey: '', sessionToken: '', issuedAt, expiration: new Date(900_000) }, DEFAULT_TIMING);

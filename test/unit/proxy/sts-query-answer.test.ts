@@ -2,6 +2,8 @@
 // STS API reference shows it, an error answer, escaped text, and answers missing a piece.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { leafText, readAssumeRoleAnswer, readErrorAnswer } from '../../../proxy/src/sts/query-answer.ts';
 
 const ANSWER = `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
@@ -62,5 +64,21 @@ describe('STS Query API answers', () => {
     assert.match(e.message ?? '', /not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role\/x & <y>$/);
     assert.deepEqual(readErrorAnswer('<html></html>'), { code: undefined, message: undefined });
     assert.equal(leafText('<a><b>&#65;&#x42;</b></a>', 'b', 'a'), 'AB');
+  });
+
+  it('keeps only the credentials, not the answer they were read from, once the answer is dropped', () => {
+    // V8 makes a long substring a view into its parent: a cached credential read by a regexp
+    // capture would keep the whole answer alive. 64 answers padded to 512 KiB each are 32 MiB if
+    // kept; what stays after a full GC must be far less.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const pad = 'x'.repeat(512 * 1024);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const kept = Array.from({ length: 64 }, (_, i) => readAssumeRoleAnswer(ANSWER.replace('<PackedPolicySize>', `<Padding>${pad}${i}</Padding><PackedPolicySize>`))!);
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    assert.equal(kept.length, 64);
+    assert.ok(grown < 4 * 1024 * 1024, `the heap grew by ${(grown / 1048576).toFixed(1)} MiB for 64 credentials`);
   });
 });
