@@ -1,15 +1,18 @@
-// `npm run bench:proxy-memory [-- --namespaces N] [-- --flags "--max-opt=2"]`: where the shipped
-// proxy's resident memory goes with N namespaces in the cluster (default 10,000). A real
+// `npm run bench:proxy-memory [-- --namespaces N] [-- --pods P] [-- --flags "--max-opt=2"]`: where
+// the shipped proxy's resident memory goes with N namespaces in the cluster (default 10,000) and P
+// pods on its node (default 0; Running, in the first 100 namespaces, each with its own role). A real
 // kube-apiserver, moto and the metadata mock (test/peers); dist/proxy/main.cjs (`npm run build`)
 // run by the shipped Node with the chart's NODE_OPTIONS and a JSON kubeconfig (no YAML parser, as
 // in a pod); then RSS, V8's heap figures from its own /metrics, and /proc/<pid>/smaps grouped by
-// mapping (the node binary's pages, anonymous memory, the C heap) at 3 s and 30 s after start.
+// mapping (the node binary's pages, anonymous memory, the C heap) at 3 s and 30 s after start, and
+// with pods 30 s after they are all Running.
 // Bounded: every step has a deadline; the proxy and the peers are stopped at the end, also on failure.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, startPeers, type Peers } from '../../test/peers/index.ts';
+import { managedRoleArn } from '../../core/src/naming.ts';
 import { KubeApi, inParallel, jsonKubeconfig } from './kube-api.ts';
 
 const arg = (name: string): string | undefined => {
@@ -17,6 +20,8 @@ const arg = (name: string): string | undefined => {
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
 const NAMESPACES = Number(arg('--namespaces') ?? 10_000);
+const PODS = Number(arg('--pods') ?? 0);
+const POD_NAMESPACES = Math.min(100, NAMESPACES);
 const FLAGS = (arg('--flags') ?? '').split(' ').filter(Boolean);
 const NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=153'; // the chart's defaults
 const node24 = path.join(process.env.PODIAM_CACHE_DIR ?? path.join(process.env.HOME ?? '/root', '.cache', 'podiam'), 'bin', 'node24');
@@ -43,6 +48,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     await inParallel(Array.from({ length: NAMESPACES }, (_, i) => `ns-${i}`), 32, (ns) => kube.createNamespace(ns));
     console.error(`[probe] ${NAMESPACES} namespaces created in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    await peers.moto!.createRoles(Array.from({ length: POD_NAMESPACES }, (_, i) => managedRoleArn({ accountId: '123456789012' }, { cluster: 'probe', namespace: `ns-${i}`, service: 'reader' })));
     const kubeconfig = jsonKubeconfig(peers.kube!, work);
     const [port, metricsPort] = [await freePort(), await freePort()];
     const env = {
@@ -59,20 +65,38 @@ async function main(): Promise<void> {
       PODIAM_ACCOUNT_ID: '123456789012',
       PODIAM_KUBECONFIG: kubeconfig,
       NODE_OPTIONS,
+      // --env K=V (repeatable): an environment variable to try, e.g. MALLOC_ARENA_MAX=2.
+      ...Object.fromEntries(process.argv.flatMap((a, i) => (a === '--env' ? [process.argv[i + 1]!.split(/=(.*)/s).slice(0, 2)] : []))),
     };
-    proc = spawn(node24, [...FLAGS, 'dist/proxy/main.cjs'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    // --stdout FILE keeps the proxy's log lines (and what flags like --trace-gc print) in FILE.
+    const stdout = arg('--stdout') ? openSync(arg('--stdout')!, 'w') : 'ignore';
+    proc = spawn(node24, [...FLAGS, 'dist/proxy/main.cjs'], { env, stdio: ['ignore', stdout, 'inherit'] });
     const pid = proc.pid!;
     const metric = async (name: string): Promise<number> => {
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
       return Number(new RegExp(`^podiam_proxy_${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1024 / 1024;
     };
-    console.log(`## Proxy memory with ${NAMESPACES} namespaces (flags: ${FLAGS.join(' ') || 'none'}; NODE_OPTIONS ${NODE_OPTIONS})\n`);
+    console.log(`## Proxy memory with ${NAMESPACES} namespaces (flags: ${FLAGS.join(' ') || 'none'}; env: ${process.argv.flatMap((a, i) => (a === '--env' ? [process.argv[i + 1]] : [])).join(' ') || 'none'}; NODE_OPTIONS ${NODE_OPTIONS})\n`);
     let elapsed = 0;
     for (const at of [3, 30]) {
       await sleep((at - elapsed) * 1000);
       elapsed = at;
       const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
       console.log(`- t=${at} s: RSS ${rss.toFixed(1)} MiB; V8 heap total ${(await metric('nodejs_heap_size_total_bytes')).toFixed(1)}, used ${(await metric('nodejs_heap_size_used_bytes')).toFixed(1)}, external ${(await metric('nodejs_external_memory_bytes')).toFixed(1)} MiB`);
+    }
+    if (PODS > 0) {
+      const t0 = performance.now();
+      await inParallel(Array.from({ length: PODS }, (_, i) => i), 32, async (i) => void (await kube.createPod(`ns-${i % POD_NAMESPACES}`, `app-${i}`, 'probe-node', 'reader')));
+      await inParallel(Array.from({ length: PODS }, (_, i) => i), 64, async (i) => void (await kube.patchPodRunning(`ns-${i % POD_NAMESPACES}`, `app-${i}`, `127.0.${3 + Math.floor(i / 250)}.${1 + (i % 250)}`)));
+      console.error(`[probe] ${PODS} pods Running in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      await sleep(30_000);
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+      console.log(`- ${PODS} pods, 30 s after Running: RSS ${rss.toFixed(1)} MiB; AssumeRole calls ${(await metric('sts_assume_role_calls_total')) * 1024 * 1024}; V8 heap total ${(await metric('nodejs_heap_size_total_bytes')).toFixed(1)}, used ${(await metric('nodejs_heap_size_used_bytes')).toFixed(1)}, external ${(await metric('nodejs_external_memory_bytes')).toFixed(1)} MiB`);
+    }
+    // With --flags --heapsnapshot-signal=SIGUSR2: a heap snapshot in the working directory, last.
+    if (FLAGS.some((f) => f.startsWith('--heapsnapshot-signal'))) {
+      process.kill(pid, 'SIGUSR2');
+      await sleep(15_000);
     }
     console.log('\n| mapping | RSS MiB |\n| --- | --- |');
     for (const [mapping, mib] of smapsByMapping(pid).slice(0, 6)) console.log(`| ${mapping} | ${mib.toFixed(1)} |`);
