@@ -2,9 +2,9 @@
 // the shipped proxy's resident memory goes with N namespaces in the cluster (default 10,000) and P
 // pods on its node (default 0; Running, in the first 100 namespaces, each with its own role). A real
 // kube-apiserver, moto and the metadata mock (test/peers); dist/proxy/main.cjs (`npm run build`)
-// run by the shipped Node with the chart's NODE_OPTIONS and a JSON kubeconfig (no YAML parser, as
-// in a pod); then RSS, V8's heap figures from its own /metrics, and /proc/<pid>/smaps grouped by
-// mapping (the node binary's pages, anonymous memory, the C heap) at 3 s and 30 s after start, and
+// run by the shipped Node with the image's node flags and environment (proxy/Dockerfile), the
+// chart's NODE_OPTIONS and a JSON kubeconfig (no YAML parser, as in a pod); then RSS, V8's heap
+// figures from its own /metrics, and /proc/<pid>/smaps grouped by mapping (the node binary's pages, anonymous memory, the C heap) at 5, 10 and 30 s after start, and
 // with pods 30 s after they are all Running.
 // Bounded: every step has a deadline; the proxy and the peers are stopped at the end, also on failure.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, startPeers, type Peers } from '../../test/peers/index.ts';
 import { managedRoleArn } from '../../core/src/naming.ts';
+import { imageRuntime } from './image-runtime.ts';
 import { KubeApi, inParallel, jsonKubeconfig } from './kube-api.ts';
 
 const arg = (name: string): string | undefined => {
@@ -51,7 +52,9 @@ async function main(): Promise<void> {
     await peers.moto!.createRoles(Array.from({ length: POD_NAMESPACES }, (_, i) => managedRoleArn({ accountId: '123456789012' }, { cluster: 'probe', namespace: `ns-${i}`, service: 'reader' })));
     const kubeconfig = jsonKubeconfig(peers.kube!, work);
     const [port, metricsPort] = [await freePort(), await freePort()];
+    const image = imageRuntime();
     const env = {
+      ...image.env,
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       PODIAM_CLUSTER_NAME: 'probe',
       PODIAM_NODE_NAME: 'probe-node',
@@ -70,15 +73,15 @@ async function main(): Promise<void> {
     };
     // --stdout FILE keeps the proxy's log lines (and what flags like --trace-gc print) in FILE.
     const stdout = arg('--stdout') ? openSync(arg('--stdout')!, 'w') : 'ignore';
-    proc = spawn(node24, [...FLAGS, 'dist/proxy/main.cjs'], { env, stdio: ['ignore', stdout, 'inherit'] });
+    proc = spawn(node24, [...image.nodeFlags, ...FLAGS, 'dist/proxy/main.cjs'], { env, stdio: ['ignore', stdout, 'inherit'] });
     const pid = proc.pid!;
     const metric = async (name: string): Promise<number> => {
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
       return Number(new RegExp(`^podiam_proxy_${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1024 / 1024;
     };
-    console.log(`## Proxy memory with ${NAMESPACES} namespaces (flags: ${FLAGS.join(' ') || 'none'}; env: ${process.argv.flatMap((a, i) => (a === '--env' ? [process.argv[i + 1]] : [])).join(' ') || 'none'}; NODE_OPTIONS ${NODE_OPTIONS})\n`);
+    console.log(`## Proxy memory with ${NAMESPACES} namespaces (the image's node flags ${image.nodeFlags.join(' ') || 'none'} and env ${Object.entries(image.env).map(([k, v]) => `${k}=${v}`).join(' ')}; extra flags: ${FLAGS.join(' ') || 'none'}; extra env: ${process.argv.flatMap((a, i) => (a === '--env' ? [process.argv[i + 1]] : [])).join(' ') || 'none'}; NODE_OPTIONS ${NODE_OPTIONS})\n`);
     let elapsed = 0;
-    for (const at of [3, 30]) {
+    for (const at of [5, 10, 30]) {
       await sleep((at - elapsed) * 1000);
       elapsed = at;
       const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;

@@ -18,6 +18,7 @@ import { parseAllDocuments } from 'yaml';
 import { proxyBundleOptions } from '../../scripts/esbuild-options.mjs';
 import { freePort, startPeers, tools, type Peers } from '../../test/peers/index.ts';
 import { managedRoleArn, managedRoleName } from '../../core/src/naming.ts';
+import { imageRuntime } from './image-runtime.ts';
 import { KubeApi, inParallel, jsonKubeconfig } from './kube-api.ts';
 import { call, fixedRate, rawExchange, saturate, type FixedRateRound, type SaturationRound } from './load.ts';
 import { OTHER_CORE, SERVER_CORE, descendants, killAllPinned, loadavg, memoryOf, pin, priority, startPinned, type Pinned } from './procs.ts';
@@ -96,6 +97,7 @@ async function waitUntil(what: string, deadlineMs: number, probe: () => Promise<
 }
 
 let shippedEnv: Record<string, string> = {};
+const image = imageRuntime();
 /** The chart's environment with tokenIdentity.enabled=true (its other defaults unchanged). */
 let tokenEnv: Record<string, string> = {};
 let peers: Peers | undefined;
@@ -122,7 +124,10 @@ async function startProxy(nodeBin: string, stsEndpoint: string, label: string, w
   // The DaemonSet name makes the proxy read its DaemonSet on shutdown to decide on iptables rules: none here.
   delete env.PODIAM_DAEMONSET_NAME;
   delete env.PODIAM_NAMESPACE;
-  const proc = startPinned(SERVER_CORE, nodeBin, [path.join(repo, 'dist/proxy/main.cjs')], env, path.join(work, `${label}.log`));
+  // The image's node flags and environment (proxy/Dockerfile), under the chart's (as in a pod). The
+  // flags are for the image's Node 24: Node 20 (not shipped, compared only) lacks --memory-saver-mode.
+  const flags = nodeBin === node24 ? image.nodeFlags : [];
+  const proc = startPinned(SERVER_CORE, nodeBin, [...flags, path.join(repo, 'dist/proxy/main.cjs')], { ...image.env, ...env }, path.join(work, `${label}.log`));
   await waitUntil(`${label} ready`, 60_000, async () => {
     if (proc.child.exitCode !== null) throw new Error(`${label} exited ${proc.child.exitCode}; see ${work}/${label}.log`);
     return (await call(metricsPort, '127.0.0.1', 'GET', '/readyz')).status === 200;
@@ -247,7 +252,7 @@ async function main(): Promise<void> {
   await kube.patchPodRunning('bench', 'load', '127.0.0.1');
   const loadPath = `${CREDS}${roleName('bench')}`;
 
-  const result: Record<string, unknown> = { startedAt: startedAt.toISOString(), quick: QUICK, nice: NICE, loadBefore, node24: node24Version, node20Version: process.version, commit, dirty, shippedEnv, config: C };
+  const result: Record<string, unknown> = { startedAt: startedAt.toISOString(), quick: QUICK, nice: NICE, loadBefore, node24: node24Version, node20Version: process.version, commit, dirty, shippedEnv, image, config: C };
 
   // 1. Idle RSS: fresh processes, nothing asked of them.
   log(`idle RSS, ${C.idleStarts} fresh start(s) each`);
@@ -489,6 +494,7 @@ interface Results {
   commit: string;
   dirty: string[];
   shippedEnv: Record<string, string>;
+  image: { env: Record<string, string>; nodeFlags: string[] };
   idle: { proxyMb: number[]; bareMb: number[] };
   answer: { proxy: { headerBytes: number; bodyBytes: number } };
   saturation: Array<{ proxy: SaturationRound; bare: SaturationRound; load: string }>;
@@ -515,7 +521,7 @@ function report(r: Results, jsonFile: string): string {
   const lines = [
     `Measured ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC${r.quick ? ' (**--quick**: fewer rounds, smaller scale; not for the docs)' : ''}, shipped Node ${r.node24}, 2 cores; load average (1, 5, 15 min) ${r.loadBefore} before, ${r.loadAfter} after. Raw figures: \`${jsonFile}\`.`,
     `Servers on core 0, load generators on core 1${r.nice ? `, both at nice ${r.nice} (\`--nice\`; the peers at 0)` : ', nice 0'}. Built from commit ${r.commit}${r.dirty.length ? ` **plus uncommitted changes** in ${r.dirty.map((l) => l.slice(3)).join(', ')}` : ''}.`,
-    `Proxy environment: the chart's defaults (NODE_OPTIONS \`${r.shippedEnv.NODE_OPTIONS ?? ''}\`, log level ${r.shippedEnv.PODIAM_LOG_LEVEL}, prefetch ${r.shippedEnv.PODIAM_PREFETCH}, IMDSv2 required ${r.shippedEnv.PODIAM_REQUIRE_IMDSV2}). Answer: ${r.answer.proxy.headerBytes} header bytes + ${r.answer.proxy.bodyBytes} body bytes from both servers.`,
+    `Proxy environment: the chart's defaults (NODE_OPTIONS \`${r.shippedEnv.NODE_OPTIONS ?? ''}\`, log level ${r.shippedEnv.PODIAM_LOG_LEVEL}, prefetch ${r.shippedEnv.PODIAM_PREFETCH}, IMDSv2 required ${r.shippedEnv.PODIAM_REQUIRE_IMDSV2}) under the image's (proxy/Dockerfile: node flags \`${r.image.nodeFlags.join(' ')}\`, ${Object.entries(r.image.env).map(([k, v]) => `${k}=${v}`).join(', ')}). Answer: ${r.answer.proxy.headerBytes} header bytes + ${r.answer.proxy.bodyBytes} body bytes from both servers.`,
     '',
     '| figure | podiam | bare node:http | ratio | target | |',
     '| --- | --- | --- | --- | --- | --- |',

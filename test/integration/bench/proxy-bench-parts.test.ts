@@ -4,6 +4,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
@@ -11,6 +14,7 @@ import { freePort, startPeers, type Peers } from '../../peers/index.ts';
 import { StsCounter } from '../../../bench/proxy/sts-counter.ts';
 import { rawExchange, call } from '../../../bench/proxy/load.ts';
 import { median, quantile } from '../../../bench/proxy/stats.ts';
+import { imageRuntime } from '../../../bench/proxy/image-runtime.ts';
 
 describe('bench:proxy parts', () => {
   let peers: Peers;
@@ -79,5 +83,20 @@ describe('bench:proxy parts', () => {
     assert.equal(quantile(values, 1), 100);
     assert.equal(median([4, 1, 3, 2]), 2.5);
     assert.equal(median([3, 1, 2]), 2);
+  });
+
+  it("runs the proxy with the image's own node flags and environment: the runtime stage's ENV and CMD, not the build stage's", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'podiam-image-runtime-'));
+    try {
+      const dockerfile = path.join(dir, 'Dockerfile');
+      writeFileSync(dockerfile, ['FROM node:24 AS build', 'ENV BUILD_ONLY=1', 'CMD ["--inspect", "/src/main.cjs"]', 'FROM gcr.io/distroless/nodejs24-debian12', '# comment', 'ENV NODE_ENV=production', 'ENV A=1 B=two', 'ENTRYPOINT ["/nodejs/bin/node"]', 'CMD ["--memory-saver-mode", "/app/main.cjs"]', ''].join('\n'));
+      assert.deepEqual(imageRuntime(dockerfile), { env: { NODE_ENV: 'production', A: '1', B: 'two' }, nodeFlags: ['--memory-saver-mode'] });
+      writeFileSync(dockerfile, 'FROM x\nCMD ["/app/other.js"]\n');
+      assert.throws(() => imageRuntime(dockerfile), /does not end with the bundle/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // And the real one parses: what the benchmarks run is what proxy/Dockerfile ships.
+    assert.ok(imageRuntime().env.NODE_ENV === 'production');
   });
 });
