@@ -32,11 +32,12 @@ describe('the proxy image built from proxy/Dockerfile', () => {
   });
   after(() => image?.remove());
 
-  it('runs /nodejs/bin/node /app/main.cjs as user 65532 with NODE_ENV=production, exposing 8181 and 9181', () => {
+  it('runs /nodejs/bin/node --memory-saver-mode /app/main.cjs as user 65532 with NODE_ENV=production and one malloc arena, exposing 8181 and 9181', () => {
     assert.equal(image.config.User, '65532:65532');
     assert.deepEqual(image.config.Entrypoint, ['/nodejs/bin/node'], 'the helm test pod overrides args and relies on this');
-    assert.deepEqual(image.config.Cmd, ['/app/main.cjs']);
+    assert.deepEqual(image.config.Cmd, ['--memory-saver-mode', '/app/main.cjs']);
     assert.ok(image.config.Env?.includes('NODE_ENV=production'), image.config.Env?.join(' '));
+    assert.ok(image.config.Env?.includes('MALLOC_ARENA_MAX=1'), image.config.Env?.join(' '));
     assert.deepEqual(Object.keys(image.config.ExposedPorts ?? {}).sort(), ['8181/tcp', '9181/tcp']);
   });
 
@@ -65,7 +66,7 @@ describe('the proxy image built from proxy/Dockerfile', () => {
   });
 
   it('starts the bundle under the image\'s Node and stops at the first missing setting, naming it (exit 2)', async () => {
-    const r = await inImage(image, '65532:65532', ['/nodejs/bin/node', '/app/main.cjs']);
+    const r = await inImage(image, '65532:65532', ['/nodejs/bin/node', ...image.config.Cmd!]);
     assert.doesNotMatch(r.output, /Cannot find (module|package)/);
     assert.equal(r.code, 2, r.output);
     assert.match(r.output, /PODIAM_CONFIG_INVALID/);

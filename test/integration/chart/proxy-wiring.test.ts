@@ -121,11 +121,15 @@ describe('the proxy started from the chart\'s stored DaemonSet', () => {
     );
 
     const env = resolveEnv(container.env, { 'spec.nodeName': NODE, 'status.hostIP': NODE_IP, 'metadata.namespace': releaseNamespace });
-    // The image's ENTRYPOINT and CMD: /nodejs/bin/node /app/main.cjs.
-    proxy = spawn(image.node, [image.main], {
-      cwd: path.dirname(image.main),
-      // Only what the pod would have, plus the in-cluster credentials the kubelet would mount.
-      env: { PATH: process.env.PATH, ...env, PODIAM_KUBECONFIG: kubeconfig },
+    // The image's ENTRYPOINT and CMD: /nodejs/bin/node --memory-saver-mode /app/main.cjs.
+    const img = image!;
+    const cmd = (img.config.Cmd ?? []).map((a) => (a === '/app/main.cjs' ? img.main : a));
+    assert.ok(cmd.includes(img.main), `CMD ${JSON.stringify(img.config.Cmd)} runs /app/main.cjs`);
+    proxy = spawn(img.node, cmd, {
+      cwd: path.dirname(img.main),
+      // Only what the pod would have (the image's ENV under the container's), plus the in-cluster
+      // credentials the kubelet would mount.
+      env: { PATH: process.env.PATH, ...Object.fromEntries((img.config.Env ?? []).map((e) => e.split(/=(.*)/s).slice(0, 2))), ...env, PODIAM_KUBECONFIG: kubeconfig },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     proxy.stdout?.on('data', (d: Buffer) => (output += d.toString()));
