@@ -4,8 +4,9 @@
 // kube-apiserver, moto and the metadata mock (test/peers); dist/proxy/main.cjs (`npm run build`)
 // run by the shipped Node with the image's node flags and environment (proxy/Dockerfile), the
 // chart's NODE_OPTIONS and a JSON kubeconfig (no YAML parser, as in a pod); then RSS, V8's heap
-// figures from its own /metrics, and /proc/<pid>/smaps grouped by mapping (the node binary's pages, anonymous memory, the C heap) at 5, 10 and 30 s after start, and
-// with pods 30 s after they are all Running.
+// figures from its own /metrics, and /proc/<pid>/smaps grouped by mapping (the node binary's
+// pages, anonymous memory, the C heap) at 5, 10 and 30 s after start, and with pods 30 s after they
+// are all Running.
 // Bounded: every step has a deadline; the proxy and the peers are stopped at the end, also on failure.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -75,10 +76,12 @@ async function main(): Promise<void> {
     const stdout = arg('--stdout') ? openSync(arg('--stdout')!, 'w') : 'ignore';
     proc = spawn(node24, [...image.nodeFlags, ...FLAGS, 'dist/proxy/main.cjs'], { env, stdio: ['ignore', stdout, 'inherit'] });
     const pid = proc.pid!;
-    const metric = async (name: string): Promise<number> => {
+    const metricValue = async (name: string): Promise<number> => {
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-      return Number(new RegExp(`^podiam_proxy_${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1024 / 1024;
+      return Number(new RegExp(`^podiam_proxy_${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
     };
+    /** A byte figure of the proxy's /metrics, in MiB. */
+    const metric = async (name: string): Promise<number> => (await metricValue(name)) / 1024 / 1024;
     console.log(`## Proxy memory with ${NAMESPACES} namespaces (the image's node flags ${image.nodeFlags.join(' ') || 'none'} and env ${Object.entries(image.env).map(([k, v]) => `${k}=${v}`).join(' ')}; extra flags: ${FLAGS.join(' ') || 'none'}; extra env: ${process.argv.flatMap((a, i) => (a === '--env' ? [process.argv[i + 1]] : [])).join(' ') || 'none'}; NODE_OPTIONS ${NODE_OPTIONS})\n`);
     let elapsed = 0;
     for (const at of [5, 10, 30]) {
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
       console.error(`[probe] ${PODS} pods Running in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       await sleep(30_000);
       const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-      console.log(`- ${PODS} pods, 30 s after Running: RSS ${rss.toFixed(1)} MiB; AssumeRole calls ${(await metric('sts_assume_role_calls_total')) * 1024 * 1024}; V8 heap total ${(await metric('nodejs_heap_size_total_bytes')).toFixed(1)}, used ${(await metric('nodejs_heap_size_used_bytes')).toFixed(1)}, external ${(await metric('nodejs_external_memory_bytes')).toFixed(1)} MiB`);
+      console.log(`- ${PODS} pods, 30 s after Running: RSS ${rss.toFixed(1)} MiB; AssumeRole calls ${await metricValue('sts_assume_role_calls_total')}; V8 heap total ${(await metric('nodejs_heap_size_total_bytes')).toFixed(1)}, used ${(await metric('nodejs_heap_size_used_bytes')).toFixed(1)}, external ${(await metric('nodejs_external_memory_bytes')).toFixed(1)} MiB`);
     }
     // With --flags --heapsnapshot-signal=SIGUSR2: a heap snapshot in the working directory, last.
     if (FLAGS.some((f) => f.startsWith('--heapsnapshot-signal'))) {
