@@ -19,6 +19,7 @@ import { proxyBundleOptions } from '../../scripts/esbuild-options.mjs';
 import { freePort, startPeers, tools, type Peers } from '../../test/peers/index.ts';
 import { managedRoleArn, managedRoleName } from '../../core/src/naming.ts';
 import { imageRuntime } from './image-runtime.ts';
+import { profileCategories } from './profile-summary.ts';
 import { KubeApi, inParallel, jsonKubeconfig } from './kube-api.ts';
 import { call, fixedRate, rawExchange, saturate, type FixedRateRound, type SaturationRound } from './load.ts';
 import { OTHER_CORE, SERVER_CORE, descendants, killAllPinned, loadavg, memoryOf, pin, priority, startPinned, type Pinned } from './procs.ts';
@@ -31,6 +32,8 @@ const NO_BUILD = process.argv.includes('--no-build');
 // --nice: servers, wrk and this process (the fixed-rate generator) at nice -10, so that other work
 // on a shared machine does not take their cores; the peers stay at 0. The busy column checks it.
 const NICE = process.argv.includes('--nice') ? -10 : 0;
+/** `--profile`: also CPU profiles of a fresh proxy and bare server at saturation (a table of where the CPU goes). */
+const PROFILE = process.argv.includes('--profile');
 const C = QUICK
   ? { rounds: 2, seconds: 2, rateRounds: 2, rateSeconds: 2, firstPods: 8, namespaces: 300, nodePods: 100, podNamespaces: 20, idleStarts: 1, node20Rounds: 0, steadyWaitMs: 3000, tokenRounds: 2, tokensPerRound: 150 }
   : { rounds: 7, seconds: 5, rateRounds: 7, rateSeconds: 5, firstPods: 30, namespaces: 10_000, nodePods: 1000, podNamespaces: 100, idleStarts: 3, node20Rounds: 3, steadyWaitMs: 10_000, tokenRounds: 5, tokensPerRound: 1000 };
@@ -104,7 +107,7 @@ let peers: Peers | undefined;
 let kubeApi: KubeApi | undefined;
 let stsCounter: StsCounter | undefined;
 
-async function startProxy(nodeBin: string, stsEndpoint: string, label: string, withTokenDoor = false): Promise<Server> {
+async function startProxy(nodeBin: string, stsEndpoint: string, label: string, withTokenDoor = false, extraFlags: string[] = []): Promise<Server> {
   const [port, metricsPort] = [await freePort(), await freePort()];
   const tokenPort = withTokenDoor ? await freePort() : undefined;
   const env: Record<string, string> = {
@@ -126,7 +129,7 @@ async function startProxy(nodeBin: string, stsEndpoint: string, label: string, w
   delete env.PODIAM_NAMESPACE;
   // The image's node flags and environment (proxy/Dockerfile), under the chart's (as in a pod). The
   // flags are for the image's Node 24: Node 20 (not shipped, compared only) lacks --memory-saver-mode.
-  const flags = nodeBin === node24 ? image.nodeFlags : [];
+  const flags = [...(nodeBin === node24 ? image.nodeFlags : []), ...extraFlags];
   const proc = startPinned(SERVER_CORE, nodeBin, [...flags, path.join(repo, 'dist/proxy/main.cjs')], { ...image.env, ...env }, path.join(work, `${label}.log`));
   await waitUntil(`${label} ready`, 60_000, async () => {
     if (proc.child.exitCode !== null) throw new Error(`${label} exited ${proc.child.exitCode}; see ${work}/${label}.log`);
@@ -135,9 +138,9 @@ async function startProxy(nodeBin: string, stsEndpoint: string, label: string, w
   return { proc, port, metricsPort, tokenPort, label };
 }
 
-async function startBare(nodeBin: string, bundle: string, reply: string, label: string): Promise<Server> {
+async function startBare(nodeBin: string, bundle: string, reply: string, label: string, extraFlags: string[] = []): Promise<Server> {
   const port = await freePort();
-  const proc = startPinned(SERVER_CORE, nodeBin, [bundle, String(port)], { PATH: process.env.PATH ?? '', BENCH_REPLY: reply }, path.join(work, `${label}.log`));
+  const proc = startPinned(SERVER_CORE, nodeBin, [...extraFlags, bundle, String(port)], { PATH: process.env.PATH ?? '', BENCH_REPLY: reply }, path.join(work, `${label}.log`));
   await waitUntil(`${label} listening`, 20_000, async () => (await call(port, '127.0.0.1', 'GET', '/')).status === 200);
   return { proc, port, label };
 }
@@ -326,6 +329,30 @@ async function main(): Promise<void> {
     for (const who of order) round[who] = await fixedRate((who === 'proxy' ? proxy : bare).port, loadPath, headers, RATE, C.rateSeconds);
     rate.push({ proxy: round.proxy!, bare: round.bare! });
   }
+  if (PROFILE) {
+    // Fresh processes under the profiler, so its cost stays out of every figure above. Each profile
+    // covers its process's whole life: start, wrk for 2 + C.seconds s, stop.
+    log('CPU profiles at saturation (--profile)');
+    const profiles = path.join(work, 'profiles');
+    const pp = await startProxy(node24, peers.moto!.endpoint, 'proxy-profiled', false, ['--cpu-prof', `--cpu-prof-dir=${path.join(profiles, 'proxy')}`]);
+    const bp = await startBare(node24, bareBundle, replayB64, 'bare-profiled', ['--cpu-prof', `--cpu-prof-dir=${path.join(profiles, 'bare')}`]);
+    const profiledHeaders = { 'x-aws-ec2-metadata-token': await tokenFor(pp.port, '127.0.0.1') };
+    const answers = {
+      proxy: (await saturate(pp.proc.pid, url(pp), profiledHeaders, C.seconds + 2, CONNECTIONS)).answers,
+      bare: (await saturate(bp.proc.pid, url(bp), headers, C.seconds + 2, CONNECTIONS)).answers,
+    };
+    await pp.proc.stop();
+    await bp.proc.stop();
+    const proxyProfile = profileCategories(path.join(profiles, 'proxy'), 'main.cjs');
+    const bareProfile = profileCategories(path.join(profiles, 'bare'), path.basename(bareBundle));
+    const perAnswer = (m: Map<string, number>, n: number): Record<string, number> => Object.fromEntries([...m].map(([k, v]) => [k, v / n]));
+    result.profile = {
+      answers,
+      proxy: { busy: proxyProfile.busyMicros / answers.proxy, byCategory: perAnswer(proxyProfile.byCategory, answers.proxy) },
+      bare: { busy: bareProfile.busyMicros / answers.bare, byCategory: perAnswer(bareProfile.byCategory, answers.bare) },
+    };
+  }
+
   const rateSummary = rate.map((r) => ({
     proxy: { p50: quantile(r.proxy.fromDue, 0.5), p99: quantile(r.proxy.fromDue, 0.99), p99Send: quantile(r.proxy.fromSend, 0.99), n: r.proxy.fromDue.length, non200: r.proxy.non200, maxSendLagMs: r.proxy.maxSendLagMs },
     bare: { p50: quantile(r.bare.fromDue, 0.5), p99: quantile(r.bare.fromDue, 0.99), p99Send: quantile(r.bare.fromSend, 0.99), n: r.bare.fromDue.length, non200: r.bare.non200, maxSendLagMs: r.bare.maxSendLagMs },
@@ -483,8 +510,15 @@ async function tokenPath(pod: TokenPod, loadPath: string): Promise<TokenPathResu
   }
 }
 
+interface CpuProfileSide {
+  /** µs of main-thread busy time per answer, and by category (bench/proxy/profile-summary.ts). */
+  busy: number;
+  byCategory: Record<string, number>;
+}
+
 interface Results {
   startedAt: string;
+  profile?: { answers: { proxy: number; bare: number }; proxy: CpuProfileSide; bare: CpuProfileSide };
   quick: boolean;
   nice: number;
   loadBefore: string;
@@ -556,6 +590,21 @@ function report(r: Results, jsonFile: string): string {
     );
   }
   lines.push('', `Saturation rounds: ${errors} non-2xx answers or socket errors in all. Load average after each round: ${sat.map((x) => x.load.split(' ')[0]).join(', ')}. ${s.namespaces} namespaces created in ${s.nsSeconds.toFixed(1)} s.`);
+  if (r.profile) {
+    const p = r.profile;
+    const categories = [...new Set([...Object.keys(p.proxy.byCategory), ...Object.keys(p.bare.byCategory)])];
+    const of = (side: Record<string, number>, k: string): number => side[k] ?? 0;
+    categories.sort((a, b) => of(p.proxy.byCategory, b) - of(p.bare.byCategory, b) - (of(p.proxy.byCategory, a) - of(p.bare.byCategory, a)));
+    lines.push(
+      '',
+      `CPU profiles at saturation (\`--profile\`: a fresh proxy and bare server each under \`--cpu-prof\`, wrk for ${C.seconds + 2} s; ${p.answers.proxy} and ${p.answers.bare} answers; each profile covers its process's whole life, and the profiler's own cost is in both). Self time per answer, µs:`,
+      '',
+      '| where | proxy | bare | proxy − bare |',
+      '| --- | --- | --- | --- |',
+      `| all busy time (main thread) | ${p.proxy.busy.toFixed(2)} | ${p.bare.busy.toFixed(2)} | ${(p.proxy.busy - p.bare.busy).toFixed(2)} |`,
+      ...categories.map((k) => `| ${k} | ${of(p.proxy.byCategory, k).toFixed(2)} | ${of(p.bare.byCategory, k).toFixed(2)} | ${(of(p.proxy.byCategory, k) - of(p.bare.byCategory, k)).toFixed(2)} |`),
+    );
+  }
   lines.push('', ...tokenReport(r.tokenPath));
   return lines.join('\n');
 }
