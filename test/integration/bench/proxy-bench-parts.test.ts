@@ -15,6 +15,7 @@ import { StsCounter } from '../../../bench/proxy/sts-counter.ts';
 import { rawExchange, call } from '../../../bench/proxy/load.ts';
 import { median, quantile } from '../../../bench/proxy/stats.ts';
 import { imageRuntime } from '../../../bench/proxy/image-runtime.ts';
+import { categoryOf } from '../../../bench/proxy/profile-summary.ts';
 
 describe('bench:proxy parts', () => {
   let peers: Peers;
@@ -98,5 +99,16 @@ describe('bench:proxy parts', () => {
     }
     // And the real one parses: what the benchmarks run is what proxy/Dockerfile ships.
     assert.ok(imageRuntime().env.NODE_ENV === 'production');
+  });
+
+  it('sorts CPU profile frames into categories: idle left out, GC, the socket write, the server\'s own bundle, node\'s http', () => {
+    const frame = (functionName: string, url = ''): { functionName: string; url: string } => ({ functionName, url });
+    assert.equal(categoryOf(frame('(idle)'), 'main.cjs'), undefined);
+    assert.equal(categoryOf(frame('(garbage collector)'), 'main.cjs'), 'GC');
+    assert.equal(categoryOf(frame('writeUtf8String'), 'main.cjs'), 'socket write (native)');
+    assert.equal(categoryOf(frame('route', 'file:///work/dist/proxy/main.cjs'), 'main.cjs'), "the server's own code (main.cjs)");
+    assert.equal(categoryOf(frame('route', 'file:///work/dist/proxy/main.cjs'), 'bare-server.cjs'), 'other node internals');
+    assert.equal(categoryOf(frame('writeHead', 'node:_http_server'), 'main.cjs'), "node's http");
+    assert.equal(categoryOf(frame('emit', 'node:events'), 'main.cjs'), "node's net, streams, events, timers, ticks");
   });
 });
