@@ -10,6 +10,11 @@ import type { Kube } from '../../test/peers/kube.ts';
 
 export const ROLE_ANNOTATION = 'iam.amazonaws.com/role';
 
+/** Node-pod i's address: 127.0.3.1 … (pods of the first-credential figure use 127.0.2.x; the load pod 127.0.0.1). */
+export function nodePodIp(i: number): string {
+  return `127.0.${3 + Math.floor(i / 250)}.${1 + (i % 250)}`;
+}
+
 /**
  * The kube peer's kubeconfig as JSON, in `dir` (written once): the proxy then reads it without
  * loading its YAML parser, as in a pod (in-cluster), so the memory measured is a pod's.

@@ -14,8 +14,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, startPeers, type Peers } from '../../test/peers/index.ts';
 import { managedRoleArn } from '../../core/src/naming.ts';
-import { imageRuntime } from './image-runtime.ts';
-import { KubeApi, inParallel, jsonKubeconfig } from './kube-api.ts';
+import { memoryOf } from './procs.ts';
+import { SHIPPED_NODE as node24, chartEnv, imageRuntime } from './shipped-runtime.ts';
+import { KubeApi, inParallel, jsonKubeconfig, nodePodIp } from './kube-api.ts';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -25,8 +26,6 @@ const NAMESPACES = Number(arg('--namespaces') ?? 10_000);
 const PODS = Number(arg('--pods') ?? 0);
 const POD_NAMESPACES = Math.min(100, NAMESPACES);
 const FLAGS = (arg('--flags') ?? '').split(' ').filter(Boolean);
-const NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size=153'; // the chart's defaults
-const node24 = path.join(process.env.PODIAM_CACHE_DIR ?? path.join(process.env.HOME ?? '/root', '.cache', 'podiam'), 'bin', 'node24');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function smapsByMapping(pid: number): Array<[string, number]> {
@@ -54,6 +53,8 @@ async function main(): Promise<void> {
     const kubeconfig = jsonKubeconfig(peers.kube!, work);
     const [port, metricsPort] = [await freePort(), await freePort()];
     const image = imageRuntime();
+    // The chart's NODE_OPTIONS (its defaults), as helm renders them for the DaemonSet.
+    const NODE_OPTIONS = chartEnv('probe').NODE_OPTIONS ?? '';
     const env = {
       ...image.env,
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -87,16 +88,16 @@ async function main(): Promise<void> {
     for (const at of [5, 10, 30]) {
       await sleep((at - elapsed) * 1000);
       elapsed = at;
-      const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+      const rss = memoryOf(pid).rss / 1024 / 1024;
       console.log(`- t=${at} s: RSS ${rss.toFixed(1)} MiB; V8 heap total ${(await metric('nodejs_heap_size_total_bytes')).toFixed(1)}, used ${(await metric('nodejs_heap_size_used_bytes')).toFixed(1)}, external ${(await metric('nodejs_external_memory_bytes')).toFixed(1)} MiB`);
     }
     if (PODS > 0) {
       const t0 = performance.now();
       await inParallel(Array.from({ length: PODS }, (_, i) => i), 32, async (i) => void (await kube.createPod(`ns-${i % POD_NAMESPACES}`, `app-${i}`, 'probe-node', 'reader')));
-      await inParallel(Array.from({ length: PODS }, (_, i) => i), 64, async (i) => void (await kube.patchPodRunning(`ns-${i % POD_NAMESPACES}`, `app-${i}`, `127.0.${3 + Math.floor(i / 250)}.${1 + (i % 250)}`)));
+      await inParallel(Array.from({ length: PODS }, (_, i) => i), 64, async (i) => void (await kube.patchPodRunning(`ns-${i % POD_NAMESPACES}`, `app-${i}`, nodePodIp(i))));
       console.error(`[probe] ${PODS} pods Running in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       await sleep(30_000);
-      const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+      const rss = memoryOf(pid).rss / 1024 / 1024;
       console.log(`- ${PODS} pods, 30 s after Running: RSS ${rss.toFixed(1)} MiB; AssumeRole calls ${await metricValue('sts_assume_role_calls_total')}; V8 heap total ${(await metric('nodejs_heap_size_total_bytes')).toFixed(1)}, used ${(await metric('nodejs_heap_size_used_bytes')).toFixed(1)}, external ${(await metric('nodejs_external_memory_bytes')).toFixed(1)} MiB`);
     }
     // With --flags --heapsnapshot-signal=SIGUSR2: a heap snapshot in the working directory, last.

@@ -14,13 +14,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { parseAllDocuments } from 'yaml';
 import { proxyBundleOptions } from '../../scripts/esbuild-options.mjs';
-import { freePort, startPeers, tools, type Peers } from '../../test/peers/index.ts';
+import { freePort, startPeers, type Peers } from '../../test/peers/index.ts';
 import { managedRoleArn, managedRoleName } from '../../core/src/naming.ts';
-import { imageRuntime } from './image-runtime.ts';
+import { SHIPPED_NODE as node24, chartEnv, imageRuntime } from './shipped-runtime.ts';
 import { profileCategories } from './profile-summary.ts';
-import { KubeApi, inParallel, jsonKubeconfig } from './kube-api.ts';
+import { KubeApi, inParallel, jsonKubeconfig, nodePodIp } from './kube-api.ts';
 import { call, fixedRate, rawExchange, saturate, type FixedRateRound, type SaturationRound } from './load.ts';
 import { OTHER_CORE, SERVER_CORE, descendants, killAllPinned, loadavg, memoryOf, pin, priority, startPinned, type Pinned } from './procs.ts';
 import { median, quantile, spread } from './stats.ts';
@@ -49,7 +48,6 @@ const NODE = 'bench-node';
 const ACCOUNT = '123456789012';
 const CREDS = '/latest/meta-data/iam/security-credentials/';
 const repo = process.cwd();
-const node24 = path.join(process.env.PODIAM_CACHE_DIR ?? path.join(process.env.HOME ?? '/root', '.cache', 'podiam'), 'bin', 'node24');
 const work = mkdtempSync(path.join(tmpdir(), 'podiam-bench-proxy-'));
 const log = (msg: string): void => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -57,28 +55,6 @@ const mb = (bytes: number): number => bytes / 1024 / 1024;
 
 function roleName(namespace: string): string {
   return managedRoleName({ cluster: CLUSTER, namespace, service: 'reader' });
-}
-
-/** Node-pod i's address: 127.0.3.1 … (pods of the first-credential figure use 127.0.2.x; the load pod 127.0.0.1). */
-function nodePodIp(i: number): string {
-  return `127.0.${3 + Math.floor(i / 250)}.${1 + (i % 250)}`;
-}
-
-/**
- * The DaemonSet's environment as the chart renders it with its defaults (helm template), minus
- * what only makes sense on a real node: the benchmark has no iptables and no node IP.
- */
-function chartEnv(extraSets: string[] = []): Record<string, string> {
-  const out = execFileSync(tools.helm, ['template', 'bench', path.join(repo, 'chart'), '--set', `clusterName=${CLUSTER}`, ...extraSets.flatMap((x) => ['--set', x])], { encoding: 'utf8' });
-  for (const doc of parseAllDocuments(out)) {
-    const o = doc.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } } } | null;
-    if (o?.kind !== 'DaemonSet') continue;
-    const proxy = o.spec!.template!.spec!.containers!.find((c) => c.name === 'proxy')!;
-    const env: Record<string, string> = {};
-    for (const e of proxy.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
-    return env;
-  }
-  throw new Error('helm template rendered no DaemonSet');
 }
 
 interface Server {
@@ -228,8 +204,8 @@ async function main(): Promise<void> {
   // The same bundle options as the proxy (CommonJS): both pay the same module loader.
   const bareBundle = path.join(work, 'bare-server.cjs');
   await build({ entryPoints: [path.join(repo, 'bench/proxy/bare-server.ts')], outfile: bareBundle, ...proxyBundleOptions });
-  shippedEnv = chartEnv();
-  tokenEnv = chartEnv(['tokenIdentity.enabled=true']);
+  shippedEnv = chartEnv(CLUSTER);
+  tokenEnv = chartEnv(CLUSTER, ['tokenIdentity.enabled=true']);
   const node24Version = execFileSync(node24, ['--version'], { encoding: 'utf8' }).trim();
   // What was measured: the commit, and whether the proxy's sources differed from it (work in progress).
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();

@@ -14,7 +14,7 @@ import { freePort, startPeers, type Peers } from '../../peers/index.ts';
 import { StsCounter } from '../../../bench/proxy/sts-counter.ts';
 import { rawExchange, call } from '../../../bench/proxy/load.ts';
 import { median, quantile } from '../../../bench/proxy/stats.ts';
-import { imageRuntime } from '../../../bench/proxy/image-runtime.ts';
+import { imageRuntime } from '../../../bench/proxy/shipped-runtime.ts';
 import { categoryOf } from '../../../bench/proxy/profile-summary.ts';
 
 describe('bench:proxy parts', () => {
