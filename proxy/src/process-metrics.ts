@@ -65,20 +65,17 @@ export function maxFds(): number | undefined {
  * took 1.9 % of the busy CPU of a proxy answering cached credentials at saturation (profile,
  * issue 16; docs/benchmarks.md). Heap sizes and the event-loop lag stay.
  */
-interface Samplers {
-  loop: IntervalHistogram;
-}
-let samplers: Samplers | undefined;
-function processSamplers(): Samplers {
-  if (samplers) return samplers;
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  loop.enable();
-  return (samplers = { loop });
+let loopDelay: IntervalHistogram | undefined;
+function eventLoopDelay(): IntervalHistogram {
+  if (loopDelay) return loopDelay;
+  loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  return loopDelay;
 }
 
 /** Registers the process metrics on `registry`, each name starting with `prefix`. */
 export function registerProcessMetrics(registry: Registry, prefix: string): void {
-  const { loop } = processSamplers();
+  const loop = eventLoopDelay();
   const one = (value: number | undefined): Sample[] => (value === undefined || Number.isNaN(value) ? [] : [{ value, labels: {} }]);
   const add = (name: string, help: string, type: MetricType, compute: () => Sample[]): void => {
     registry.register(new ComputedMetric(prefix + name, help, type, compute));
@@ -151,5 +148,4 @@ export function registerProcessMetrics(registry: Registry, prefix: string): void
   add('nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.', 'gauge', () => one(memory.heapUsed));
   add('nodejs_external_memory_bytes', 'Node.js external memory size in bytes.', 'gauge', () => one(memory.external));
   add('nodejs_version_info', 'Node.js version info.', 'gauge', () => [{ value: 1, labels: { version: VERSION, major: MAJOR!, minor: MINOR!, patch: PATCH! } }]);
-
 }
